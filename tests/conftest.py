@@ -1,0 +1,53 @@
+"""Shared fixtures: an offline, single-threaded environment and the two test models."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Set before torch or transformers are imported anywhere in the test session.
+_CACHE = Path(tempfile.mkdtemp(prefix="synthpack-tests-"))
+os.environ.update(
+    {
+        "OMP_NUM_THREADS": "1",  # two torch threads stall when the other core is busy
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": str(_CACHE / "hf"),
+        "HF_DATASETS_CACHE": str(_CACHE / "datasets"),
+        "SYNTHPACK_HOME": str(_CACHE / "synthpack"),
+        "WANDB_DISABLED": "true",
+        "DISABLE_VERSION_CHECK": "1",
+    }
+)
+
+import pytest  # noqa: E402
+
+from synthpack.paths import pack_dir  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    from tiny_model import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), pack_dir("dataset_info"))
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The embedded default, prepared once per session into the temporary SYNTHPACK_HOME."""
+    from synthpack.model import prepare_default_model
+
+    return prepare_default_model()
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test when a fresh clone has no ../shared."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} is absent (it lives beside the repo in ../shared)")
+    return path

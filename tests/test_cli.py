@@ -1,0 +1,47 @@
+"""The command line: discoverable commands and clear errors for a bad embedded model file."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from synthpack.cli import main
+from synthpack.model import find_gguf
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("model", "demo"):
+        assert command in result.output
+    assert "prepare" in run("model", "--help").output
+
+
+def test_prepare_names_a_missing_gguf(tmp_path):
+    missing = tmp_path / "nowhere.gguf"
+    result = run("model", "prepare", "--gguf", str(missing), "--out", str(tmp_path / "m"))
+    assert result.exit_code == 1
+    assert f"{missing}: GGUF file not found" in result.output
+
+
+def test_prepare_names_a_file_that_is_not_gguf(tmp_path):
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"PK\x03\x04 this is a zip, not a model")
+    result = run("model", "prepare", "--gguf", str(bogus), "--out", str(tmp_path / "m"))
+    assert result.exit_code == 1
+    assert f"{bogus}: not a GGUF file" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_prepare_names_a_truncated_gguf_and_leaves_nothing_behind(tmp_path):
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(find_gguf().read_bytes()[: 256 * 1024])
+    out = tmp_path / "m"
+    result = run("model", "prepare", "--gguf", str(truncated), "--out", str(out))
+    assert result.exit_code == 1
+    assert f"{truncated}: could not read the GGUF model" in result.output
+    assert not out.exists()
+    assert list(tmp_path.glob(".m.*")) == []  # the half-built folder was removed
