@@ -43,3 +43,8 @@ def demo(out: Path, max_steps: int, force: bool) -> None:
     from synthpack.demo import run_demo
 
     run_demo(out, max_steps=max_steps, force=force)
+
+
+@main.group("eval")
+def eval_group() -> None:
+    """Measure synthetic data and models (sub-commands: one per evaluation)."""
