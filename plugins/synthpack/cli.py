@@ -48,3 +48,10 @@ def demo(out: Path, max_steps: int, force: bool) -> None:
 @main.group("eval")
 def eval_group() -> None:
     """Measure synthetic data and models (sub-commands: one per evaluation)."""
+
+
+# Debiasing evaluation (Pipeline B step 6): stereoset, crows-pairs, debias.
+from synthpack.evaluate.debias_cli import COMMANDS as _DEBIAS_EVAL_COMMANDS  # noqa: E402
+
+for _command in _DEBIAS_EVAL_COMMANDS:
+    eval_group.add_command(_command)

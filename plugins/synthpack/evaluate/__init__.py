@@ -1,0 +1,1 @@
+"""Evaluation: the last step of both pipelines (classifiers for Pipeline A, debiasing for B)."""

@@ -1,0 +1,176 @@
+"""Click commands for the debiasing evaluation (Pipeline B step 6): `synthpack eval stereoset`,
+`synthpack eval crows-pairs` and `synthpack eval debias`.
+
+They live here rather than in `cli.py` to keep that shared file small; `cli.py` adds them to the
+`eval` group. Each command only reads arguments, calls the pure code and prints.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from synthpack.errors import SynthpackError
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A plain aligned table on stdout (numbers right-aligned)."""
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+
+    def line(cells):
+        return "  ".join(
+            str(c).rjust(w) if _numeric(c) else str(c).ljust(w)
+            for c, w in zip(cells, widths, strict=True)
+        )
+
+    click.echo(line(headers))
+    click.echo("  ".join("-" * w for w in widths))
+    for row in rows:
+        click.echo(line(row))
+
+
+def _numeric(cell) -> bool:
+    try:
+        float(str(cell).rstrip("%"))
+        return True
+    except ValueError:
+        return False
+
+
+START_TOKEN_HELP = (
+    "Token every sentence is conditioned on (default: the tokenizer's BOS). For the prepared "
+    "SmolLM2, whose BOS is the chat token <|im_start|>, '<|endoftext|>' is the document start "
+    "it saw in pre-training."
+)
+
+
+def resolve_start_token(tokenizer, token):
+    from synthpack.evaluate.lm_scoring import resolve_start_token as resolve
+
+    return resolve(tokenizer, token)
+
+
+@contextmanager
+def progress_bar(total: int, label: str):
+    """A progress bar on stderr; yields the `progress(n)` callback the scorers accept."""
+    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
+        yield bar.update
+
+
+def load_scoring_model(model_dir: Path, adapter: Path | None):
+    """Causal LM + tokenizer for scoring, on the GPU when there is one."""
+    import torch
+
+    from synthpack.generate import load_model
+
+    model, tokenizer = load_model(model_dir, adapter)
+    if torch.cuda.is_available():
+        model.to("cuda")
+    return model, tokenizer
+
+
+@click.command("stereoset")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="StereoSet file in the official layout (dev.json or test.json).",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Causal LM folder to score every sentence with.",
+)
+@click.option(
+    "--adapter",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="PEFT adapter applied on top of --model.",
+)
+@click.option(
+    "--scores",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Per-sentence scores in the official predictions format, instead of a model.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["intrasentence", "intersentence", "both"]),
+    help="Default: intrasentence with --model; every split the file covers with --scores.",
+)
+@click.option("--limit", type=int, help="Score only this many examples per split (evenly spaced).")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--start-token", help=START_TOKEN_HELP)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/eval/stereoset"),
+    show_default=True,
+)
+def stereoset_command(data, model_dir, adapter, scores, split, limit, batch_size, start_token, out):
+    """StereoSet LMS, SS and ICAT (overall and per domain), as the official scorer computes them.
+
+    Writes report.json (and predictions.json when a model was scored) into --out.
+    """
+    from synthpack.evaluate import stereoset
+    from synthpack.files import atomic_write_json
+
+    if (model_dir is None) == (scores is None):
+        raise SynthpackError("give exactly one of --model DIR or --scores FILE")
+    if adapter and not model_dir:
+        raise SynthpackError("--adapter needs --model")
+    all_examples = stereoset.load_stereoset(data)
+    if split is None:
+        split = "both" if scores is not None else "intrasentence"
+    wanted = stereoset.SPLITS if split == "both" else (split,)
+    started = time.perf_counter()
+    if scores is not None:
+        sentence_scores = stereoset.load_predictions(scores)
+        present = set(sentence_scores)
+        examples = {
+            s: stereoset.subset(all_examples[s], limit)
+            for s in wanted
+            if s in all_examples
+            and any(e.sentence_ids["stereotype"] in present for e in all_examples[s])
+        }
+        if not examples:
+            raise SynthpackError(f"{scores}: none of its ids belong to {data}")
+        for exs in examples.values():
+            stereoset.check_scores(exs, sentence_scores, str(scores))
+    else:
+        missing = [s for s in wanted if s not in all_examples]
+        if missing:
+            raise SynthpackError(
+                f"{data}: has no {missing[0]} examples. Available: {', '.join(all_examples)}"
+            )
+        examples = {s: stereoset.subset(all_examples[s], limit) for s in wanted}
+        model, tokenizer = load_scoring_model(model_dir, adapter)
+        start_id = resolve_start_token(tokenizer, start_token)
+        pooled = [e for exs in examples.values() for e in exs]
+        with progress_bar(3 * len(pooled), "Scoring StereoSet sentences") as progress:
+            sentence_scores = stereoset.model_scores(
+                model, tokenizer, pooled, batch_size, progress=progress, start_id=start_id
+            )
+        atomic_write_json(
+            out / "predictions.json", stereoset.predictions_document(pooled, sentence_scores)
+        )
+    report = stereoset.evaluate(examples, sentence_scores)
+    report["meta"] = {
+        "data": str(data),
+        "model": str(model_dir) if model_dir else None,
+        "adapter": str(adapter) if adapter else None,
+        "scores": str(scores) if scores else None,
+        "sentence_score": "given" if scores else "mean token log-probability after the start token",
+        "start_token": None if scores else start_token or "BOS",
+        "limit": limit,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    atomic_write_json(out / "report.json", report)
+    print_table(["split", "domain", "LMS", "SS", "ICAT", "examples"], stereoset.report_rows(report))
+    click.echo(f"Report: {out / 'report.json'}  (ideal: LMS 100, SS 50, ICAT 100)")
+
+
+COMMANDS = [stereoset_command]
