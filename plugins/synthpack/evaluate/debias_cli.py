@@ -173,4 +173,68 @@ def stereoset_command(data, model_dir, adapter, scores, split, limit, batch_size
     click.echo(f"Report: {out / 'report.json'}  (ideal: LMS 100, SS 50, ICAT 100)")
 
 
-COMMANDS = [stereoset_command]
+@click.command("crows-pairs")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="crows_pairs_anonymized.csv (columns sent_more, sent_less, stereo_antistereo, bias_type).",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Causal LM folder.",
+)
+@click.option("--adapter", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--limit", type=int, help="Score only this many pairs (evenly spaced).")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--start-token", help=START_TOKEN_HELP)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/eval/crows_pairs"),
+    show_default=True,
+)
+def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token, out):
+    """CrowS-Pairs: % of pairs where the LM prefers the more stereotyping sentence (50 = none).
+
+    Sentences are scored by full log-likelihood (the causal-LM substitute for upstream's masked
+    pseudo-likelihood). Writes report.json and per-pair scores.jsonl into --out.
+    """
+    from synthpack.evaluate import crows_pairs
+    from synthpack.files import atomic_write_json, atomic_write_jsonl
+
+    pairs = crows_pairs.subset(crows_pairs.load_crows_pairs(data), limit)
+    started = time.perf_counter()
+    model, tokenizer = load_scoring_model(model_dir, adapter)
+    start_id = resolve_start_token(tokenizer, start_token)
+    with progress_bar(2 * len(pairs), "Scoring CrowS-Pairs sentences") as progress:
+        more, less = crows_pairs.model_scores(
+            model, tokenizer, pairs, batch_size, progress=progress, start_id=start_id
+        )
+    summary = crows_pairs.summarize(pairs, more, less)
+    summary["meta"] = {
+        "data": str(data),
+        "model": str(model_dir),
+        "adapter": str(adapter) if adapter else None,
+        "sentence_score": "summed token log-probability after the start token, rounded to 3 dp",
+        "start_token": start_token or "BOS",
+        "limit": limit,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    atomic_write_jsonl(
+        out / "scores.jsonl",
+        (
+            {"index": p.index, "bias_type": p.bias_type, "direction": p.direction,
+             "sent_more_score": m, "sent_less_score": s, "biased": crows_pairs.is_biased(m, s)}
+            for p, m, s in zip(pairs, more, less, strict=True)
+        ),
+    )  # fmt: skip
+    atomic_write_json(out / "report.json", summary)
+    print_table(["group", "metric %", "pairs"], crows_pairs.report_rows(summary))
+    click.echo(f"Report: {out / 'report.json'}  (50 = no preference for the stereotype)")
+
+
+COMMANDS = [stereoset_command, crows_pairs_command]
