@@ -1,0 +1,131 @@
+"""Register datasets in a LLaMA-Factory `dataset_info.json`, one entry at a time.
+
+LLaMA-Factory finds a dataset by name in `<dataset_dir>/dataset_info.json` and joins the
+entry's `file_name` to `dataset_dir` with `os.path.join`: a relative name is read relative to
+dataset_dir, an absolute one is used as is. So data inside dataset_dir is registered with a
+relative name (the folder can move), data elsewhere with an absolute path.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from synthpack.errors import SynthpackError
+from synthpack.files import atomic_write_json
+
+DATASET_INFO = "dataset_info.json"
+ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+
+
+def alpaca_entry(file_name: str, system: bool = False) -> dict:
+    """A dataset_info entry for Alpaca records; `system` maps the per-record system prompt."""
+    columns = dict(ALPACA_COLUMNS)
+    if system:
+        columns["system"] = "system"
+    return {"file_name": file_name, "formatting": "alpaca", "columns": columns}
+
+
+def file_name_for(data_file: Path, dataset_dir: Path) -> str:
+    """Relative to dataset_dir when the file lies inside it, absolute otherwise."""
+    data_file = Path(data_file).resolve()
+    try:
+        return data_file.relative_to(Path(dataset_dir).resolve()).as_posix()
+    except ValueError:
+        return str(data_file)
+
+
+@contextmanager
+def _locked(dataset_dir: Path):
+    """Serialise read-modify-write of dataset_info.json between processes on this machine.
+
+    The lock is taken on the folder itself, so no lock file is left behind.
+    """
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(dataset_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def read_dataset_info(dataset_dir: Path) -> dict:
+    path = Path(dataset_dir) / DATASET_INFO
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except json.JSONDecodeError as err:
+        raise SynthpackError(f"{path}, line {err.lineno}: not valid JSON ({err.msg})") from err
+    if not isinstance(data, dict):
+        raise SynthpackError(f"{path}, line 1: expected a JSON object of dataset entries")
+    return data
+
+
+def register_dataset(dataset_dir: Path, name: str, entry: dict) -> str:
+    """Add or replace one entry, leaving every other entry as it was; returns "added"/"updated".
+
+    The file is rewritten atomically under a lock, so a reader (or LLaMA-Factory) never sees
+    half a file and two registrations at once do not lose each other's entry.
+    """
+    if not name or not all(ch.isalnum() or ch in "_-." for ch in name):
+        raise SynthpackError(f"dataset name {name!r}: use letters, digits, '_', '-' and '.' only")
+    if not any(
+        key in entry for key in ("file_name", "hf_hub_url", "script_url", "cloud_file_name")
+    ):
+        raise SynthpackError(f"dataset {name!r}: entry needs a 'file_name'")
+    dataset_dir = Path(dataset_dir)
+    with _locked(dataset_dir):
+        info = read_dataset_info(dataset_dir)
+        status = "updated" if name in info else "added"
+        info[name] = entry
+        atomic_write_json(dataset_dir / DATASET_INFO, info, mode=0o644)
+    return status
+
+
+def check_alpaca_file(path: Path, system: bool = False) -> int:
+    """Check that a JSON/JSONL file holds Alpaca records; return the record count."""
+    path = Path(path)
+    if not path.is_file():
+        raise SynthpackError(f"{path}: data file not found")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append((number, json.loads(line)))
+                except json.JSONDecodeError as err:
+                    raise SynthpackError(
+                        f"{path}, line {number}: not valid JSON ({err.msg})"
+                    ) from err
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise SynthpackError(f"{path}, line {err.lineno}: not valid JSON ({err.msg})") from err
+        if not isinstance(data, list):
+            raise SynthpackError(f"{path}, line 1: expected a JSON list of Alpaca records")
+        records = list(enumerate(data, start=1))
+    if not records:
+        raise SynthpackError(f"{path}: empty file (no records)")
+    needed = ["instruction", "output"] + (["system"] if system else [])
+    for number, record in records:
+        if not isinstance(record, dict):
+            raise SynthpackError(f"{path}, record {number}: not a JSON object")
+        for field in needed:
+            if not isinstance(record.get(field), str):
+                raise SynthpackError(f"{path}, record {number}, field {field!r}: missing")
+    return len(records)
+
+
+def register_file(dataset_dir: Path, name: str, data_file: Path, system: bool = False) -> str:
+    """Check an Alpaca file and register it under `name`; see `register_dataset`."""
+    check_alpaca_file(data_file, system=system)
+    entry = alpaca_entry(file_name_for(data_file, dataset_dir), system=system)
+    return register_dataset(dataset_dir, name, entry)
