@@ -55,3 +55,10 @@ from synthpack.evaluate.debias_cli import COMMANDS as _DEBIAS_EVAL_COMMANDS  # n
 
 for _command in _DEBIAS_EVAL_COMMANDS:
     eval_group.add_command(_command)
+
+
+# The config pack (Pipeline A steps 1-4, Pipeline B steps 1-2): render, sft, register, category.
+from synthpack.pack_cli import category, register, render, sft  # noqa: E402
+
+for _command in (render, sft, register, category):
+    main.add_command(_command)
