@@ -237,4 +237,166 @@ def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token
     click.echo(f"Report: {out / 'report.json'}  (50 = no preference for the stereotype)")
 
 
-COMMANDS = [stereoset_command, crows_pairs_command]
+def _path(**kwargs):
+    return click.Path(path_type=Path, **kwargs)
+
+
+@click.command("debias")
+@click.option(
+    "--pairs",
+    type=_path(exists=True, dir_okay=False),
+    help="(original, rewrite) pairs: JSONL, CSV or TSV.",
+)
+@click.option(
+    "--texts",
+    type=_path(exists=True, dir_okay=False),
+    help="Originals to rewrite with --model (JSONL, CSV or TSV; column --original-field).",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=_path(exists=True, file_okay=False),
+    help="Debias model that writes the rewrites (greedy, the pack's debias prompts).",
+)
+@click.option("--adapter", type=_path(exists=True, file_okay=False))
+@click.option(
+    "--system",
+    default="general",
+    show_default=True,
+    help="Debias system prompt: general or job_postings (templates/debias/).",
+)
+@click.option("--max-new-tokens", type=int, default=256, show_default=True)
+@click.option("--original-field", default="original", show_default=True)
+@click.option("--rewrite-field", default="rewrite", show_default=True)
+@click.option(
+    "--toxicity",
+    "toxicity_dir",
+    type=_path(exists=True, file_okay=False),
+    required=True,
+    help="Toxicity classifier folder (HF sequence classification, ...).",
+)
+@click.option("--unsafe-label", help="The classifier's unsafe class name (default: guessed).")
+@click.option("--threshold", type=float, default=0.5, show_default=True)
+@click.option(
+    "--reference-lm",
+    type=_path(exists=True, file_okay=False),
+    help="Causal LM for perplexity (default: the prepared SmolLM2).",
+)
+@click.option("--no-perplexity", is_flag=True, help="Skip perplexity.")
+@click.option("--no-similarity", is_flag=True, help="Skip the MiniLM similarity.")
+@click.option(
+    "--wordlists",
+    type=_path(exists=True, dir_okay=False),
+    help="Gender Decoder wordlists.json: counts gender-coded terms (job postings).",
+)
+@click.option("--limit", type=int, help="Use only the first N pairs or texts.")
+@click.option("--review-size", type=int, default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option(
+    "--out", type=_path(file_okay=False), default=Path("runs/eval/debias"), show_default=True
+)
+def debias_command(
+    pairs,
+    texts,
+    model_dir,
+    adapter,
+    system,
+    max_new_tokens,
+    original_field,
+    rewrite_field,
+    toxicity_dir,
+    unsafe_label,
+    threshold,
+    reference_lm,
+    no_perplexity,
+    no_similarity,
+    wordlists,
+    limit,
+    review_size,
+    seed,
+    batch_size,
+    out,
+):
+    """Safety, similarity, retention, perplexity and style of rewrites, before vs after.
+
+    Writes report.json, pairs.jsonl (per-pair figures), chart.png, and a blind review sheet
+    (review_sheet.csv for raters, review_key.csv kept apart) into --out, all owner-only.
+    """
+    from synthpack.evaluate import debias
+    from synthpack.evaluate.toxicity import load_toxicity_scorer
+    from synthpack.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
+
+    if (pairs is None) == (texts is None):
+        raise SynthpackError("give either --pairs FILE, or --texts FILE with --model DIR")
+    if texts is not None and model_dir is None:
+        raise SynthpackError("--texts needs --model (the debias model that writes the rewrites)")
+    started = time.perf_counter()
+    if pairs is not None:
+        items = debias.load_pairs(pairs, original_field, rewrite_field)[:limit]
+    else:
+        originals = _read_texts(texts, original_field)[:limit]
+        model, tokenizer = load_scoring_model(model_dir, adapter)
+        with progress_bar(len(originals), "Rewriting") as progress:
+            rewritten = debias.generate_rewrites(
+                model, tokenizer, [t for _, t in originals], system, batch_size,
+                max_new_tokens, progress,
+            )  # fmt: skip
+        items = [debias.Pair(i, t, r) for (i, t), r in zip(originals, rewritten, strict=True)]
+        atomic_write_jsonl(out / "rewrites.jsonl",
+                           ({"id": p.id, "original": p.original, "rewrite": p.rewrite}
+                            for p in items))  # fmt: skip
+        del model
+
+    scorer = load_toxicity_scorer(toxicity_dir, unsafe_label)
+    click.echo(f"Toxicity classifier: {scorer.name}", err=True)
+    outputs = debias.ModelOutputs(
+        unsafe_before=scorer([p.original for p in items]),
+        unsafe_after=scorer([p.rewrite for p in items]),
+    )
+    if not no_similarity:
+        vectors = debias.embed([p.original for p in items] + [p.rewrite for p in items])
+        n = len(items)
+        outputs.similarity = [debias.cosine(vectors[i], vectors[n + i]) for i in range(n)]
+    if not no_perplexity:
+        from synthpack.evaluate.lm_scoring import score_texts
+        from synthpack.model import prepare_default_model
+
+        lm, lm_tokenizer = load_scoring_model(reference_lm or prepare_default_model(), None)
+        with progress_bar(2 * len(items), "Perplexity") as progress:
+            both = [p.original for p in items] + [p.rewrite for p in items]
+            scored = score_texts(lm, lm_tokenizer, both, None, batch_size, progress)
+        outputs.lm_before, outputs.lm_after = scored[: len(items)], scored[len(items) :]
+    lists = debias.load_wordlists(wordlists) if wordlists else None
+    report, rows = debias.evaluate_pairs(items, outputs, lists, threshold)
+    report["meta"] = {
+        "pairs_file": str(pairs) if pairs else None,
+        "texts_file": str(texts) if texts else None,
+        "model": str(model_dir) if model_dir else None,
+        "adapter": str(adapter) if adapter else None,
+        "toxicity_classifier": scorer.name,
+        "reference_lm": None if no_perplexity else str(reference_lm or "prepared SmolLM2"),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    sheet, key = debias.review_sheet(items, review_size, seed)
+    atomic_write_json(out / "report.json", report)
+    atomic_write_jsonl(out / "pairs.jsonl", rows)
+    atomic_write_text(out / "review_sheet.csv", debias.csv_text(sheet, debias.REVIEW_COLUMNS))
+    atomic_write_text(out / "review_key.csv", debias.csv_text(key, ["item", "pair_id", "side"]))
+    debias.write_chart(report, rows, out / "chart.png")
+    print_table(["metric", "original", "rewrite"], debias.report_rows(report))
+    click.echo(f"Report: {out / 'report.json'}; chart: {out / 'chart.png'}; "
+               f"review sheet ({len(sheet)} items): {out / 'review_sheet.csv'}")  # fmt: skip
+
+
+def _read_texts(path: Path, field: str) -> list[tuple[str, str]]:
+    """(id, text) from a JSONL/CSV/TSV with a `field` column, or one text per line of a .txt."""
+    from synthpack.evaluate.debias import load_pairs
+
+    if path.suffix == ".txt":
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [(str(i), t.strip()) for i, t in enumerate(lines, 1) if t.strip()]
+    return [(p.id, p.original) for p in load_pairs(path, field, field)]
+
+
+COMMANDS = [stereoset_command, crows_pairs_command, debias_command]
