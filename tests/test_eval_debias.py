@@ -184,3 +184,22 @@ def test_rewrites_generated_with_a_model(toxicity_classifier, tiny_model, tmp_pa
     bad = CliRunner().invoke(main, ["eval", "debias", "--texts", str(texts), "--toxicity",
                                     str(toxicity_classifier)])  # fmt: skip
     assert bad.exit_code != 0 and "--texts needs --model" in bad.output
+
+
+@pytest.mark.slow
+def test_synthpack_mlp_classifier_plugs_in(tmp_path):
+    """The classifier `synthpack eval mlp` saves loads through the same seam (issue 6)."""
+    classifier = pytest.importorskip(
+        "synthpack.evaluate.classifier", reason="issue 6's classifier is not on this branch yet"
+    )
+    rows = _paradetox_rows()
+    train, held_out = rows[-400:], rows[:60]
+    texts = [r["toxic"] for r in train] + [r["neutral1"] for r in train]
+    model = classifier.TextClassifier.fit(texts, [1] * len(train) + [0] * len(train))
+    model.save(tmp_path / "mlp")
+    scorer = load_toxicity_scorer(tmp_path / "mlp")
+    before = scorer([r["toxic"] for r in held_out])
+    after = scorer([r["neutral1"] for r in held_out])
+    assert "synthpack MLP" in scorer.name and len(before) == len(after) == 60
+    # Ordering, not the 0.5 cut: with 800 short training texts the MLP stays close to 0.5.
+    assert sum(b > a for b, a in zip(before, after, strict=True)) >= 0.7 * len(held_out)

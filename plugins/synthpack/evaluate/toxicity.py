@@ -108,6 +108,26 @@ def _load_hf_classifier(path: Path, unsafe_label: str | None, batch_size: int = 
     return ToxicityScorer(name=f"{path.name} (HF, class {config.id2label.get(index)})", score=score)
 
 
+def _is_synthpack_classifier(path: Path) -> bool:
+    return (path / "classifier.json").is_file() and (path / "weights.npz").is_file()
+
+
+def _load_synthpack_classifier(path: Path, unsafe_label: str | None):
+    """The MLP `synthpack eval mlp` saves (classifier.json + weights.npz; P(harmful))."""
+    from synthpack.evaluate.classifier import TextClassifier
+
+    model = TextClassifier.load(path)
+    return ToxicityScorer(
+        name=f"{path.name} (synthpack MLP)",
+        score=lambda texts: [float(p) for p in model.score(texts)],
+    )
+
+
+register_toxicity_loader(
+    "a classifier saved by `synthpack eval mlp` (classifier.json + weights.npz)",
+    _is_synthpack_classifier,
+    _load_synthpack_classifier,
+)
 register_toxicity_loader(
     "a Hugging Face sequence-classification folder (config.json, *ForSequenceClassification)",
     _is_hf_classifier,
