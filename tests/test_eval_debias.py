@@ -145,8 +145,10 @@ def test_paradetox_toxic_originals_score_more_unsafe_than_rewrites(
     assert report["pairs"] == len(rows) == 60
 
     safety = report["safety"]
-    assert safety["unsafe_percent_before"] >= safety["unsafe_percent_after"] + 30, safety
-    assert sum(r["unsafe_before"] > r["unsafe_after"] for r in rows) >= 0.8 * len(rows)
+    # Measured here (2026-11-23): 43.3% -> 11.7% unsafe, 52 of 60 pairs lower after; the
+    # bounds leave room for a few flips on other CPUs, far from chance (0 points, 50%).
+    assert safety["unsafe_percent_before"] >= safety["unsafe_percent_after"] + 20, safety
+    assert sum(r["unsafe_before"] > r["unsafe_after"] for r in rows) >= 0.75 * len(rows)
     assert safety["ttest_change_vs_0"]["t"] < 0 and safety["ttest_change_vs_0"]["p"] < 0.001
     # The neutral paraphrases keep the content: high similarity, most content words kept.
     assert report["similarity"]["mean_cosine"] > 0.6, report["similarity"]
