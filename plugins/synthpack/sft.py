@@ -225,10 +225,19 @@ def build_sft(
         )
         for c in categories
     }
+    need = shots + n_entries
     for c in categories:
         for polarity in POLARITIES:
-            require_pool(pools[c], polarity, loaded[c])
-    sides = split_pools(pools, val_ratio, shots + n_entries, rng)
+            have = len(require_pool(pools[c], polarity, loaded[c]))
+            sides_needed = 2 if val_ratio > 0 else 1
+            if have < need * sides_needed:
+                raise SynthpackError(
+                    f"{c} {polarity}: a record needs {shots} examples + {n_entries} answer entries"
+                    f" = {need} distinct texts"
+                    + (" in train and again in validation" if sides_needed == 2 else "")
+                    + f", but the seeds hold {have}; lower --n-entries or --shots, or add seeds"
+                )
+    sides = split_pools(pools, val_ratio, need, rng)
     train: list[dict] = []
     val: list[dict] = []
     counts = {}

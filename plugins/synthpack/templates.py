@@ -53,8 +53,14 @@ class Category:
     path: Path | None = None
 
     def seed_paths(self, polarity: str, dataset_dir: Path | None = None) -> list[Path]:
-        """Default seed files of one class, resolved against the pack's dataset_info/ folder."""
-        base = Path(dataset_dir) if dataset_dir else pack_dir("dataset_info")
+        """Default seed files of one class, relative to the dataset_info/ folder of the pack
+        that holds this category file (a fork's own seeds, not the installed pack's)."""
+        if dataset_dir:
+            base = Path(dataset_dir)
+        elif self.path is not None:
+            base = self.path.resolve().parents[2] / "dataset_info"
+        else:
+            base = pack_dir("dataset_info")
         key = "positive" if polarity == "pos" else "negative"
         return [base / p for p in self.seeds.get(key, [])]
 
