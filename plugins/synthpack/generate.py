@@ -47,37 +47,96 @@ def load_model(model_dir: Path, adapter_dir: Path | None = None):
     return model, tokenizer
 
 
-def generate_chat(model, tokenizer, prompts: list[str], sampling: Sampling, batch_size: int = 8):
-    """Answer each prompt as a user turn; returns one dict per prompt with text and token counts."""
+def generate_batch(model, tokenizer, prompts: list[str], sampling: Sampling, seed: int) -> list[dict]:
+    """Answer each prompt as a user turn in one left-padded batch.
+
+    Seeding per batch makes a resumed run produce exactly what an uninterrupted one would.
+    Returns, per prompt, the text, the number of new tokens and whether it stopped by itself
+    (False means it hit `max_new_tokens`, so its last entry is cut off).
+    """
     import torch
 
-    torch.manual_seed(sampling.seed)
+    torch.manual_seed(seed)
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+        )
+        for p in prompts
+    ]
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(
+            **enc,
+            **sampling.generate_kwargs(),
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    results = []
+    for row in out[:, enc.input_ids.shape[1] :]:
+        is_eos = row == tokenizer.eos_token_id
+        stopped = bool(is_eos.any())
+        n_tokens = int(is_eos.int().argmax()) + 1 if stopped else int((row != tokenizer.pad_token_id).sum())
+        results.append(
+            {
+                "text": tokenizer.decode(row, skip_special_tokens=True),
+                "new_tokens": n_tokens,
+                "stopped": stopped,
+            }
+        )
+    return results
+
+
+def generate_chat(model, tokenizer, prompts: list[str], sampling: Sampling, batch_size: int = 8):
+    """Answer many prompts, `batch_size` at a time (see `generate_batch`)."""
     results = []
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
-        texts = [
-            tokenizer.apply_chat_template(
-                [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
-            )
-            for p in batch
-        ]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        with torch.no_grad():
-            out = model.generate(
-                **enc,
-                **sampling.generate_kwargs(),
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        new_tokens = out[:, enc.input_ids.shape[1] :]
-        for row in new_tokens:
-            ended = bool((row == tokenizer.eos_token_id).any())
-            n_tokens = int((row != tokenizer.pad_token_id).sum())
-            results.append(
-                {
-                    "text": tokenizer.decode(row, skip_special_tokens=True),
-                    "new_tokens": n_tokens,
-                    "stopped": ended,
-                }
-            )
+        results += generate_batch(model, tokenizer, batch, sampling, sampling.seed + start)
     return results
+
+
+def make_generator(backend: str, model_dir: Path, adapter_dir: Path | None):
+    """Load a model once; return `answer(prompts, sampling, seed) -> list[dict]`."""
+    if backend == "hf":
+        model, tokenizer = load_model(model_dir, adapter_dir)
+        return lambda prompts, sampling, seed: generate_batch(model, tokenizer, prompts, sampling, seed)
+    if backend == "vllm":
+        return _vllm_generator(model_dir, adapter_dir)
+    from synthpack.errors import SynthpackError
+
+    raise SynthpackError(f"Unknown backend {backend!r}. Available: hf, vllm")
+
+
+def _vllm_generator(model_dir: Path, adapter_dir: Path | None):
+    """vLLM on GPU machines (`pip install 'synthpack[vllm]'`); same answers' layout as hf."""
+    try:
+        from vllm import LLM, SamplingParams
+        from vllm.lora.request import LoRARequest
+    except ImportError as exc:
+        from synthpack.errors import SynthpackError
+
+        raise SynthpackError(
+            "--backend vllm needs vLLM: pip install 'synthpack[vllm]' on a GPU machine"
+        ) from exc
+    llm = LLM(model=str(model_dir), enable_lora=adapter_dir is not None)
+    lora = LoRARequest("adapter", 1, str(adapter_dir)) if adapter_dir else None
+
+    def answer(prompts: list[str], sampling: Sampling, seed: int) -> list[dict]:
+        params = SamplingParams(
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_new_tokens,
+            seed=seed,
+        )
+        messages = [[{"role": "user", "content": p}] for p in prompts]
+        outputs = llm.chat(messages, params, lora_request=lora)
+        return [
+            {
+                "text": o.outputs[0].text,
+                "new_tokens": len(o.outputs[0].token_ids),
+                "stopped": o.outputs[0].finish_reason != "length",
+            }
+            for o in outputs
+        ]
+
+    return answer

@@ -1,0 +1,193 @@
+"""Deduplication: exact after normalisation, then near duplicates by MinHash-LSH.
+
+Marks first, drops later: every item gets a reason (or None) and the index of the earlier
+item it repeats, so the report can count duplicates per prompt. Reference texts given as
+`against` (seeds, training data) are never dropped but catch copies of themselves.
+
+The MinHash is vectorised with numpy over word-bigram shingles (one multiply-add per
+shingle and permutation, then a segmented minimum), and candidates from the LSH bands are
+verified with the exact Jaccard, so no pair below the threshold is ever marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synthpack.clean.text import normalize
+
+DUPLICATE = "duplicate"
+NEAR_DUPLICATE = "near_duplicate"
+DUPLICATE_OF_AGAINST = "duplicate_of_against"
+NEAR_DUPLICATE_OF_AGAINST = "near_duplicate_of_against"
+_MASK32 = np.uint64(0xFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """Near-duplicate threshold (Jaccard of word bigrams) and the LSH shape (bands x rows)."""
+
+    threshold: float = 0.7
+    bands: int = 16
+    rows: int = 4
+    seed: int = 0
+    chunk: int = 50_000  # items per MinHash block; bounds memory to ~ chunk * 15 * perms * 8 B
+
+
+@dataclass
+class DedupResult:
+    reasons: list[str | None]  # one per text, None = keep
+    duplicate_of: list[int | None]  # index into `texts` of the kept original; -1 - k for against[k]
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A fixed 64-bit mixer: turns dense ids into well-spread hash values, identically on every run."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def shingle_codes(norms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Word-bigram codes of every text, flattened, with start offsets (len(norms) + 1).
+
+    A text of one word is represented by that word. Codes are deterministic: words get ids in
+    order of first appearance, pairs are combined arithmetically and mixed.
+    """
+    vocab: dict[str, int] = {}
+    get = vocab.setdefault
+    ids: list[int] = []
+    lengths = np.empty(len(norms), dtype=np.int64)
+    for i, norm in enumerate(norms):
+        words = norm.split()
+        lengths[i] = len(words)
+        ids.extend([get(w, len(vocab)) for w in words])
+    word_ids = np.asarray(ids, dtype=np.uint64)
+    word_starts = np.zeros(len(norms) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=word_starts[1:])
+    # bigram k of a text = (word k, word k+1); a text with n >= 2 words has n - 1 of them
+    n_shingles = np.where(lengths >= 2, lengths - 1, lengths)
+    starts = np.zeros(len(norms) + 1, dtype=np.int64)
+    np.cumsum(n_shingles, out=starts[1:])
+    if len(word_ids) == 0:
+        return np.empty(0, dtype=np.uint64), starts
+    nxt = np.empty_like(word_ids)
+    nxt[:-1] = word_ids[1:]
+    nxt[-1] = 0
+    last_word = np.zeros(len(word_ids), dtype=bool)
+    ends = word_starts[1:][lengths > 0] - 1
+    last_word[ends] = True
+    single = np.zeros(len(word_ids), dtype=bool)
+    single[word_starts[:-1][lengths == 1]] = True
+    keep = ~last_word | single
+    with np.errstate(over="ignore"):
+        pair = word_ids * np.uint64(0x100000001B3) + (nxt + np.uint64(1))
+    pair = np.where(single, word_ids, pair)
+    return _splitmix64(pair[keep]), starts
+
+
+def minhash_signatures(codes: np.ndarray, starts: np.ndarray, settings: DedupSettings) -> np.ndarray:
+    """(n_texts, bands * rows) uint32 MinHash signatures; empty texts get all-ones rows."""
+    perms = settings.bands * settings.rows
+    rng = np.random.default_rng(settings.seed)
+    a = rng.integers(1, 2**63, size=perms, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, size=perms, dtype=np.uint64)
+    n = len(starts) - 1
+    sig = np.full((n, perms), 0xFFFFFFFF, dtype=np.uint32)
+    nonempty = starts[1:] > starts[:-1]
+    for lo in range(0, n, settings.chunk):
+        hi = min(n, lo + settings.chunk)
+        rows = np.flatnonzero(nonempty[lo:hi]) + lo
+        if len(rows) == 0:
+            continue
+        block = codes[starts[lo] : starts[hi]]
+        with np.errstate(over="ignore"):
+            hashed = ((block[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).astype(np.uint32)
+        sig[rows] = np.minimum.reduceat(hashed, starts[rows] - starts[lo], axis=0)
+    return sig
+
+
+def lsh_candidates(sig: np.ndarray, settings: DedupSettings, active: np.ndarray) -> np.ndarray:
+    """Pairs (i < j) of active rows that share at least one LSH band, as an (m, 2) array."""
+    idx = np.flatnonzero(active)
+    pairs = []
+    weights = _splitmix64(np.arange(1, settings.rows + 1, dtype=np.uint64))
+    for band in range(settings.bands):
+        cols = sig[idx, band * settings.rows : (band + 1) * settings.rows].astype(np.uint64)
+        with np.errstate(over="ignore"):
+            keys = (cols * weights[None, :]).sum(axis=1, dtype=np.uint64)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        same = sorted_keys[1:] == sorted_keys[:-1]
+        if not same.any():
+            continue
+        # runs of equal keys; pair every member with the run's members before it (runs are small)
+        run_start = np.flatnonzero(np.r_[True, ~same])
+        run_len = np.diff(np.r_[run_start, len(keys)])
+        for start, length in zip(run_start[run_len > 1], run_len[run_len > 1]):
+            members = np.sort(idx[order[start : start + length]])
+            if length > 64:  # a huge bucket: chain neighbours instead of all pairs
+                pairs.append(np.stack([members[:-1], members[1:]], axis=1))
+                pairs.append(np.stack([np.full(length - 1, members[0]), members[1:]], axis=1))
+                continue
+            i, j = np.triu_indices(length, k=1)
+            pairs.append(np.stack([members[i], members[j]], axis=1))
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(pairs), axis=0)
+
+
+def exact_jaccard(codes: np.ndarray, starts: np.ndarray, i: int, j: int) -> float:
+    a = set(codes[starts[i] : starts[i + 1]].tolist())
+    b = set(codes[starts[j] : starts[j + 1]].tolist())
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def deduplicate(
+    texts: list[str], against: list[str] = (), settings: DedupSettings = DedupSettings()
+) -> DedupResult:
+    """Mark exact then near duplicates; the first occurrence (in input order) is kept."""
+    refs = list(against)
+    allnorm = [normalize(t) for t in refs] + [normalize(t) for t in texts]
+    n_ref = len(refs)
+    total = len(allnorm)
+    original = np.full(total, -1, dtype=np.int64)  # index of the kept item this one repeats
+    kind = np.zeros(total, dtype=np.int8)  # 0 keep, 1 exact, 2 near
+    first_seen: dict[str, int] = {}
+    for k, norm in enumerate(allnorm):
+        first = first_seen.setdefault(norm, k)
+        if first != k:
+            original[k], kind[k] = first, 1
+    codes, starts = shingle_codes(allnorm)
+    sig = minhash_signatures(codes, starts, settings)
+    active = (kind == 0) & (starts[1:] > starts[:-1])
+    candidates = lsh_candidates(sig, settings, active)
+    partners: dict[int, list[int]] = {}
+    for i, j in candidates.tolist():
+        if exact_jaccard(codes, starts, i, j) >= settings.threshold:
+            partners.setdefault(j, []).append(i)
+    for j in sorted(partners):
+        if j < n_ref:
+            continue  # reference texts are never dropped
+        kept = [i for i in partners[j] if kind[i] == 0]
+        if kept:
+            original[j], kind[j] = min(kept), 2
+    reasons: list[str | None] = []
+    duplicate_of: list[int | None] = []
+    for k in range(n_ref, total):
+        if kind[k] == 0:
+            reasons.append(None)
+            duplicate_of.append(None)
+            continue
+        src = int(original[k])
+        of_ref = src < n_ref
+        if kind[k] == 1:
+            reasons.append(DUPLICATE_OF_AGAINST if of_ref else DUPLICATE)
+        else:
+            reasons.append(NEAR_DUPLICATE_OF_AGAINST if of_ref else NEAR_DUPLICATE)
+        duplicate_of.append(-1 - src if of_ref else src - n_ref)
+    return DedupResult(reasons=reasons, duplicate_of=duplicate_of)
