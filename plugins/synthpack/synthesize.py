@@ -76,7 +76,7 @@ def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[d
     mismatched = [
         i + 1
         for i, (p, q) in enumerate(zip(prompts, preds))
-        if "prompt" in q and p["prompt"].strip()[:200] not in q["prompt"]
+        if "prompt" in q and " ".join(p["prompt"].split()) not in " ".join(q["prompt"].split())
     ]
     if mismatched:
         raise SynthpackError(

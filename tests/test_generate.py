@@ -1,0 +1,129 @@
+"""`synthpack generate` end to end: predictions, a real SmolLM2 run, resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from synthpack.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROMPTS = FIXTURES / "smollm2_hate_prompts.jsonl"
+PREDICTIONS = FIXTURES / "smollm2_hate_predictions.jsonl"
+OUTPUTS = ("raw.jsonl", "accepted.jsonl", "rejected.jsonl", "alpaca.json", "report.json")
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_predictions_are_cleaned_counted_registered_and_kept_private(tmp_path):
+    out, dataset_dir = tmp_path / "gen", tmp_path / "data"
+    result = run("generate", "--prompts", PROMPTS, "--predictions", PREDICTIONS, "--out", out,
+                 "--register", dataset_dir, "--name", "hate_gen")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["entries_parsed"] == report["accepted"] + report["rejected"] > 0
+    assert sum(report["rejected_by_reason"].values()) == report["rejected"]
+    assert len(_lines(out / "accepted.jsonl")) == report["accepted"]
+    assert len(_lines(out / "rejected.jsonl")) == report["rejected"]
+    assert {r["label"] for r in _lines(out / "accepted.jsonl")} == {0, 1}
+    for name in OUTPUTS:
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
+    pos = report["by_polarity"]["pos"]
+    assert pos["duplicated_entries"] == pos["duplicates_per_prompt_total"] > 0
+    info = json.loads((dataset_dir / "dataset_info.json").read_text())
+    assert info["hate_gen"]["file_name"] == str((out / "alpaca.json").resolve())
+    assert "Gay people" not in result.output  # no harmful sample printed unless asked
+
+
+def test_entries_repeating_the_against_texts_are_rejected(tmp_path):
+    against = tmp_path / "seeds.txt"
+    against.write_text("The report is due on Thursday.\n")
+    out = tmp_path / "gen"
+    assert run("generate", "--prompts", PROMPTS, "--predictions", PREDICTIONS, "--out", out,
+               "--against", against).exit_code == 0
+    rejected = _lines(out / "rejected.jsonl")
+    assert {"text": "The report is due on Thursday.", "reason": "duplicate_of_against"}.items() <= next(
+        r for r in rejected if r["reason"] == "duplicate_of_against"
+    ).items()
+
+
+def test_misaligned_predictions_name_the_line(tmp_path):
+    lines = PREDICTIONS.read_text().splitlines()
+    swapped = tmp_path / "preds.jsonl"
+    swapped.write_text("\n".join([lines[1], lines[0], *lines[2:]]) + "\n")
+    result = run("generate", "--prompts", PROMPTS, "--predictions", swapped, "--out", tmp_path / "o")
+    assert result.exit_code == 1
+    assert f"{swapped}, line 1, field 'prompt'" in result.output
+    short = tmp_path / "short.jsonl"
+    short.write_text("\n".join(lines[:4]) + "\n")
+    result = run("generate", "--prompts", PROMPTS, "--predictions", short, "--out", tmp_path / "o")
+    assert "4 predictions for 6 prompts" in result.output
+
+
+def test_a_prompts_file_with_a_missing_field_is_named(tmp_path):
+    bad = tmp_path / "prompts.jsonl"
+    rows = _lines(PROMPTS)
+    del rows[1]["n_entries"]
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run("generate", "--prompts", bad, "--predictions", PREDICTIONS, "--out", tmp_path / "o")
+    assert result.exit_code == 1
+    assert f"{bad}: 1 bad line(s):\n  line 2, field 'n_entries': missing" in result.output
+
+
+def _generate_cmd(model, out):
+    synthpack = Path(sys.executable).with_name("synthpack")
+    return [str(synthpack), "generate", "--prompts", str(PROMPTS), "--model", str(model), "--out", str(out),
+            "--samples", "4", "--batch-size", "2", "--max-new-tokens", "48", "--seed", "3"]
+
+
+def test_a_killed_run_resumes_to_the_same_files(tiny_model, tmp_path):
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    subprocess.run(_generate_cmd(tiny_model, whole), check=True, capture_output=True)
+    proc = subprocess.Popen(_generate_cmd(tiny_model, resumed), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    raw = resumed / "raw.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (raw.exists() and raw.read_text().count("\n") >= 4):
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = raw.read_text().count("\n")
+    assert 4 <= done_before < 24, "the run must be killed midway"
+    subprocess.run(_generate_cmd(tiny_model, resumed), check=True, capture_output=True)
+    report = json.loads((resumed / "report.json").read_text())
+    assert report["generation"]["batches_reused"] >= 2
+    for name in ("raw.jsonl", "accepted.jsonl", "rejected.jsonl", "alpaca.json"):
+        assert (resumed / name).read_text() == (whole / name).read_text(), name
+
+
+@pytest.mark.slow
+def test_smollm2_generates_entries_that_parse_and_add_up(smollm2, tmp_path):
+    from synthpack.render import run_render  # noqa: F401  (render is what users run first)
+
+    prompts = tmp_path / "prompts.jsonl"
+    rows = [r for r in _lines(PROMPTS) if r["version"] == "v3"]
+    prompts.write_text("".join(json.dumps({**r, "n_entries": 5}) + "\n" for r in rows))
+    out = tmp_path / "gen"
+    result = run("generate", "--prompts", prompts, "--model", smollm2, "--out", out,
+                 "--max-new-tokens", "160", "--batch-size", "2", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["entries_parsed"] > 0
+    assert report["entries_parsed"] == report["accepted"] + report["rejected"]
+    assert report["generation"]["tokens_per_s"] > 0
+    assert "tokens/s" in result.output
