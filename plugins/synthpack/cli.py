@@ -145,3 +145,10 @@ from synthpack.pack_cli import category, register, render, sft  # noqa: E402
 
 for _command in (render, sft, register, category):
     main.add_command(_command)
+
+
+# Downstream classifier (Pipeline A step 7): `eval mlp`, and `classify` to apply a saved one.
+from synthpack.evaluate.mlp_cli import classify, eval_mlp  # noqa: E402
+
+eval_group.add_command(eval_mlp)
+main.add_command(classify)
