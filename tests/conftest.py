@@ -49,5 +49,7 @@ def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test when a fresh clone has no ../shared."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not available: {path} is absent (it lives beside the repo in ../shared)")
+        pytest.skip(
+            f"real data not available: {path} is absent (it lives beside the repo in ../shared)"
+        )
     return path

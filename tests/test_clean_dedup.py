@@ -32,7 +32,10 @@ def test_exact_near_and_against_duplicates_are_marked_with_their_original():
 def test_pairs_below_the_threshold_are_kept():
     a = "one two three four five six seven eight nine ten"
     b = "one two three four five six seven eight nine eleven twelve"  # J = 8/11 = 0.727
-    assert deduplicate([a, b], settings=DedupSettings(threshold=0.7)).reasons == [None, "near_duplicate"]
+    assert deduplicate([a, b], settings=DedupSettings(threshold=0.7)).reasons == [
+        None,
+        "near_duplicate",
+    ]
     assert deduplicate([a, b], settings=DedupSettings(threshold=0.75)).reasons == [None, None]
 
 
@@ -60,7 +63,11 @@ def test_near_duplicate_recall_against_exact_jaccard_truth():
     shingles = [word_shingles(normalize(t)) for t in texts]
     # truth: every text with an earlier text at Jaccard >= 0.7 must be marked (its original is
     # always an earlier, kept text here, since the copies follow their source)
-    truth = [j for j in range(len(texts)) if any(jaccard(shingles[i], shingles[j]) >= 0.7 for i in range(max(0, j - 2), j))]
+    truth = [
+        j
+        for j in range(len(texts))
+        if any(jaccard(shingles[i], shingles[j]) >= 0.7 for i in range(max(0, j - 2), j))
+    ]
     found = [j for j in truth if result.reasons[j] is not None]
     assert len(truth) > 200
     assert len(found) / len(truth) >= 0.95

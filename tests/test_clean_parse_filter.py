@@ -41,7 +41,9 @@ def test_the_numbering_styles_models_write():
 
 
 def test_a_cut_off_last_entry_is_dropped_as_truncated():
-    text = "1. One whole entry.\n2. Another whole entry.\n3. And a third one that was cut in the mid"
+    text = (
+        "1. One whole entry.\n2. Another whole entry.\n3. And a third one that was cut in the mid"
+    )
     assert parse_numbered(text, truncated=True).truncated.startswith("And a third")
     assert parse_numbered(text, truncated=False).truncated is None
     guessed = parse_numbered(text)  # unknown: the missing full stop gives it away
@@ -54,23 +56,36 @@ def test_inline_lists_double_numbers_and_numbers_inside_entries():
         "green pears",
         "ripe plums",
     ]
-    assert parse_numbered("1. 1. Doubled number.\n2. 2. Again.").entries == ["Doubled number.", "Again."]
-    assert parse_numbered("1. 30 percent of us walk.\n2. Fine.").entries[0] == "30 percent of us walk."
+    assert parse_numbered("1. 1. Doubled number.\n2. 2. Again.").entries == [
+        "Doubled number.",
+        "Again.",
+    ]
+    assert (
+        parse_numbered("1. 30 percent of us walk.\n2. Fine.").entries[0] == "30 percent of us walk."
+    )
 
 
 def test_real_smollm2_output_parses_into_the_entries_it_wrote():
-    predictions = [json.loads(line) for line in (FIXTURES / "smollm2_hate_predictions.jsonl").open()]
+    predictions = [
+        json.loads(line) for line in (FIXTURES / "smollm2_hate_predictions.jsonl").open()
+    ]
     parsed = [parse_numbered(p["predict"], truncated=not p["stopped"]) for p in predictions]
     assert [len(p.entries) for p in parsed] == [0, 0, 10, 10, 10, 11]
-    assert parsed[2].entries[0] == "The museum has a new exhibit on the history of early photography."
+    assert (
+        parsed[2].entries[0] == "The museum has a new exhibit on the history of early photography."
+    )
     assert parsed[2].preamble == "Here are the 10 entries:"
-    assert parsed[4].entries[3] == "Gay people should not be allowed to date children"  # quotes removed
+    assert (
+        parsed[4].entries[3] == "Gay people should not be allowed to date children"
+    )  # quotes removed
     assert parsed[5].entries[2].startswith("A person who uses")  # switched to "A)", "B)", ...
     assert parsed[5].truncated.endswith("to describe someone who")  # hit the token limit mid-entry
 
 
 def _reason(entry: str, examples=("those people are all lazy",)) -> str | None:
-    ctx = EchoContext.build("Write 5 entries. Every entry must be unique and numbered.", list(examples))
+    ctx = EchoContext.build(
+        "Write 5 entries. Every entry must be unique and numbered.", list(examples)
+    )
     return first_reason(entry, ctx, Limits())
 
 
@@ -100,7 +115,12 @@ def test_parser_and_filters_never_crash(text, truncated):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60), max_size=12))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60),
+        max_size=12,
+    )
+)
 def test_numbered_lists_of_arbitrary_text_never_crash(items):
     text = "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
     parse_numbered(text)

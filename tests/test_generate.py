@@ -32,8 +32,19 @@ def _lines(path: Path) -> list[dict]:
 
 def test_predictions_are_cleaned_counted_registered_and_kept_private(tmp_path):
     out, dataset_dir = tmp_path / "gen", tmp_path / "data"
-    result = run("generate", "--prompts", PROMPTS, "--predictions", PREDICTIONS, "--out", out,
-                 "--register", dataset_dir, "--name", "hate_gen")
+    result = run(
+        "generate",
+        "--prompts",
+        PROMPTS,
+        "--predictions",
+        PREDICTIONS,
+        "--out",
+        out,
+        "--register",
+        dataset_dir,
+        "--name",
+        "hate_gen",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     assert report["entries_parsed"] == report["accepted"] + report["rejected"] > 0
@@ -54,19 +65,34 @@ def test_entries_repeating_the_against_texts_are_rejected(tmp_path):
     against = tmp_path / "seeds.txt"
     against.write_text("The report is due on Thursday.\n")
     out = tmp_path / "gen"
-    assert run("generate", "--prompts", PROMPTS, "--predictions", PREDICTIONS, "--out", out,
-               "--against", against).exit_code == 0
+    assert (
+        run(
+            "generate",
+            "--prompts",
+            PROMPTS,
+            "--predictions",
+            PREDICTIONS,
+            "--out",
+            out,
+            "--against",
+            against,
+        ).exit_code
+        == 0
+    )
     rejected = _lines(out / "rejected.jsonl")
-    assert {"text": "The report is due on Thursday.", "reason": "duplicate_of_against"}.items() <= next(
-        r for r in rejected if r["reason"] == "duplicate_of_against"
-    ).items()
+    assert {
+        "text": "The report is due on Thursday.",
+        "reason": "duplicate_of_against",
+    }.items() <= next(r for r in rejected if r["reason"] == "duplicate_of_against").items()
 
 
 def test_misaligned_predictions_name_the_line(tmp_path):
     lines = PREDICTIONS.read_text().splitlines()
     swapped = tmp_path / "preds.jsonl"
     swapped.write_text("\n".join([lines[1], lines[0], *lines[2:]]) + "\n")
-    result = run("generate", "--prompts", PROMPTS, "--predictions", swapped, "--out", tmp_path / "o")
+    result = run(
+        "generate", "--prompts", PROMPTS, "--predictions", swapped, "--out", tmp_path / "o"
+    )
     assert result.exit_code == 1
     assert f"{swapped}, line 1, field 'prompt'" in result.output
     short = tmp_path / "short.jsonl"
@@ -80,22 +106,44 @@ def test_a_prompts_file_with_a_missing_field_is_named(tmp_path):
     rows = _lines(PROMPTS)
     del rows[1]["n_entries"]
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    result = run("generate", "--prompts", bad, "--predictions", PREDICTIONS, "--out", tmp_path / "o")
+    result = run(
+        "generate", "--prompts", bad, "--predictions", PREDICTIONS, "--out", tmp_path / "o"
+    )
     assert result.exit_code == 1
     assert f"{bad}: 1 bad line(s):\n  line 2, field 'n_entries': missing" in result.output
 
 
 def _generate_cmd(model, out):
     synthpack = Path(sys.executable).with_name("synthpack")
-    return [str(synthpack), "generate", "--prompts", str(PROMPTS), "--model", str(model), "--out", str(out),
-            "--samples", "4", "--batch-size", "2", "--max-new-tokens", "48", "--seed", "3"]
+    return [
+        str(synthpack),
+        "generate",
+        "--prompts",
+        str(PROMPTS),
+        "--model",
+        str(model),
+        "--out",
+        str(out),
+        "--samples",
+        "4",
+        "--batch-size",
+        "2",
+        "--max-new-tokens",
+        "48",
+        "--seed",
+        "3",
+    ]
 
 
 def test_a_killed_run_resumes_to_the_same_files(tiny_model, tmp_path):
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     subprocess.run(_generate_cmd(tiny_model, whole), check=True, capture_output=True)
-    proc = subprocess.Popen(_generate_cmd(tiny_model, resumed), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        _generate_cmd(tiny_model, resumed),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     raw = resumed / "raw.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (raw.exists() and raw.read_text().count("\n") >= 4):
@@ -119,8 +167,21 @@ def test_smollm2_generates_entries_that_parse_and_add_up(smollm2, tmp_path):
     rows = [r for r in _lines(PROMPTS) if r["version"] == "v3"]
     prompts.write_text("".join(json.dumps({**r, "n_entries": 5}) + "\n" for r in rows))
     out = tmp_path / "gen"
-    result = run("generate", "--prompts", prompts, "--model", smollm2, "--out", out,
-                 "--max-new-tokens", "160", "--batch-size", "2", "--seed", "1")
+    result = run(
+        "generate",
+        "--prompts",
+        prompts,
+        "--model",
+        smollm2,
+        "--out",
+        out,
+        "--max-new-tokens",
+        "160",
+        "--batch-size",
+        "2",
+        "--seed",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     assert report["entries_parsed"] > 0

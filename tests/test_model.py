@@ -47,7 +47,9 @@ def test_llamafactory_sft_labels_end_with_the_token_generation_stops_on(smollm2)
     from transformers import AutoTokenizer, GenerationConfig
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2)
-    template = get_template_and_fix_tokenizer(tokenizer, DataArguments(template=LLAMAFACTORY_TEMPLATE))
+    template = get_template_and_fix_tokenizer(
+        tokenizer, DataArguments(template=LLAMAFACTORY_TEMPLATE)
+    )
     messages = [
         {"role": "user", "content": "List two colours."},
         {"role": "assistant", "content": "1. red\n2. blue"},

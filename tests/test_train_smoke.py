@@ -44,7 +44,10 @@ def _generate(model_dir, adapter, max_new_tokens: int):
     model, tokenizer = load_model(model_dir, adapter)
     assert type(model).__name__ == "PeftModelForCausalLM"
     return generate_chat(
-        model, tokenizer, ["Write 2 sentences about gardening."], Sampling(max_new_tokens=max_new_tokens)
+        model,
+        tokenizer,
+        ["Write 2 sentences about gardening."],
+        Sampling(max_new_tokens=max_new_tokens),
     )[0]
 
 

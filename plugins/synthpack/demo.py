@@ -71,7 +71,7 @@ def run_demo(run_dir: Path, max_steps: int = 6, force: bool = False) -> list[dic
         started = time.perf_counter()
         outputs = generate_chat(model, tokenizer, DEMO_PROMPTS, DEMO_SAMPLING)
         seconds = time.perf_counter() - started
-        rows = [{"prompt": p, **o} for p, o in zip(DEMO_PROMPTS, outputs)]
+        rows = [{"prompt": p, **o} for p, o in zip(DEMO_PROMPTS, outputs, strict=False)]
         atomic_write_jsonl(run_dir / "generations.jsonl", rows)
         tokens = sum(o["new_tokens"] for o in outputs)
         return {"generations": len(rows), "tokens_per_s": round(tokens / seconds, 1)}

@@ -47,7 +47,9 @@ def load_model(model_dir: Path, adapter_dir: Path | None = None):
     return model, tokenizer
 
 
-def generate_batch(model, tokenizer, prompts: list[str], sampling: Sampling, seed: int) -> list[dict]:
+def generate_batch(
+    model, tokenizer, prompts: list[str], sampling: Sampling, seed: int
+) -> list[dict]:
     """Answer each prompt as a user turn in one left-padded batch.
 
     Seeding per batch makes a resumed run produce exactly what an uninterrupted one would.
@@ -75,7 +77,11 @@ def generate_batch(model, tokenizer, prompts: list[str], sampling: Sampling, see
     for row in out[:, enc.input_ids.shape[1] :]:
         is_eos = row == tokenizer.eos_token_id
         stopped = bool(is_eos.any())
-        n_tokens = int(is_eos.int().argmax()) + 1 if stopped else int((row != tokenizer.pad_token_id).sum())
+        n_tokens = (
+            int(is_eos.int().argmax()) + 1
+            if stopped
+            else int((row != tokenizer.pad_token_id).sum())
+        )
         results.append(
             {
                 "text": tokenizer.decode(row, skip_special_tokens=True),
@@ -99,7 +105,9 @@ def make_generator(backend: str, model_dir: Path, adapter_dir: Path | None):
     """Load a model once; return `answer(prompts, sampling, seed) -> list[dict]`."""
     if backend == "hf":
         model, tokenizer = load_model(model_dir, adapter_dir)
-        return lambda prompts, sampling, seed: generate_batch(model, tokenizer, prompts, sampling, seed)
+        return lambda prompts, sampling, seed: generate_batch(
+            model, tokenizer, prompts, sampling, seed
+        )
     if backend == "vllm":
         return _vllm_generator(model_dir, adapter_dir)
     from synthpack.errors import SynthpackError

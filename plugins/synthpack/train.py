@@ -33,7 +33,10 @@ def format_override(key: str, value) -> str:
 
 
 def run_llamafactory_train(
-    config: Path, overrides: dict | None = None, log_path: Path | None = None, cwd: Path | None = None
+    config: Path,
+    overrides: dict | None = None,
+    log_path: Path | None = None,
+    cwd: Path | None = None,
 ) -> None:
     """Launch `llamafactory-cli train CONFIG key=value ...`; raise with the log's tail on failure.
 

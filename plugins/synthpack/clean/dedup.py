@@ -88,7 +88,9 @@ def shingle_codes(norms: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return _splitmix64(pair[keep]), starts
 
 
-def minhash_signatures(codes: np.ndarray, starts: np.ndarray, settings: DedupSettings) -> np.ndarray:
+def minhash_signatures(
+    codes: np.ndarray, starts: np.ndarray, settings: DedupSettings
+) -> np.ndarray:
     """(n_texts, bands * rows) uint32 MinHash signatures; empty texts get all-ones rows."""
     perms = settings.bands * settings.rows
     rng = np.random.default_rng(settings.seed)
@@ -126,7 +128,7 @@ def lsh_candidates(sig: np.ndarray, settings: DedupSettings, active: np.ndarray)
         # runs of equal keys; pair every member with the run's members before it (runs are small)
         run_start = np.flatnonzero(np.r_[True, ~same])
         run_len = np.diff(np.r_[run_start, len(keys)])
-        for start, length in zip(run_start[run_len > 1], run_len[run_len > 1]):
+        for start, length in zip(run_start[run_len > 1], run_len[run_len > 1], strict=False):
             members = np.sort(idx[order[start : start + length]])
             if length > 64:  # a huge bucket: chain neighbours instead of all pairs
                 pairs.append(np.stack([members[:-1], members[1:]], axis=1))

@@ -140,9 +140,5 @@ def echo(entry: str, ctx: EchoContext, near: float = 0.6) -> str | None:
 def first_reason(entry: str, ctx: EchoContext, limits: Limits) -> str | None:
     """Apply the filters in a fixed order; the first that objects names the reason."""
     return (
-        refusal(entry)
-        or meta(entry)
-        or garbage(entry)
-        or length(entry, limits)
-        or echo(entry, ctx)
+        refusal(entry) or meta(entry) or garbage(entry) or length(entry, limits) or echo(entry, ctx)
     )

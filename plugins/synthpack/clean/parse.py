@@ -24,7 +24,7 @@ _ENTRY = re.compile(
 _LETTERED = re.compile(r"^\s*\(?(?P<num>[A-Za-z])\)\s+(?P<text>\S.*)$")
 _BULLET = re.compile(r"^\s*[-*•]\s+(?P<text>\S.*)$")
 _QUOTE_PAIRS = {'"': '"', "“": "”", "'": "'", "«": "»", "‘": "’"}
-_TERMINAL = tuple('.!?…"”’\')»*')
+_TERMINAL = tuple(".!?…\"”’')»*")
 
 
 @dataclass
@@ -97,7 +97,9 @@ def parse_numbered(text: str, truncated: bool | None = None) -> Parsed:
         elif not blocks:
             preamble.append(line.strip())
         elif pending_blank or trailer:
-            trailer.append(line.strip())  # text after a gap: a closing remark unless an entry follows
+            trailer.append(
+                line.strip()
+            )  # text after a gap: a closing remark unless an entry follows
         else:
             blocks[-1].append(line.strip())
     if not blocks:  # no numbers at all: fall back to a bulleted list

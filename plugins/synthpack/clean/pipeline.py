@@ -49,7 +49,11 @@ def clean_generations(
         parsed = parse_numbered(gen["output"], gen.get("truncated"))
         base = {k: gen.get(k) for k in PROVENANCE} | {"provenance": gen.get("provenance", {})}
         ctx = EchoContext.build(gen.get("prompt", ""), gen.get("examples", []))
-        stats = {"gen": gen, "parsed": len(parsed.entries) + (parsed.truncated is not None), "valid": 0}
+        stats = {
+            "gen": gen,
+            "parsed": len(parsed.entries) + (parsed.truncated is not None),
+            "valid": 0,
+        }
         stats["refused"] = bool(refusal(f"{parsed.preamble} {parsed.trailer}"))
         for entry in parsed.entries:
             reason = first_reason(entry, ctx, limits)
@@ -67,7 +71,7 @@ def clean_generations(
     for polarity in sorted({b["polarity"] for b, _ in candidates}):
         group = [(b, e) for b, e in candidates if b["polarity"] == polarity]
         result = deduplicate([e for _, e in group], against=against, settings=dedup)
-        for (b, entry), reason in zip(group, result.reasons):
+        for (b, entry), reason in zip(group, result.reasons, strict=False):
             if reason:
                 out.rejected.append({"text": entry, "reason": reason, **b})
                 if not reason.endswith("_of_against"):
@@ -129,11 +133,15 @@ def build_report(out: Cleaned, per_generation: list[dict], dup_by_prompt: dict) 
             # Table 6
             "duplicated_entries": len(dups),
             "duplication_rate_pct": round(100 * len(dups) / deduped, 2) if deduped else 0.0,
-            "duplicates_per_prompt_mean": round(sum(per_prompt) / len(per_prompt), 3) if per_prompt else 0.0,
+            "duplicates_per_prompt_mean": round(sum(per_prompt) / len(per_prompt), 3)
+            if per_prompt
+            else 0.0,
             "duplicates_per_prompt_total": sum(per_prompt),
             # Table 2
             "success_rate_mean": round(sum(success) / len(success), 4) if success else 0.0,
-            "prompts_passing_pct": round(100 * sum(v >= SUCCESS_BAR for v in success) / len(success), 2)
+            "prompts_passing_pct": round(
+                100 * sum(v >= SUCCESS_BAR for v in success) / len(success), 2
+            )
             if success
             else 0.0,
             # diversity of what was kept
