@@ -95,7 +95,11 @@ def main() -> None:
         if jaccard(word_shingles(normalize(texts[i])), word_shingles(normalize(texts[j])))
         >= settings.threshold
     ]
-    recall = sum(result.reasons[j] is not None for _, j in truth) / len(truth)
+    # A planted pair is resolved when the two texts no longer both survive; a copy of a text
+    # that was itself dropped may survive (it is not a near duplicate of anything kept).
+    recall = sum(result.reasons[j] is not None or result.reasons[i] is not None for i, j in truth)
+    recall /= len(truth)
+    strict = sum(result.reasons[j] is not None for _, j in truth) / len(truth)
     numbers = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {platform.python_version()}",
@@ -108,6 +112,7 @@ def main() -> None:
         "datasketch_seconds_on_reference_n": round(ref_sub_s, 2),
         "speedup_vs_datasketch": round(ref_sub_s / ours_sub_s, 1),
         "near_duplicate_recall": round(recall, 4),
+        "copy_marked_share": round(strict, 4),
         "recall_pairs": len(truth),
     }
     print(json.dumps(numbers, indent=2))

@@ -21,7 +21,6 @@ DUPLICATE = "duplicate"
 NEAR_DUPLICATE = "near_duplicate"
 DUPLICATE_OF_AGAINST = "duplicate_of_against"
 NEAR_DUPLICATE_OF_AGAINST = "near_duplicate_of_against"
-_MASK32 = np.uint64(0xFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -56,15 +55,12 @@ def shingle_codes(norms: list[str]) -> tuple[np.ndarray, np.ndarray]:
     A text of one word is represented by that word. Codes are deterministic: words get ids in
     order of first appearance, pairs are combined arithmetically and mixed.
     """
-    vocab: dict[str, int] = {}
-    get = vocab.setdefault
-    ids: list[int] = []
-    lengths = np.empty(len(norms), dtype=np.int64)
-    for i, norm in enumerate(norms):
-        words = norm.split()
-        lengths[i] = len(words)
-        ids.extend([get(w, len(vocab)) for w in words])
-    word_ids = np.asarray(ids, dtype=np.uint64)
+    import pandas as pd  # its C hash table numbers millions of words in a fraction of a second
+
+    # normalised texts have single spaces, so counting spaces counts words
+    lengths = np.fromiter((n.count(" ") + 1 if n else 0 for n in norms), np.int64, len(norms))
+    ids, _ = pd.factorize(pd.Series(" ".join(norms).split(), dtype=object), sort=False)
+    word_ids = ids.astype(np.uint64)
     word_starts = np.zeros(len(norms) + 1, dtype=np.int64)
     np.cumsum(lengths, out=word_starts[1:])
     # bigram k of a text = (word k, word k+1); a text with n >= 2 words has n - 1 of them
@@ -94,8 +90,11 @@ def minhash_signatures(
     """(n_texts, bands * rows) uint32 MinHash signatures; empty texts get all-ones rows."""
     perms = settings.bands * settings.rows
     rng = np.random.default_rng(settings.seed)
-    a = rng.integers(1, 2**63, size=perms, dtype=np.uint64) | np.uint64(1)
-    b = rng.integers(0, 2**63, size=perms, dtype=np.uint64)
+    # Hash family (a * x + b) mod 2^32 on the top 32 bits of the mixed shingle codes: uint32
+    # arithmetic halves the memory traffic of the (shingles x permutations) block.
+    a = rng.integers(1, 2**32, size=perms, dtype=np.uint64).astype(np.uint32) | np.uint32(1)
+    b = rng.integers(0, 2**32, size=perms, dtype=np.uint64).astype(np.uint32)
+    codes = (codes >> np.uint64(32)).astype(np.uint32)
     n = len(starts) - 1
     sig = np.full((n, perms), 0xFFFFFFFF, dtype=np.uint32)
     nonempty = starts[1:] > starts[:-1]
@@ -106,8 +105,8 @@ def minhash_signatures(
             continue
         block = codes[starts[lo] : starts[hi]]
         with np.errstate(over="ignore"):
-            hashed = ((block[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).astype(np.uint32)
-        sig[rows] = np.minimum.reduceat(hashed, starts[rows] - starts[lo], axis=0)
+            hashed = a[:, None] * block[None, :] + b[:, None]  # (perms, shingles), rows contiguous
+        sig[rows] = np.minimum.reduceat(hashed, starts[rows] - starts[lo], axis=1).T
     return sig
 
 
@@ -125,17 +124,16 @@ def lsh_candidates(sig: np.ndarray, settings: DedupSettings, active: np.ndarray)
         same = sorted_keys[1:] == sorted_keys[:-1]
         if not same.any():
             continue
-        # runs of equal keys; pair every member with the run's members before it (runs are small)
-        run_start = np.flatnonzero(np.r_[True, ~same])
-        run_len = np.diff(np.r_[run_start, len(keys)])
-        for start, length in zip(run_start[run_len > 1], run_len[run_len > 1], strict=False):
-            members = np.sort(idx[order[start : start + length]])
-            if length > 64:  # a huge bucket: chain neighbours instead of all pairs
-                pairs.append(np.stack([members[:-1], members[1:]], axis=1))
-                pairs.append(np.stack([np.full(length - 1, members[0]), members[1:]], axis=1))
-                continue
-            i, j = np.triu_indices(length, k=1)
-            pairs.append(np.stack([members[i], members[j]], axis=1))
+        # Pair members of a bucket at sorted distance d = 1, 2, ... (vectorised per distance);
+        # buckets are small, and past distance 64 a huge bucket is only chained.
+        run_id = np.cumsum(np.r_[True, ~same])
+        members = idx[order]
+        for d in range(1, 65):
+            hit = run_id[d:] == run_id[:-d]
+            if not hit.any():
+                break
+            a, b = members[:-d][hit], members[d:][hit]
+            pairs.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
     if not pairs:
         return np.empty((0, 2), dtype=np.int64)
     return np.unique(np.concatenate(pairs), axis=0)
