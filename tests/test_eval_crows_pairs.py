@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from conftest import shared_data
+
 from synthpack.cli import main
 from synthpack.errors import SynthpackError
 from synthpack.evaluate import crows_pairs

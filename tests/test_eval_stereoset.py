@@ -9,6 +9,7 @@ import re
 import pytest
 from click.testing import CliRunner
 from conftest import shared_data
+
 from synthpack.cli import main
 from synthpack.errors import SynthpackError
 from synthpack.evaluate import stereoset
@@ -134,6 +135,7 @@ def test_loader_reports_broken_examples(tmp_path):
 def test_batched_scores_equal_one_by_one(tiny_model):
     """Padding and length sorting change nothing; only the text's tokens are counted."""
     import torch
+
     from synthpack.generate import load_model
 
     model, tokenizer = load_model(tiny_model)
