@@ -161,8 +161,6 @@ def test_a_killed_run_resumes_to_the_same_files(tiny_model, tmp_path):
 
 @pytest.mark.slow
 def test_smollm2_generates_entries_that_parse_and_add_up(smollm2, tmp_path):
-    from synthpack.render import run_render  # noqa: F401  (render is what users run first)
-
     prompts = tmp_path / "prompts.jsonl"
     rows = [r for r in _lines(PROMPTS) if r["version"] == "v3"]
     prompts.write_text("".join(json.dumps({**r, "n_entries": 5}) + "\n" for r in rows))
