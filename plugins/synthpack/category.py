@@ -7,7 +7,9 @@ A new category gets:
    category name replaced in the file name, the dataset names and output_dir;
 3. registrations in `dataset_info/dataset_info.json` for the datasets those copies name,
    pointing where `synthpack sft build --category <name> --out dataset_info/sft
-   --dataset-dir dataset_info` writes them.
+   --dataset-dir dataset_info` writes them. Only copies that read `dataset_dir: dataset_info`
+   need them: the others read a folder such as runs/prompts that the command named in their
+   header fills and registers itself.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from synthpack.templates import list_categories
 
 # The category whose per-category YAMLs and registrations are the pattern for new ones.
 TEMPLATE_CATEGORY = "hate"
+# The dataset_dir value of YAMLs that read the pack's own registered datasets.
+PACK_DATASET_DIR = "dataset_info"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -128,7 +132,11 @@ def scaffold_category(
             raise SynthpackError(f"{target}: exists (pass --force to overwrite)")
         atomic_write_text(target, header + copied, mode=0o644)
         written_configs.append(target)
-        for pattern in dataset_names(yaml.safe_load(source.read_text(encoding="utf-8"))):
+        config = yaml.safe_load(source.read_text(encoding="utf-8"))
+        if config.get("dataset_dir") != PACK_DATASET_DIR:
+            # Its data lives in a folder the building command fills and registers (runs/...).
+            continue
+        for pattern in dataset_names(config):
             dataset = token.sub(name, pattern)
             if pattern not in info:
                 raise SynthpackError(
