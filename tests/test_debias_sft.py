@@ -8,6 +8,7 @@ import math
 import pytest
 from click.testing import CliRunner
 from conftest import shared_data
+
 from synthpack.cli import main
 from synthpack.debias_sft import build_debias
 from synthpack.errors import SynthpackError

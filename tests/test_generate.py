@@ -110,7 +110,7 @@ def test_a_prompts_file_with_a_missing_field_is_named(tmp_path):
         "generate", "--prompts", bad, "--predictions", PREDICTIONS, "--out", tmp_path / "o"
     )
     assert result.exit_code == 1
-    assert f"{bad}: 1 bad line(s):\n  line 2, field 'n_entries': missing" in result.output
+    assert f"1 bad row(s) in {bad}:\n  {bad}:2: field 'n_entries': missing" in result.output
 
 
 def _generate_cmd(model, out):

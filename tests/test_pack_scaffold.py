@@ -7,6 +7,7 @@ import shutil
 
 import yaml
 from click.testing import CliRunner
+
 from synthpack.category import per_category_configs
 from synthpack.cli import main
 from synthpack.paths import pack_dir

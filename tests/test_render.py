@@ -8,6 +8,7 @@ import stat
 import pytest
 from click.testing import CliRunner
 from conftest import shared_data
+
 from synthpack.cli import main
 from synthpack.paths import pack_dir
 from synthpack.render import length_filter

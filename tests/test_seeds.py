@@ -6,6 +6,7 @@ import json
 
 import pytest
 from conftest import shared_data
+
 from synthpack.errors import SynthpackError
 from synthpack.seeds import dedupe, read_seed_file, read_seeds, text_key
 

@@ -9,6 +9,7 @@ import re
 import pytest
 from click.testing import CliRunner
 from conftest import shared_data
+
 from synthpack.cli import main
 from synthpack.errors import SynthpackError
 from synthpack.paths import pack_dir

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from synthpack.errors import SynthpackError
 from synthpack.paths import pack_dir
 from synthpack.templates import (

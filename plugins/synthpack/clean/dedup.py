@@ -41,7 +41,7 @@ class DedupResult:
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """A fixed 64-bit mixer: turns dense ids into well-spread hash values, identically on every run."""
+    """A fixed 64-bit mixer: dense ids become well-spread hashes, the same on every run."""
     with np.errstate(over="ignore"):
         x = x + np.uint64(0x9E3779B97F4A7C15)
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)

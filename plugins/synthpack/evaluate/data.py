@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.errors import SynthpackError
+from synthpack.files import RowProblems, iter_jsonl
 
 # Accepted spellings of the two labels; keys are compared lower-cased and stripped.
 # The same spellings as the seed readers (synthpack.seeds), plus "normal".
@@ -29,7 +29,6 @@ LABEL_WORDS = {
 POLARITY_FIELD = "polarity"  # `synthpack generate` writes accepted.jsonl rows with pos/neg here
 FILE_PREFIXES = {"hate_": 1, "neutral_": 0}
 TOXIGEN_THRESHOLD = 5.5  # toxicity_ai + toxicity_human above this is toxic (SOURCE.md)
-MAX_SHOWN = 20  # problems listed in one error message
 
 
 @dataclass
@@ -56,24 +55,6 @@ class Labelled:
     @property
     def n_harmful(self) -> int:
         return int(sum(self.labels))
-
-
-class _Problems:
-    """Collects every bad row so the user fixes them all in one go."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, path: Path, line: int, field_name: str, message: str) -> None:
-        self.items.append(f"{path}:{line}: field '{field_name}': {message}")
-
-    def raise_if_any(self, path: Path) -> None:
-        if not self.items:
-            return
-        shown = "\n  ".join(self.items[:MAX_SHOWN])
-        more = len(self.items) - MAX_SHOWN
-        tail = f"\n  ... and {more} more" if more > 0 else ""
-        raise SynthpackError(f"{len(self.items)} bad row(s) in {path}:\n  {shown}{tail}")
 
 
 def parse_label(value) -> int | None:
@@ -123,11 +104,11 @@ def read_labelled(path: Path, text_field: str = "text", label_field: str = "labe
 def read_texts(path: Path, text_field: str = "text") -> list[str]:
     """Unlabelled texts for `synthpack classify`: TXT lines, or the text field of JSONL/CSV."""
     path = Path(path)
-    problems = _Problems()
+    problems = RowProblems()
     texts: list[str] = []
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        for line_no, row in _jsonl_rows(path, problems):
+        for line_no, row in iter_jsonl(path, problems):
             text = row.get(text_field)
             if not isinstance(text, str) or not text.strip():
                 problems.add(path, line_no, text_field, "missing or empty text")
@@ -157,25 +138,9 @@ def _require_columns(path: Path, have: list[str], need: list[str]) -> None:
         )
 
 
-def _jsonl_rows(path: Path, problems: _Problems):
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.add(path, line_no, "<json>", f"not valid JSON ({exc.msg})")
-                continue
-            if not isinstance(row, dict):
-                problems.add(path, line_no, "<json>", "expected a JSON object")
-                continue
-            yield line_no, row
-
-
 def _read_jsonl(path: Path, text_field: str, label_field: str) -> Labelled:
-    out, problems = Labelled(source=str(path)), _Problems()
-    for line_no, row in _jsonl_rows(path, problems):
+    out, problems = Labelled(source=str(path)), RowProblems()
+    for line_no, row in iter_jsonl(path, problems):
         text, raw_label = row.get(text_field), row.get(label_field)
         if raw_label is None and label_field == "label":
             raw_label = row.get(POLARITY_FIELD)
@@ -191,7 +156,7 @@ def _read_jsonl(path: Path, text_field: str, label_field: str) -> Labelled:
 
 
 def _read_csv(path: Path, text_field: str, label_field: str) -> Labelled:
-    out, problems = Labelled(source=str(path)), _Problems()
+    out, problems = Labelled(source=str(path)), RowProblems()
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
@@ -221,7 +186,7 @@ def _read_csv(path: Path, text_field: str, label_field: str) -> Labelled:
     return out
 
 
-def _toxigen_label(row: dict, path: Path, line_no: int, problems: _Problems) -> int | None:
+def _toxigen_label(row: dict, path: Path, line_no: int, problems: RowProblems) -> int | None:
     total = 0.0
     for name in ("toxicity_ai", "toxicity_human"):
         try:
@@ -252,7 +217,7 @@ def _read_txt(path: Path) -> Labelled:
     ToxiGen prompt lines hold six `- ` sentences joined by a literal backslash-n; they are
     split apart and repeated sentences kept once (each file reuses a small pool).
     """
-    out, problems = Labelled(source=str(path)), _Problems()
+    out, problems = Labelled(source=str(path)), RowProblems()
     label = _prefix_label(path)
     lines = _txt_lines(path)
     if label is not None:
