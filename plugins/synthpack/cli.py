@@ -80,3 +80,10 @@ from synthpack.generate_cli import COMMANDS as _GENERATE_COMMANDS  # noqa: E402
 
 for _command in _GENERATE_COMMANDS:
     main.add_command(_command)
+
+
+# LLaMA-Factory configs: `check` a pack YAML; `train prefix` (prefix-tuning LLaMA-Factory lacks).
+from synthpack.train_cli import COMMANDS as _TRAIN_COMMANDS  # noqa: E402
+
+for _command in _TRAIN_COMMANDS:
+    main.add_command(_command)
