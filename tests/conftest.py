@@ -45,6 +45,15 @@ def smollm2() -> Path:
     return prepare_default_model()
 
 
+@pytest.fixture(scope="session")
+def tiny_families(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random Llamas with Llama-3 and Llama-2/Mistral special tokens (tiny_families.py)."""
+    from tiny_families import FAMILIES, build_tiny_family
+
+    root = tmp_path_factory.mktemp("tiny-families")
+    return {name: build_tiny_family(root / name, name, pack_dir("dataset_info")) for name in FAMILIES}
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test when a fresh clone has no ../shared."""
     path = SHARED_DATA.joinpath(*parts)
