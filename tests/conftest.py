@@ -51,7 +51,8 @@ def tiny_families(tmp_path_factory) -> dict[str, Path]:
     from tiny_families import FAMILIES, build_tiny_family
 
     root = tmp_path_factory.mktemp("tiny-families")
-    return {name: build_tiny_family(root / name, name, pack_dir("dataset_info")) for name in FAMILIES}
+    dataset_dir = pack_dir("dataset_info")
+    return {name: build_tiny_family(root / name, name, dataset_dir) for name in FAMILIES}
 
 
 def shared_data(*parts: str) -> Path:
