@@ -147,11 +147,20 @@ def run_mlp_eval(
     echo(f"validation (from {BASELINE}): {len(real_val)} texts, {real_val.n_harmful} harmful")
 
     plan: list[tuple[str, Labelled]] = [(BASELINE, real)]
+    skipped: list[dict] = []
     for name, data in cleaned:
         both = Labelled(source=f"{real.source} + {data.source}")
         both.extend(real)
         both.extend(data)
-        plan += [(f"{BASELINE}+{name}", both), (name, data)]
+        plan.append((f"{BASELINE}+{name}", both))
+        if len(set(data.labels)) == 2:
+            plan.append((name, data))
+        else:  # a classifier cannot learn from one class alone; the augmented run still can
+            have = "no texts" if not len(data) else f"only label {data.labels[0]}"
+            skipped.append(
+                {"name": name, "reason": f"synthetic-only run needs both labels: {have}"}
+            )
+            echo(f"{name}: synthetic-only run skipped ({have})")
 
     y_eval = np.asarray(evaluation.labels)
     runs, scores, thresholds = [], {}, {}
@@ -213,6 +222,7 @@ def run_mlp_eval(
             **binary_metrics(y_eval, np.full(len(y_eval), float(majority))),
         },
         "runs": runs,
+        "skipped_runs": skipped,
         **speed,
         "latency_model": BASELINE,
         "latency_bound_ms": LATENCY_BOUND_MS,
