@@ -146,6 +146,7 @@ def plot_generation_quality(generation: dict, path: Path) -> Path:
     fig, (left, right) = _figure(7.0, 2.8, ncols=2)
     left.bar(polarities, [stats[p]["duplication_rate_pct"] for p in polarities], color="#8172b3")
     left.set_ylabel("%")
+    left.set_ylim(0, max(5.0, *(1.2 * stats[p]["duplication_rate_pct"] for p in polarities)))
     left.set_title("Duplication rate")
     right.bar(polarities, [stats[p]["success_rate_mean"] for p in polarities], color="#55a868")
     right.axhline(0.6, color="black", linestyle="--", linewidth=1, label="60% bar")

@@ -318,7 +318,7 @@ def plot_f1(report: dict, path: Path) -> None:
     ax.axhline(runs[0]["f1"], color="#4c72b0", linestyle="--", linewidth=1)
     ax.set_ylabel("F1 (harmful class)")
     ax.set_ylim(0, 1)
-    ax.set_title(f"Downstream MLP ({report['features']}): F1 with 95% bootstrap intervals")
+    ax.set_title(f"MLP ({report['features']}): F1, 95% bootstrap CI")
     ax.tick_params(axis="x", labelrotation=20)
     fig.tight_layout()
     path = Path(path)
