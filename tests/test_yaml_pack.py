@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shlex
 import subprocess
 import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -360,8 +363,6 @@ def run_cli(command: str, name: str, overrides: dict, log: Path, env: dict | Non
     """`llamafactory-cli COMMAND CONFIG key=value...`, as a user runs it; fail with the log tail."""
     if command == "train" and not env:
         return run_llamafactory_train(CONFIGS / name, overrides, log_path=log)
-    import os
-
     argv = [llamafactory_cli(), command, str(CONFIGS / name)]
     argv += [format_override(k, v) for k, v in overrides.items()]
     full_env = {**os.environ, **(env or {})}
@@ -372,34 +373,60 @@ def run_cli(command: str, name: str, overrides: dict, log: Path, env: dict | Non
     assert result.returncode == 0, f"llamafactory-cli {command} {name} failed:\n{tail}"
 
 
+# LLaMA-Factory runs are single-threaded processes (OMP_NUM_THREADS=1): run two at a time.
+WORKERS = min(2, os.cpu_count() or 1)
+
+
 class Runs:
-    """Each YAML run once per session, in the order the pipeline needs (train before merge...)."""
+    """Each YAML run once per session, two at a time; a run waits for what it reads (the SFT
+    adapter before generation, the QLoRA adapter before the merge, the merge before rewriting).
+    Dependencies are submitted before their dependants, so a waiting run never blocks one it
+    needs."""
 
     def __init__(self, root: Path, built: dict, tiny: dict):
-        self.root, self.built, self.tiny, self.done = root, built, tiny, {}
+        self.root, self.built, self.tiny = root, built, tiny
+        self.pool = ThreadPoolExecutor(max_workers=WORKERS)
+        self.futures: dict[str, Future] = {}
+        self.lock = threading.RLock()
+
+    @staticmethod
+    def needs(name: str) -> list[str]:
+        config = load(name)
+        if name == "llama3.2-1b_qlora_predict_debias.yaml":
+            return ["llama3.2-1b_qlora_merge_debias.yaml"]
+        if "adapter_name_or_path" in config:
+            if name.startswith("mistral"):
+                return ["mistral-7b_lora_sft_hate.yaml"]
+            return ["llama3.2-1b_qlora_sft_debias.yaml"]
+        return []
+
+    def submit(self, name: str) -> Future:
+        with self.lock:  # re-entrant: dependencies are submitted first, under the same lock
+            if name not in self.futures:
+                for dependency in self.needs(name):
+                    self.submit(dependency)
+                self.futures[name] = self.pool.submit(self._run, name)
+            return self.futures[name]
+
+    def get(self, name: str) -> Path:
+        return self.submit(name).result()
 
     def model_for(self, name: str, config: dict) -> Path:
         if name == "llama3.2-1b_qlora_predict_debias.yaml":
             return self.get("llama3.2-1b_qlora_merge_debias.yaml")
         return self.tiny[FAMILY[config["template"]]]
 
-    def get(self, name: str) -> Path:
-        if name in self.done:
-            return self.done[name]
+    def _run(self, name: str) -> Path:
         config = load(name)
         out = self.root / name.removesuffix(".yaml")
         overrides = cpu_overrides(config, self.built, out, self.model_for(name, config), False)
         if "adapter_name_or_path" in config:
-            sft = "llama3.2-1b_qlora_sft_debias.yaml"
-            if name.startswith("mistral"):
-                sft = "mistral-7b_lora_sft_hate.yaml"
-            overrides["adapter_name_or_path"] = self.get(sft)
+            overrides["adapter_name_or_path"] = self.get(self.needs(name)[0])
         if "export_dir" in config:
             overrides["export_dir"] = out
             overrides.pop("output_dir")
         command = "export" if "export_dir" in config else "train"
         run_cli(command, name, overrides, self.root / f"{name}.log")
-        self.done[name] = out
         return out
 
     def log(self, name: str) -> str:
@@ -407,8 +434,14 @@ class Runs:
 
 
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory, built, tiny_families) -> Runs:
-    return Runs(tmp_path_factory.mktemp("runs"), built, tiny_families)
+def runs(request, tmp_path_factory, built, tiny_families):
+    """Starts, at once, the runs of every selected `test_shipped_yaml_runs_for_real...`."""
+    runner = Runs(tmp_path_factory.mktemp("runs"), built, tiny_families)
+    for item in request.session.items:
+        if getattr(item, "originalname", "") == "test_shipped_yaml_runs_for_real_with_llamafactory":
+            runner.submit(item.callspec.params["name"])
+    yield runner
+    runner.pool.shutdown(cancel_futures=True)
 
 
 def losses(out: Path) -> list[float]:
@@ -500,12 +533,19 @@ def test_deepspeed_yamls_train_under_torchrun_with_their_zero_config(
     """
     import torch
 
-    for name in [n for n in SHIPPED if load(n).get("deepspeed")]:
+    def train_with_deepspeed(name: str) -> Path:
         config = load(name)
         out = tmp_path / name.removesuffix(".yaml")
         overrides = cpu_overrides(config, built, out, tiny_families["llama2"], deepspeed=True)
         env = {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "1"}
         run_cli("train", name, overrides, tmp_path / f"{name}.log", env=env)
+        return out
+
+    names = [n for n in SHIPPED if load(n).get("deepspeed")]
+    outs = [train_with_deepspeed(names[0])]  # alone: it may compile the op
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        outs += list(pool.map(train_with_deepspeed, names[1:]))
+    for out in outs:
         assert len(losses(out)) == 3 and (out / "adapter_model.safetensors").is_file()
         # The optimizer state was written by DeepSpeed's ZeRO-2 engine.
         (states,) = out.glob("checkpoint-*/global_step*/zero_pp_rank_0_mp_rank_00_optim_states.pt")
