@@ -147,6 +147,7 @@ def _check_datasets(config: dict, text: str, line_of, cwd: Path) -> list[Problem
     raw_dir = str(config.get("dataset_dir", DEFAULT_DATASET_DIR))
     dataset_dir = Path(raw_dir) if Path(raw_dir).is_absolute() else cwd / raw_dir
     info_path = dataset_dir / "dataset_info.json"
+    shown = Path(raw_dir) / "dataset_info.json"  # as the YAML or the command line wrote it
     build = header_commands(text)
     how = (" Build it with: " + " ; ".join(build)) if build else ""
     where = line_of("dataset_dir") or line_of(next(iter(names)))
@@ -173,7 +174,7 @@ def _check_datasets(config: dict, text: str, line_of, cwd: Path) -> list[Problem
                     Problem(
                         line_of(key),
                         key,
-                        f"dataset {name!r} is not in {info_path}.{_suggest(name, info)} "
+                        f"dataset {name!r} is not in {shown}.{_suggest(name, info)} "
                         f"Available: {_listed(info) or 'none'}.{how}",
                     )
                 )
@@ -187,7 +188,7 @@ def _check_datasets(config: dict, text: str, line_of, cwd: Path) -> list[Problem
                         line_of(key),
                         key,
                         f"dataset {name!r}: its file {data} is missing "
-                        f"(file_name in {info_path}).{how}",
+                        f"(file_name in {shown}).{how}",
                     )
                 )
     return problems
