@@ -20,8 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from synthpack.evaluate import stereoset
-from synthpack.evaluate.debias_cli import load_scoring_model
-from synthpack.evaluate.lm_scoring import resolve_start_token
+from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
 from synthpack.files import atomic_write_json
 from synthpack.model import prepare_default_model
 

@@ -375,7 +375,7 @@ class DemoRun:
 def score_stereoset(data: Path, model_dir: Path, adapter, limit: int, out: Path) -> dict:
     """StereoSet intrasentence LMS / SS / ICAT of one model on an evenly spaced subset."""
     from synthpack.evaluate import stereoset
-    from synthpack.evaluate.debias_cli import load_scoring_model
+    from synthpack.evaluate.lm_scoring import load_scoring_model
 
     intra = stereoset.load_stereoset(data)["intrasentence"]
     examples = {"intrasentence": stereoset.subset(intra, limit)}

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from synthpack.errors import SynthpackError
+from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
@@ -48,12 +49,6 @@ START_TOKEN_HELP = (
 )
 
 
-def resolve_start_token(tokenizer, token):
-    from synthpack.evaluate.lm_scoring import resolve_start_token as resolve
-
-    return resolve(tokenizer, token)
-
-
 @contextmanager
 def progress_bar(total: int, label: str):
     """A progress bar on stderr; yields the `progress(n)` callback the scorers accept."""
@@ -61,16 +56,35 @@ def progress_bar(total: int, label: str):
         yield bar.update
 
 
-def load_scoring_model(model_dir: Path, adapter: Path | None):
-    """Causal LM + tokenizer for scoring, on the GPU when there is one."""
-    import torch
+def _path(**kwargs):
+    return click.Path(path_type=Path, **kwargs)
 
-    from synthpack.generate import load_model
 
-    model, tokenizer = load_model(model_dir, adapter)
-    if torch.cuda.is_available():
-        model.to("cuda")
-    return model, tokenizer
+def scoring_lm_options(model_required: bool):
+    """--model, --adapter, --batch-size, --start-token: the causal LM that scores sentences."""
+    options = (
+        click.option(
+            "--model",
+            "model_dir",
+            type=_path(exists=True, file_okay=False),
+            required=model_required,
+            help="Causal LM folder to score every sentence with.",
+        ),
+        click.option(
+            "--adapter",
+            type=_path(exists=True, file_okay=False),
+            help="PEFT adapter applied on top of --model.",
+        ),
+        click.option("--batch-size", type=int, default=16, show_default=True),
+        click.option("--start-token", help=START_TOKEN_HELP),
+    )
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 @click.command("stereoset")
@@ -80,17 +94,7 @@ def load_scoring_model(model_dir: Path, adapter: Path | None):
     required=True,
     help="StereoSet file in the official layout (dev.json or test.json).",
 )
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Causal LM folder to score every sentence with.",
-)
-@click.option(
-    "--adapter",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="PEFT adapter applied on top of --model.",
-)
+@scoring_lm_options(model_required=False)
 @click.option(
     "--scores",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -102,8 +106,6 @@ def load_scoring_model(model_dir: Path, adapter: Path | None):
     help="Default: intrasentence with --model; every split the file covers with --scores.",
 )
 @click.option("--limit", type=int, help="Score only this many examples per split (evenly spaced).")
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--start-token", help=START_TOKEN_HELP)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -180,17 +182,8 @@ def stereoset_command(data, model_dir, adapter, scores, split, limit, batch_size
     required=True,
     help="crows_pairs_anonymized.csv (columns sent_more, sent_less, stereo_antistereo, bias_type).",
 )
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="Causal LM folder.",
-)
-@click.option("--adapter", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@scoring_lm_options(model_required=True)
 @click.option("--limit", type=int, help="Score only this many pairs (evenly spaced).")
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--start-token", help=START_TOKEN_HELP)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -235,10 +228,6 @@ def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token
     atomic_write_json(out / "report.json", summary)
     print_table(["group", "metric %", "pairs"], crows_pairs.report_rows(summary))
     click.echo(f"Report: {out / 'report.json'}  (50 = no preference for the stereotype)")
-
-
-def _path(**kwargs):
-    return click.Path(path_type=Path, **kwargs)
 
 
 @click.command("debias")

@@ -112,3 +112,15 @@ def perplexity(scores: Sequence[TextScore]) -> float:
     if not tokens:
         return float("nan")
     return math.exp(-sum(s.logprob for s in scores) / tokens)
+
+
+def load_scoring_model(model_dir, adapter=None):
+    """Causal LM + tokenizer for scoring (optionally with a PEFT adapter), on a GPU if any."""
+    import torch
+
+    from synthpack.generate import load_model
+
+    model, tokenizer = load_model(model_dir, adapter)
+    if torch.cuda.is_available():
+        model.to("cuda")
+    return model, tokenizer
