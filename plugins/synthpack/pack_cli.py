@@ -19,6 +19,19 @@ TEMPLATES_OPTION = click.option(
     help="Templates folder of a forked pack (default: the pack's templates/).",
 )
 
+DATASET_DIR_OPTION = click.option(
+    "--dataset-dir",
+    type=click.Path(path_type=Path),
+    help="dataset_info.json to register in (default: --out).",
+)
+EXAMPLE_LENGTH_OPTION = click.option(
+    "--example-length",
+    type=click.Choice(["short", "long", "any"]),
+    default="short",
+    show_default=True,
+    help="Few-shot examples from the shorter or longer half of the seeds (by word count).",
+)
+
 
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
@@ -55,13 +68,7 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 @click.option(
     "--shots", type=int, default=5, show_default=True, help="Few-shot examples per prompt."
 )
-@click.option(
-    "--example-length",
-    type=click.Choice(["short", "long", "any"]),
-    default="short",
-    show_default=True,
-    help="Examples from the shorter or longer half of the seeds.",
-)
+@EXAMPLE_LENGTH_OPTION
 @click.option(
     "--n-entries", type=int, default=30, show_default=True, help="Entries asked per prompt (N)."
 )
@@ -75,11 +82,7 @@ def _table(rows: list[dict], columns: list[str]) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("runs/prompts"), show_default=True
 )
-@click.option(
-    "--dataset-dir",
-    type=click.Path(path_type=Path),
-    help="dataset_info.json to register in (default: --out).",
-)
+@DATASET_DIR_OPTION
 @TEMPLATES_OPTION
 def render(
     category,
@@ -148,12 +151,7 @@ def sft() -> None:
 )
 @click.option("--shots", type=int, default=5, show_default=True)
 @click.option("--n-entries", type=int, default=30, show_default=True, help="Answer entries (N).")
-@click.option(
-    "--example-length",
-    type=click.Choice(["short", "long", "any"]),
-    default="short",
-    show_default=True,
-)
+@EXAMPLE_LENGTH_OPTION
 @click.option(
     "--val-ratio",
     type=float,
@@ -169,11 +167,7 @@ def sft() -> None:
     "--extra-positives", multiple=True, help="CATEGORY=FILE added to positives (mix_gpt)."
 )
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/sft"), show_default=True)
-@click.option(
-    "--dataset-dir",
-    type=click.Path(path_type=Path),
-    help="dataset_info.json to register in (default: --out).",
-)
+@DATASET_DIR_OPTION
 @TEMPLATES_OPTION
 def sft_build(
     category,
@@ -247,11 +241,7 @@ def sft_build(
     "--target-fields", help="pairs: rewrite columns, comma-separated (default: all others)."
 )
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/sft"), show_default=True)
-@click.option(
-    "--dataset-dir",
-    type=click.Path(path_type=Path),
-    help="dataset_info.json to register in (default: --out).",
-)
+@DATASET_DIR_OPTION
 @TEMPLATES_OPTION
 def sft_debias(
     source,
