@@ -40,13 +40,37 @@ def model_prepare(gguf: Path | None, out: Path | None, force: bool) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True
 )
-@click.option("--max-steps", type=int, default=6, show_default=True, help="LoRA SFT steps.")
-@click.option("--force", is_flag=True, help="Redo every step, ignoring finished ones.")
-def demo(out: Path, max_steps: int, force: bool) -> None:
-    """Run the pipeline end to end on the embedded default: prepare, LoRA SFT, generate."""
+@click.option(
+    "--steps",
+    help="Run only these steps: a comma list or a range such as train-eval_mlp. "
+    "Steps: prepare, render, sft, train, generate, clean, register, eval_mlp, stereoset, report.",
+)
+@click.option("--full", is_flag=True, help="Paper-like sizes (30 entries, 150 steps): hours.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder with toxigen/ and stereoset/ (default: ../shared/data beside the checkout).",
+)
+@click.option("--force", is_flag=True, help="Redo the chosen steps instead of reusing them.")
+def demo(out: Path, steps: str | None, full: bool, data_dir: Path | None, force: bool) -> None:
+    """Seed data to an evaluated, augmented classifier on the embedded SmolLM2 (Algorithm 1).
+
+    render -> sft -> LoRA SFT (llamafactory-cli) -> generate -> clean -> register -> eval mlp
+    -> StereoSet, then OUT/report.html. Finished steps are reused on the next call.
+    """
     from synthpack.demo import run_demo
 
-    run_demo(out, max_steps=max_steps, force=force)
+    run_demo(out, "full" if full else "default", steps=steps, data_dir=data_dir, force=force)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def report(run_dir: Path) -> None:
+    """Rebuild RUN_DIR/report.html and RUN_DIR/summary.json from a demo run's files."""
+    from synthpack.report import build_report
+
+    click.echo(build_report(run_dir))
 
 
 @main.group("eval")
