@@ -292,3 +292,24 @@ def test_bad_options_name_the_problem(tmp_path):
     assert "name 'real' is already used" in result.output and "expected NAME=FILE" in result.output
     missing = runner.invoke(main, ["classify", str(tmp_path), str(f)])
     assert missing.exit_code != 0 and "not a saved classifier" in missing.output
+
+
+def test_a_one_class_synthetic_set_only_augments(toxigen_split, tmp_path):
+    """A weak generator may yield only harmful entries: real+NAME still runs, NAME alone is
+    skipped with its reason (a classifier cannot learn from one class)."""
+    from synthpack.evaluate.mlp_report import run_mlp_eval
+
+    (train, y_train), (evaluation, y_eval) = toxigen_split
+    _write_jsonl(tmp_path / "train.jsonl", train[:600], y_train[:600])
+    _write_jsonl(tmp_path / "eval.jsonl", evaluation[:300], y_eval[:300])
+    harmful = [t for t, y in zip(train[600:], y_train[600:], strict=True) if y == 1][:50]
+    _write_jsonl(tmp_path / "synth.jsonl", harmful, [1] * len(harmful))
+    report = run_mlp_eval(
+        tmp_path / "train.jsonl", tmp_path / "eval.jsonl", tmp_path / "out",
+        synthetic=[("synth", tmp_path / "synth.jsonl")], n_boot=200, echo=lambda _m: None,
+    )  # fmt: skip
+    assert [r["name"] for r in report["runs"]] == ["real", "real+synth"]
+    assert report["runs"][1]["train_size"] == report["runs"][0]["train_size"] + len(harmful)
+    assert report["skipped_runs"] == [
+        {"name": "synth", "reason": "synthetic-only run needs both labels: only label 1"}
+    ]
