@@ -47,7 +47,7 @@ def smollm2() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_families(tmp_path_factory) -> dict[str, Path]:
-    """Tiny random Llamas with Llama-3 and Llama-2/Mistral special tokens (tiny_families.py)."""
+    """Tiny random stand-ins for Llama-3, Llama-2 and Mistral (tests/tiny_families.py)."""
     from tiny_families import FAMILIES, build_tiny_family
 
     root = tmp_path_factory.mktemp("tiny-families")

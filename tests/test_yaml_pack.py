@@ -145,10 +145,10 @@ EXPECTED = {
         "template": "llama3",
         "finetuning_type": "lora",
         "infer_dtype": "float16",  # second paper: compute dtype float16, used when merging
-        "export_dir": "models/llama3.2-1b_sr_llm",
+        "export_dir": "saves/llama3.2-1b/qlora/sft_debias_merged",
     },
     "llama3.2-1b_qlora_predict_debias.yaml": {
-        "model_name_or_path": "models/llama3.2-1b_sr_llm",  # the merge YAML's export_dir
+        "model_name_or_path": "saves/llama3.2-1b/qlora/sft_debias_merged",  # the merge output
         "template": "llama3",
         "do_predict": True,
         "predict_with_generate": True,
@@ -184,7 +184,7 @@ EXPECTED = {
     "smollm2_lora_sft_hate.yaml": {"lora_dropout": 0.1, "warmup_ratio": 0.1, "fp16": False},
 }
 # Which tiny model stands in for each template's model family.
-FAMILY = {"llama3": "llama3", "llama2": "llama2", "mistral": "llama2"}
+FAMILY = {"llama3": "llama3", "llama2": "llama2", "mistral": "mistral"}
 # What LLaMA-Factory's log shows of the first formatted example, per template.
 LAYOUT = {
     "llama3": "<|start_header_id|>system<|end_header_id|>\n\n",
@@ -536,7 +536,7 @@ def test_deepspeed_yamls_train_under_torchrun_with_their_zero_config(
     def train_with_deepspeed(name: str) -> Path:
         config = load(name)
         out = tmp_path / name.removesuffix(".yaml")
-        overrides = cpu_overrides(config, built, out, tiny_families["llama2"], deepspeed=True)
+        overrides = cpu_overrides(config, built, out, tiny_families["mistral"], deepspeed=True)
         env = {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "1"}
         run_cli("train", name, overrides, tmp_path / f"{name}.log", env=env)
         return out

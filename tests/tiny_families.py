@@ -1,4 +1,4 @@
-"""Tiny random Llamas whose tokenizers carry the special tokens of the pack's GPU model families.
+"""Tiny random models whose tokenizers carry the special tokens of the pack's GPU model families.
 
 The shipped YAMLs name LLaMA-Factory templates (`llama3`, `llama2`, `mistral`) that look for
 those tokens: `llama3` makes <|eot_id|> the eos and would add it as a new token to a tokenizer
@@ -33,7 +33,7 @@ FAMILIES = {
             "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
         ),
     },
-    "llama2": {  # also Mistral-7B-Instruct-v0.2's tokens
+    "llama2": {
         "special": ["<unk>", "<s>", "</s>"],
         "bos": "<s>",
         "eos": "</s>",
@@ -45,13 +45,21 @@ FAMILIES = {
         ),
     },
 }
+# Mistral-7B-Instruct-v0.2: Llama-2's tokens, its own architecture class (MistralForCausalLM).
+FAMILIES["mistral"] = {**FAMILIES["llama2"], "architecture": "mistral"}
 
 
 def build_tiny_family(out_dir: Path, family: str, dataset_dir: Path) -> Path:
-    """Write a tiny random Llama with `family`'s special tokens and, like them, no pad token."""
+    """Write a tiny random model with `family`'s special tokens and, like them, no pad token."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        PreTrainedTokenizerFast,
+    )
 
     spec = FAMILIES[family]
     bpe = Tokenizer(models.BPE())
@@ -68,7 +76,8 @@ def build_tiny_family(out_dir: Path, family: str, dataset_dir: Path) -> Path:
         tokenizer_object=bpe, bos_token=spec["bos"], eos_token=spec["eos"], padding_side="left"
     )
     tokenizer.chat_template = spec["chat_template"]
-    config = LlamaConfig(
+    mistral = spec.get("architecture") == "mistral"
+    config = (MistralConfig if mistral else LlamaConfig)(
         vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
@@ -81,7 +90,7 @@ def build_tiny_family(out_dir: Path, family: str, dataset_dir: Path) -> Path:
         tie_word_embeddings=True,
     )
     torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
+    model = (MistralForCausalLM if mistral else LlamaForCausalLM)(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.eos_token_id
     model.save_pretrained(out_dir)
