@@ -186,3 +186,29 @@ def test_smollm2_generates_entries_that_parse_and_add_up(smollm2, tmp_path):
     assert report["entries_parsed"] == report["accepted"] + report["rejected"]
     assert report["generation"]["tokens_per_s"] > 0
     assert "tokens/s" in result.output
+
+
+def test_grouped_attention_gives_the_same_logits_and_tokens_as_sdpa(tiny_model):
+    """load_model's copy-free grouped-query attention must not change a single token."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from synthpack.generate import GROUPED_ATTENTION, Sampling, generate_batch, load_model
+
+    grouped, tokenizer = load_model(tiny_model)
+    assert grouped.config._attn_implementation == GROUPED_ATTENTION
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation="sdpa")
+    prompts = ["Write two short sentences.", "A much longer request " * 12, "Hi"]
+    chats = [[{"role": "user", "content": p}] for p in prompts]
+    texts = [
+        tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats
+    ]
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.no_grad():
+        ours, theirs = grouped(**enc).logits, reference.eval()(**enc).logits
+    kept = enc.attention_mask.bool()
+    assert torch.allclose(ours[kept], theirs[kept], atol=1e-5)
+    greedy = Sampling(max_new_tokens=24)
+    assert generate_batch(grouped, tokenizer, prompts, greedy, seed=0) == generate_batch(
+        reference, tokenizer, prompts, greedy, seed=0
+    )

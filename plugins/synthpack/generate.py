@@ -30,15 +30,60 @@ class Sampling:
         }
 
 
+GROUPED_ATTENTION = "synthpack_grouped_sdpa"
+
+
+def grouped_sdpa_attention(
+    module, query, key, value, attention_mask, dropout=0.0, scaling=None, **_kwargs
+):
+    """SDPA for grouped-query attention without copying the KV cache once per query head.
+
+    With a padding mask (every left-padded batch), transformers' `sdpa` repeats each key and
+    value head for its query heads at every step: at batch 16 and ~800 cached tokens that is
+    about 1.8 GB of copies per token on SmolLM2. Folding the query heads of a group into the
+    query length attends to the same keys with no copy, and gives identical logits.
+    """
+    import torch
+
+    batch, heads, q_len, dim = query.shape
+    groups = heads // key.shape[1]
+    folded = query.reshape(batch, key.shape[1], groups * q_len, dim)
+    mask = attention_mask
+    if mask is not None:
+        mask = mask.expand(batch, 1, q_len, mask.shape[-1]).repeat(1, 1, groups, 1)
+    elif q_len > 1:  # no padding: plain causal attention over the cache and the new tokens
+        causal = torch.ones(q_len, key.shape[2], dtype=torch.bool, device=query.device)
+        mask = causal.tril(key.shape[2] - q_len).repeat(groups, 1)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        folded, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling
+    )
+    return out.reshape(batch, heads, q_len, dim).transpose(1, 2).contiguous(), None
+
+
+def attention_for(config) -> str:
+    """`GROUPED_ATTENTION` for grouped-query models (SmolLM2, Llama 3, Mistral), else sdpa."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    heads = getattr(config, "num_attention_heads", None)
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    if not heads or kv_heads == heads or heads % kv_heads:
+        return "sdpa"
+    AttentionInterface.register(GROUPED_ATTENTION, grouped_sdpa_attention)
+    AttentionMaskInterface.register(GROUPED_ATTENTION, sdpa_mask)  # the masks sdpa gets
+    return GROUPED_ATTENTION
+
+
 def load_model(model_dir: Path, adapter_dir: Path | None = None):
     """Load base model and tokenizer; apply a PEFT adapter when given."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    attention = attention_for(AutoConfig.from_pretrained(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation=attention)
     if adapter_dir is not None:
         from peft import PeftModel
 
