@@ -38,7 +38,9 @@ import click
     help="Seed or training texts the entries must not repeat (JSONL, CSV or TXT).",
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True)
-@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option(
+    "--batch-size", type=int, default=16, show_default=True, help="Prompts per padded batch."
+)
 @click.option("--samples", type=int, default=1, show_default=True, help="Generations per prompt.")
 @click.option("--max-new-tokens", type=int, default=512, show_default=True)
 @click.option("--temperature", type=float, default=0.8, show_default=True)
