@@ -4,6 +4,7 @@ and prefix.py."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -14,12 +15,25 @@ CONFIG = click.argument("config", type=click.Path(exists=True, dir_okay=False, p
 OVERRIDES = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 
 
-def _quiet_llamafactory() -> None:
-    """LLaMA-Factory and transformers log every parsed setting at INFO; a check needs none."""
-    os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "ERROR")
+@contextmanager
+def _quiet_llamafactory():
+    """LLaMA-Factory and transformers log every parsed setting at INFO; a check needs none.
+
+    Both settings are restored afterwards: `check` also runs inside other programs (the tests,
+    a notebook) whose later `llamafactory-cli` runs inherit the environment.
+    """
     from transformers.utils import logging
 
+    before_env = os.environ.get("LLAMAFACTORY_VERBOSITY")
+    before_level = logging.get_verbosity()
+    os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "ERROR")
     logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(before_level)
+        if before_env is None:
+            os.environ.pop("LLAMAFACTORY_VERBOSITY", None)
 
 
 def _report(result) -> None:
@@ -46,8 +60,9 @@ def check(config: Path, overrides: tuple[str, ...]) -> None:
     """
     from synthpack.check import check_config
 
-    _quiet_llamafactory()
-    _report(check_config(config, overrides))
+    with _quiet_llamafactory():
+        result = check_config(config, overrides)
+    _report(result)
 
 
 @click.group()
