@@ -61,8 +61,8 @@ class DemoSize:
 
 
 SIZES = {
-    # Measured plan on 2 cores: ~10 s per LoRA step at batch 4 and cutoff 512; 16 answers of
-    # up to 256 tokens in one batch take about a minute.
+    # Measured on 2 idle cores (README, 2026-11-23): 28-31 s per LoRA step at batch 4 and
+    # cutoff 512; 16 answers of up to 256 tokens in one batch in about 2 minutes; 8-9 min in all.
     "default": DemoSize(
         prompts_per_polarity=8,
         n_entries=10,
@@ -318,7 +318,10 @@ class DemoRun:
         return {"dataset": SYNTHETIC_DATASET, "dataset_dir": str(self.dir), "status": status}
 
     def write_real_data(self) -> dict:
+        """Seeded train / eval samples of real labelled text for the classifier."""
         from synthpack.evaluate.data import read_labelled
+        from synthpack.render import load_pools
+        from synthpack.templates import load_category
 
         s = self.size
         if self.data.toxigen:
@@ -326,9 +329,9 @@ class DemoRun:
             pairs = list(zip(real.texts, real.labels, strict=True))
             n_train, n_eval = s.real_train, s.real_eval
         else:
-            category_seeds = pack_dir("dataset_info") / "seeds"
-            pairs = [(t, 1) for t in _lines(category_seeds / "hate" / "positive.txt")]
-            pairs += [(t, 0) for t in _lines(category_seeds / "neutral" / "negative.txt")]
+            # The category's shipped seeds, read as the render step reads them.
+            pools = load_pools(load_category(CATEGORY)).texts
+            pairs = [(t, 1) for t in pools["pos"]] + [(t, 0) for t in pools["neg"]]
             n_eval = len(pairs) // 3
             n_train = len(pairs) - n_eval
         random.Random(s.seed).shuffle(pairs)
@@ -393,10 +396,6 @@ def score_stereoset(data: Path, model_dir: Path, adapter, limit: int, out: Path)
     }
     atomic_write_json(out / "report.json", report)
     return report
-
-
-def _lines(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _run_step(run: DemoRun, name: str, action: Callable[[], dict]) -> dict:
