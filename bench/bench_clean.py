@@ -17,7 +17,8 @@ import random
 import time
 
 from synthpack.clean.dedup import DedupSettings, deduplicate
-from synthpack.clean.text import jaccard, normalize, word_shingles
+from synthpack.clean.text import jaccard, word_shingles
+from synthpack.common.labels import text_key
 
 
 def make_entries(n: int, seed: int = 0) -> tuple[list[str], list[tuple[int, int]]]:
@@ -51,7 +52,7 @@ def reference_dedup(texts: list[str], settings: DedupSettings) -> list[bool]:
     )
     seen, dropped = set(), []
     for i, text in enumerate(texts):
-        norm = normalize(text)
+        norm = text_key(text)
         if norm in seen:
             dropped.append(True)
             continue
@@ -92,7 +93,7 @@ def main() -> None:
     truth = [
         (i, j)
         for i, j in sample
-        if jaccard(word_shingles(normalize(texts[i])), word_shingles(normalize(texts[j])))
+        if jaccard(word_shingles(text_key(texts[i])), word_shingles(text_key(texts[j])))
         >= settings.threshold
     ]
     # A planted pair is resolved when the two texts no longer both survive; a copy of a text

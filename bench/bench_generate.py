@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from synthpack.generate import Sampling, generate_batch, load_model
+from synthpack.generate.backends import Sampling, generate_batch, load_model
 from synthpack.model import prepare_default_model
-from synthpack.render import run_render
+from synthpack.prompts.render import run_render
 
 
 def rendered_prompts(n: int, n_entries: int) -> list[str]:

@@ -24,10 +24,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from synthpack.evaluate.classifier import TextClassifier  # noqa: E402
-from synthpack.evaluate.data import read_labelled  # noqa: E402
+from synthpack.evaluate.classifier.mlp import TextClassifier  # noqa: E402
 from synthpack.evaluate.metrics import binary_metrics  # noqa: E402
-from synthpack.evaluate.mlp_report import measure_latency  # noqa: E402
+from synthpack.evaluate.run import measure_latency  # noqa: E402
+from synthpack.seeds import read_labelled  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "toxigen" / "annotated"
 TARGETS = {"fit_s": 30.0, "p99_ms": 1.0, "throughput_per_s": 10_000.0}

@@ -19,9 +19,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from synthpack.common.files import atomic_write_json
 from synthpack.evaluate import stereoset
 from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
-from synthpack.files import atomic_write_json
 from synthpack.model import prepare_default_model
 
 

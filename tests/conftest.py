@@ -24,10 +24,11 @@ os.environ.update(
 
 import pytest  # noqa: E402
 
-from synthpack.paths import pack_dir  # noqa: E402
+from synthpack.common.paths import pack_dir  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # real model outputs, shared by folders
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ def test_second_prepare_reuses_the_folder_without_rewriting_it(smollm2):
 
 
 def test_a_chat_answer_stops_by_itself(smollm2):
-    from synthpack.generate import Sampling, generate_chat, load_model
+    from synthpack.generate.backends import Sampling, generate_chat, load_model
 
     model, tokenizer = load_model(smollm2)
     [answer] = generate_chat(

@@ -7,8 +7,9 @@ import json
 import pytest
 from conftest import shared_data
 
-from synthpack.errors import SynthpackError
-from synthpack.seeds import dedupe, read_seed_file, read_seeds, text_key
+from synthpack.common.errors import SynthpackError
+from synthpack.common.labels import text_key
+from synthpack.seeds import dedupe, read_seed_file, read_seeds
 
 
 def write(path, text):
@@ -45,7 +46,7 @@ def test_the_four_formats_give_the_same_rows(tmp_path):
 def test_a_one_class_file_needs_no_label_column(tmp_path):
     path = write(tmp_path / "neg.csv", "text\nhello there\n")
     assert [r.label for r in read_seed_file(path, "neg")] == ["neg"]
-    with pytest.raises(SynthpackError, match=r"neg\.csv, line 1, field 'label': missing column"):
+    with pytest.raises(SynthpackError, match=r"neg\.csv:1: label: missing column"):
         read_seed_file(path)
 
 
@@ -53,7 +54,7 @@ def test_missing_columns_empty_files_and_bad_rows_name_file_line_and_field(tmp_p
     no_text = write(tmp_path / "a.csv", "body,label\nhi,1\n")
     with pytest.raises(
         SynthpackError,
-        match=r"a\.csv, line 1, field 'text': missing column "
+        match=r"a\.csv:1: text: missing column "
         r"\(columns: body, label\)",
     ):
         read_seed_file(no_text)
@@ -69,10 +70,10 @@ def test_missing_columns_empty_files_and_bad_rows_name_file_line_and_field(tmp_p
         read_seed_file(bad)
     message = err.value.message
     assert "b.jsonl: 4 bad row(s)" in message  # every problem at once
-    assert "line 2, field 'text': empty or not a string" in message
-    assert "line 3, field 'text': missing (fields: label)" in message
-    assert "line 4, field 'label': unknown label 'maybe'" in message
-    assert "line 5: not valid JSON" in message
+    assert "b.jsonl:2: text: empty or not a string" in message
+    assert "b.jsonl:3: text: missing (fields: label)" in message
+    assert "b.jsonl:4: label: unknown label 'maybe'" in message
+    assert "b.jsonl:5: not valid JSON" in message
     with pytest.raises(SynthpackError, match=r"x\.txt: a \.txt seed file has no label column"):
         read_seed_file(write(tmp_path / "x.txt", "hi\n"))
     with pytest.raises(SynthpackError, match=r"nowhere\.csv: seed file not found"):

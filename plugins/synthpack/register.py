@@ -14,8 +14,9 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from synthpack.errors import SynthpackError
-from synthpack.files import atomic_write_json
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json
+from synthpack.common.problems import Problems, located
 
 DATASET_INFO = "dataset_info.json"
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
@@ -61,9 +62,9 @@ def read_dataset_info(dataset_dir: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
     except json.JSONDecodeError as err:
-        raise SynthpackError(f"{path}, line {err.lineno}: not valid JSON ({err.msg})") from err
+        raise SynthpackError(located(path, f"not valid JSON ({err.msg})", err.lineno)) from err
     if not isinstance(data, dict):
-        raise SynthpackError(f"{path}, line 1: expected a JSON object of dataset entries")
+        raise SynthpackError(located(path, "expected a JSON object of dataset entries", 1))
     return data
 
 
@@ -89,39 +90,32 @@ def register_dataset(dataset_dir: Path, name: str, entry: dict) -> str:
 
 
 def check_alpaca_file(path: Path, system: bool = False) -> int:
-    """Check that a JSON/JSONL file holds Alpaca records; return the record count."""
+    """Check that a JSON/JSONL file holds Alpaca records; return the record count.
+
+    Every bad record is reported at once, with its line (JSONL) or position (a JSON list).
+    """
+    from synthpack.seeds import iter_rows
+
     path = Path(path)
     if not path.is_file():
         raise SynthpackError(f"{path}: data file not found")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    records.append((number, json.loads(line)))
-                except json.JSONDecodeError as err:
-                    raise SynthpackError(
-                        f"{path}, line {number}: not valid JSON ({err.msg})"
-                    ) from err
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise SynthpackError(f"{path}, line {err.lineno}: not valid JSON ({err.msg})") from err
-        if not isinstance(data, list):
-            raise SynthpackError(f"{path}, line 1: expected a JSON list of Alpaca records")
-        records = list(enumerate(data, start=1))
-    if not records:
-        raise SynthpackError(f"{path}: empty file (no records)")
+    if path.suffix.lower() not in (".json", ".jsonl"):
+        raise SynthpackError(f"{path}: Alpaca records must be a .json list or a .jsonl file")
+    record = path.suffix.lower() == ".json"
     needed = ["instruction", "output"] + (["system"] if system else [])
-    for number, record in records:
-        if not isinstance(record, dict):
-            raise SynthpackError(f"{path}, record {number}: not a JSON object")
-        for field in needed:
-            if not isinstance(record.get(field), str):
-                raise SynthpackError(f"{path}, record {number}, field {field!r}: missing")
-    return len(records)
+    problems, count = Problems(path), 0
+    for number, row, problem in iter_rows(path):
+        where = {"record": number} if record else {"line": number}
+        count += 1
+        if problem:
+            problems.add(problem, **where)
+        for field in [] if problem else needed:
+            if not isinstance(row.get(field), str):
+                problems.add("missing", field=field, **where)
+    problems.raise_if_any()
+    if not count:
+        raise SynthpackError(f"{path}: empty file (no records)")
+    return count
 
 
 def register_file(dataset_dir: Path, name: str, data_file: Path, system: bool = False) -> str:
@@ -129,3 +123,13 @@ def register_file(dataset_dir: Path, name: str, data_file: Path, system: bool = 
     check_alpaca_file(data_file, system=system)
     entry = alpaca_entry(file_name_for(data_file, dataset_dir), system=system)
     return register_dataset(dataset_dir, name, entry)
+
+
+def write_alpaca_dataset(
+    dataset_dir: Path, name: str, path: Path, records: list[dict], system: bool = False
+) -> str:
+    """Write Alpaca records (owner-only, atomically) and register them under `name`."""
+    atomic_write_json(path, records)
+    return register_dataset(
+        dataset_dir, name, alpaca_entry(file_name_for(path, dataset_dir), system)
+    )

@@ -1,47 +1,49 @@
-"""Seed data readers: labelled texts from JSONL, JSON, CSV, TSV or TXT files.
+"""The one reader of labelled and unlabelled text files, and the seed pools built from them.
 
-Shared by every step that reads labelled text (prompt rendering, SFT building, classifier
-evaluation). Every problem names the file, the line and the field, and all problems of a file
-are reported at once.
+Every step that reads user texts comes here: prompt rendering and SFT building (seed pools),
+`augment`, `eval mlp` (labelled data), `classify` and `eval debias` (plain texts). Labels are
+spelled as `synthpack.common.labels` allows; every problem names the file, the line and the
+field, and all problems of a file are reported at once.
 
 Formats (chosen by file suffix):
 - `.jsonl` / `.ndjson`: one object per line; `.json`: a list of objects.
-- `.csv` / `.tsv`: a header row, then one row per text.
-- `.txt`: one text per line, blank lines skipped; the class comes from the caller (one file per
-  class), since a line has no label column.
+- `.csv` / `.tsv`: a header row, then one row per text. The ToxiGen annotated CSV
+  (`toxicity_ai`, `toxicity_human`) is labelled toxic iff their sum exceeds 5.5 (its SOURCE.md).
+- `.txt`: one text per line, blank lines skipped. The class comes from the caller (one file per
+  class), from a ToxiGen-style file name (`hate_*` / `neutral_*`), or from `LABEL<TAB>TEXT`
+  lines. ToxiGen prompt lines (`- ` sentences joined by a literal backslash-n) are split apart.
+- a folder (`read_labelled` only): every `hate_*.txt` / `neutral_*.txt` below it.
 A file passed for one class (`label=` given) needs no label column; a mixed file needs one.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
-import functools
 import glob
 import io
 import json
 import re
+import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from synthpack.errors import SynthpackError
+from synthpack.common.errors import SynthpackError
+from synthpack.common.labels import LABEL, POLARITIES, polarity_of, text_key, unknown_label
+from synthpack.common.problems import Problems, located
 
-POSITIVE_LABELS = {"1", "pos", "positive", "harmful", "toxic", "hate", "unsafe", "yes", "true"}
-NEGATIVE_LABELS = {
-    "0",
-    "neg",
-    "negative",
-    "harmless",
-    "benign",
-    "neutral",
-    "non-toxic",
-    "nontoxic",
-    "safe",
-    "no",
-    "false",
-}
+if TYPE_CHECKING:
+    from synthpack.prompts.categories import Category
+
 TEXT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt")
-MAX_LISTED = 20
+POLARITY_FIELD = "polarity"  # `synthpack generate` writes accepted.jsonl rows with pos/neg here
+FILE_PREFIXES = {"hate_": "pos", "neutral_": "neg"}  # ToxiGen's file names carry the class
+TOXIGEN_THRESHOLD = 5.5  # toxicity_ai + toxicity_human above this is toxic (SOURCE.md)
+TOXIGEN_COLUMNS = {"text", "toxicity_ai", "toxicity_human"}
+EXAMPLE_LENGTHS = ("short", "long", "any")
+_PROMPT_SPLIT = re.compile(r"\\n-?")  # ToxiGen prompt lines: `- a\n- b\n-` with a literal \n
 
 
 @dataclass(frozen=True)
@@ -63,29 +65,15 @@ def clean_text(text: str) -> str:
     return " ".join(str(text).split())
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def text_key(text: str) -> str:
-    """Identity for duplicates and leaks: case, spacing and edge punctuation ignored."""
-    return re.sub(r"^\W+|\W+$", "", " ".join(str(text).casefold().split()))
-
-
-def label_of(value) -> str | None:
-    """Map the usual label spellings to "pos" / "neg"; None when the value is not a label."""
-    word = (
-        ("true" if value else "false") if isinstance(value, bool) else str(value).strip().casefold()
-    )
-    if word in POSITIVE_LABELS:
-        return "pos"
-    if word in NEGATIVE_LABELS:
-        return "neg"
-    return None
-
-
-def label_problem(value) -> str:
-    return (
-        f"unknown label {value!r} (positive: {', '.join(sorted(POSITIVE_LABELS))}; "
-        f"negative: {', '.join(sorted(NEGATIVE_LABELS))})"
-    )
+def unwrap_bytes_literal(raw: str) -> str:
+    """ToxiGen stores each text as a Python bytes literal (b'...'); return the decoded text."""
+    raw = raw.strip()
+    if len(raw) >= 3 and raw[0] == "b" and raw[1] in "'\"" and raw[-1] == raw[1]:
+        try:
+            return ast.literal_eval(raw).decode("utf-8", errors="replace")
+        except (ValueError, SyntaxError):
+            return raw
+    return raw
 
 
 def expand_paths(patterns: Iterable[str | Path]) -> list[Path]:
@@ -103,8 +91,24 @@ def expand_paths(patterns: Iterable[str | Path]) -> list[Path]:
     return paths
 
 
+def prefix_label(path: Path) -> str | None:
+    """The class a ToxiGen-style file name gives (`hate_asian.txt` -> pos), else None."""
+    for prefix, polarity in FILE_PREFIXES.items():
+        if path.name.startswith(prefix):
+            return polarity
+    return None
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
 def iter_rows(path: Path) -> Iterable[tuple[int, dict | str | None, str | None]]:
-    """Yield (line, row, problem) for the file's rows; row is a dict, or a str for TXT."""
+    """Yield (line, row, problem) for the file's rows; row is a dict, or a str for TXT.
+
+    For a `.json` list the number is the record's position (1-based), not a line, and None
+    when the problem is the whole file.
+    """
     suffix = path.suffix.lower()
     text = path.read_text(encoding="utf-8-sig")
     if suffix == ".txt":
@@ -129,30 +133,172 @@ def iter_rows(path: Path) -> Iterable[tuple[int, dict | str | None, str | None]]
     elif suffix == ".json":
         try:
             data = json.loads(text) if text.strip() else []
-        except json.JSONDecodeError as err:
-            yield err.lineno, None, f"not valid JSON ({err.msg})"
+        except json.JSONDecodeError as err:  # the whole file: no record to name
+            yield None, None, f"not valid JSON at line {err.lineno} ({err.msg})"
             return
         if not isinstance(data, list):
-            yield 1, None, "expected a JSON list of objects"
+            yield None, None, "expected a JSON list of objects"
             return
         for index, row in enumerate(data):
-            # JSON lists have no useful line numbers; name the record instead (1-based).
             yield (
                 (index + 1, row, None)
                 if isinstance(row, dict)
                 else (index + 1, None, "record is not a JSON object")
             )
     elif suffix in (".csv", ".tsv"):
-        delimiter = "\t" if suffix == ".tsv" else ","
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(path))
         if reader.fieldnames is None:
             return
         for row in reader:
             yield reader.line_num, row, None
     else:
         raise SynthpackError(
-            f"{path}: unsupported seed file type {suffix!r} (use {', '.join(TEXT_SUFFIXES)})"
+            f"{path}: unsupported file type {suffix!r} (use {', '.join(TEXT_SUFFIXES)})"
         )
+
+
+def csv_header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle, delimiter=_delimiter(path)), None) or []
+
+
+def require_columns(path: Path, header: list[str], needed: Iterable[str | None]) -> None:
+    if not header:
+        raise SynthpackError(f"{path}: empty file (no header row)")
+    missing = [f for f in needed if f and f not in header]
+    if missing:
+        raise SynthpackError(
+            located(path, f"missing column (columns: {', '.join(header)})", 1, missing[0])
+        )
+
+
+def _toxigen_label(row: dict, line: int, problems: Problems) -> str | None:
+    total = 0.0
+    for name in ("toxicity_ai", "toxicity_human"):
+        try:
+            total += float(row[name])
+        except (TypeError, ValueError):
+            problems.add(f"expected a number, got {row.get(name)!r}", line, name)
+            return None
+    return "pos" if total > TOXIGEN_THRESHOLD else "neg"
+
+
+def _txt_texts(path: Path, label: str | None, notes: list[str], problems: Problems):
+    """(line, text, polarity) of a TXT file; see the module docstring for the three layouts."""
+    rows = list(iter_rows(path))
+    label = label or prefix_label(path)
+    if label is None:
+        if not any("\t" in raw for _, raw, _ in rows):
+            raise SynthpackError(
+                f"{path}: a .txt seed file has no label column; pass it as one class (--pos or "
+                "--neg), name it hate_*.txt / neutral_*.txt, or write LABEL<TAB>TEXT lines"
+            )
+        for line, raw, _ in rows:
+            raw_label, tab, text = raw.partition("\t")
+            polarity = polarity_of(raw_label) if tab else None
+            if not tab:
+                problems.add(
+                    "expected 'LABEL<TAB>TEXT' (or name the file hate_*.txt / neutral_*.txt)",
+                    line,
+                    "label",
+                )
+            elif polarity is None:
+                problems.add(unknown_label(raw_label), line, "label")
+            elif not text.strip():
+                problems.add("empty text", line, "text")
+            else:
+                yield line, text, polarity
+        return
+    seen: set[str] = set()
+    prompt_lines = 0
+    for line, raw, _ in rows:
+        parts = [raw]
+        if raw.startswith("- ") and "\\n" in raw:  # a ToxiGen prompt line, not a sentence
+            prompt_lines += 1
+            parts = _PROMPT_SPLIT.split(raw)
+        for part in parts:
+            text = part.strip().removeprefix("- ").strip()
+            if text and not (prompt_lines and text in seen):  # prompts reuse a small pool
+                seen.add(text)
+                yield line, text, label
+    if prompt_lines:
+        notes.append(f"{path.name}: {prompt_lines} ToxiGen prompt lines -> distinct sentences")
+
+
+def _read(
+    path: Path,
+    label: str | None,
+    text_field: str,
+    label_field: str,
+    category_field: str,
+    notes: list[str],
+) -> list[SeedText]:
+    """Rows of one file; raises listing every bad row."""
+    suffix = path.suffix.lower()
+    problems = Problems(path)
+    rows: list[SeedText] = []
+    if suffix == ".txt":
+        for line, text, polarity in _txt_texts(path, label, notes, problems):
+            rows.append(SeedText(clean_text(text), polarity, str(path), line))
+        problems.raise_if_any()
+        return rows
+    toxigen = False
+    if suffix in (".csv", ".tsv"):
+        header = csv_header(path)
+        toxigen = label is None and TOXIGEN_COLUMNS <= set(header)
+        if toxigen:
+            notes.append(
+                f"{path.name}: ToxiGen annotated file, toxic iff toxicity_ai + toxicity_human "
+                f"> {TOXIGEN_THRESHOLD} (the prompt label column is ignored)"
+            )
+        else:
+            require_columns(path, header, (text_field, label_field if label is None else None))
+    record = suffix == ".json"  # a JSON list has no useful line numbers: name the record
+
+    def add(message: str, number: int, name: str | None = None) -> None:
+        problems.add(message, None if record else number, name, number if record else None)
+
+    for number, row, problem in iter_rows(path):
+        if problem:
+            add(problem, number)
+            continue
+        text = row.get("text" if toxigen else text_field)
+        if text is None:
+            add(f"missing (fields: {', '.join(row)})", number, text_field)
+            continue
+        if not isinstance(text, str) or not text.strip():
+            add("empty or not a string", number, text_field)
+            continue
+        polarity = label
+        if toxigen:
+            polarity = _toxigen_label(row, number, problems)
+            if polarity is None:
+                continue
+        elif polarity is None:
+            value = row.get(label_field)
+            if value in (None, "") and label_field == "label":
+                value = row.get(POLARITY_FIELD)
+            if value in (None, ""):
+                add("missing", number, label_field)
+                continue
+            polarity = polarity_of(value)
+            if polarity is None:
+                add(unknown_label(value), number, label_field)
+                continue
+        category = row.get(category_field)
+        if suffix in (".csv", ".tsv"):
+            text = unwrap_bytes_literal(text)
+        rows.append(
+            SeedText(
+                clean_text(text),
+                polarity,
+                str(path),
+                number,
+                str(category) if category not in (None, "") else None,
+            )
+        )
+    problems.raise_if_any()
+    return rows
 
 
 def read_seed_file(
@@ -161,83 +307,24 @@ def read_seed_file(
     text_field: str = "text",
     label_field: str = "label",
     category_field: str = "category",
+    notes: list[str] | None = None,
+    allow_empty: bool = False,
 ) -> list[SeedText]:
-    """Read one seed file into SeedText rows; `label` ("pos"/"neg") marks a one-class file.
+    """Read one file into SeedText rows; `label` ("pos"/"neg") marks a one-class file.
 
     Raises SynthpackError listing every problem (file, line, field) when any row is bad.
     """
     path = Path(path)
     if not path.is_file():
         raise SynthpackError(f"{path}: seed file not found")
-    if label is not None and label not in ("pos", "neg"):
+    if label is not None and label not in POLARITIES:
         raise ValueError(f"label must be 'pos' or 'neg', got {label!r}")
-    if path.suffix.lower() == ".txt" and label is None:
-        raise SynthpackError(
-            f"{path}: a .txt seed file has no label column; pass it as one class (--pos or --neg)"
-        )
-    if path.suffix.lower() in (".csv", ".tsv"):
-        _check_header(path, text_field, label_field if label is None else None)
-    record_word = "record" if path.suffix.lower() == ".json" else "line"
-    rows: list[SeedText] = []
-    problems: list[str] = []
-    for line, row, problem in iter_rows(path):
-        where = f"{record_word} {line}"
-        if problem:
-            problems.append(f"{where}: {problem}")
-            continue
-        if isinstance(row, str):
-            rows.append(SeedText(clean_text(row), label, str(path), line))
-            continue
-        text = row.get(text_field)
-        if text is None:
-            problems.append(f"{where}, field {text_field!r}: missing (fields: {', '.join(row)})")
-            continue
-        if not isinstance(text, str) or not text.strip():
-            problems.append(f"{where}, field {text_field!r}: empty or not a string")
-            continue
-        row_label = label
-        if row_label is None:
-            if row.get(label_field) in (None, ""):
-                problems.append(f"{where}, field {label_field!r}: missing")
-                continue
-            row_label = label_of(row[label_field])
-            if row_label is None:
-                problems.append(
-                    f"{where}, field {label_field!r}: {label_problem(row[label_field])}"
-                )
-                continue
-        category = row.get(category_field)
-        rows.append(
-            SeedText(
-                clean_text(text),
-                row_label,
-                str(path),
-                line,
-                str(category) if category not in (None, "") else None,
-            )
-        )
-    if problems:
-        listed = "\n  ".join(problems[:MAX_LISTED])
-        more = (
-            f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        )
-        raise SynthpackError(f"{path}: {len(problems)} bad row(s):\n  {listed}{more}")
-    if not rows:
+    rows = _read(
+        path, label, text_field, label_field, category_field, [] if notes is None else notes
+    )
+    if not rows and not allow_empty:
         raise SynthpackError(f"{path}: empty file (no texts)")
     return rows
-
-
-def _check_header(path: Path, text_field: str, label_field: str | None) -> None:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle, delimiter=delimiter), None)
-    if not header:
-        raise SynthpackError(f"{path}: empty file (no header row)")
-    missing = [f for f in (text_field, label_field) if f and f not in header]
-    if missing:
-        raise SynthpackError(
-            f"{path}, line 1, field {missing[0]!r}: missing column (columns: {', '.join(header)})"
-        )
 
 
 def read_seeds(
@@ -291,3 +378,146 @@ def _reject(row: SeedText, reason: str) -> dict:
         "reason": reason,
         "text": row.text,
     }
+
+
+# ---------------------------------------------------------------- labelled data (0/1)
+
+
+@dataclass
+class Labelled:
+    """Texts with 0/1 labels (1 = harmful) for the classifier, plus what the reader noticed."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def add(self, text: str, label: int) -> None:
+        self.texts.append(text)
+        self.labels.append(label)
+
+    def extend(self, other: Labelled) -> None:
+        self.texts.extend(other.texts)
+        self.labels.extend(other.labels)
+        self.notes.extend(other.notes)
+
+    @property
+    def n_harmful(self) -> int:
+        return int(sum(self.labels))
+
+
+def read_labelled(path: Path, text_field: str = "text", label_field: str = "label") -> Labelled:
+    """One labelled file (may be empty), or every `hate_*`/`neutral_*` .txt under a folder."""
+    path = Path(path)
+    if not path.exists():
+        raise SynthpackError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.txt") if p.is_file() and prefix_label(p))
+        if not files:
+            raise SynthpackError(
+                f"{path}: no hate_*.txt or neutral_*.txt files (the label comes from the prefix)"
+            )
+        notes = [f"{path}: {len(files)} files read, labels from the file-name prefix"]
+    else:
+        files, notes = [path], []
+    out = Labelled(source=str(path))
+    for file in files:
+        for row in read_seed_file(
+            file, None, text_field, label_field, notes=out.notes, allow_empty=True
+        ):
+            out.add(row.text, LABEL[row.label])
+    out.notes.extend(notes)
+    return out
+
+
+def read_texts(path: Path, text_field: str = "text") -> list[tuple[str, str]]:
+    """(id, text) of unlabelled texts: TXT lines, or the `text_field` of JSONL/JSON/CSV/TSV rows
+    (the id is the row's `id` field, else its line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SynthpackError(f"{path}: file not found")
+    if path.suffix.lower() in (".csv", ".tsv"):
+        require_columns(path, csv_header(path), [text_field])
+    problems, texts = Problems(path), []
+    for line, row, problem in iter_rows(path):
+        if problem:
+            problems.add(problem, line)
+        elif isinstance(row, str):
+            texts.append((str(line), row.strip()))
+        elif not isinstance(row.get(text_field), str) or not row[text_field].strip():
+            problems.add("missing or empty text", line, text_field)
+        else:
+            texts.append((str(row.get("id", line)), unwrap_bytes_literal(row[text_field])))
+    problems.raise_if_any()
+    return texts
+
+
+# ---------------------------------------------------------------- seed pools
+
+
+@dataclass
+class SeedPools:
+    """The deduplicated texts of one category, per class, plus what was dropped and why."""
+
+    category: str
+    texts: dict[str, list[str]]
+    rejects: list[dict] = field(default_factory=list)
+    read: int = 0
+    sources: list[str] = field(default_factory=list)
+
+
+def load_pools(
+    category: Category,
+    labelled=(),
+    positive=(),
+    negative=(),
+    extra_positive=(),
+    dataset_dir: Path | None = None,
+) -> SeedPools:
+    """Seed texts of a category: given files, else the category's default seed files.
+
+    `--pos`/`--neg` replace the category's defaults for that class; a labelled file (text +
+    label) replaces both. `extra_positive` files are added to the positives (Mix_GPT).
+    """
+    positive, negative = list(positive), list(negative)
+    if not labelled:
+        positive = positive or category.seed_paths("pos", dataset_dir)
+        negative = negative or category.seed_paths("neg", dataset_dir)
+    rows = read_seeds(labelled, positive + list(extra_positive), negative)
+    kept, rejects = dedupe(rows)
+    texts = {polarity: [r.text for r in kept if r.label == polarity] for polarity in POLARITIES}
+    sources = sorted({r.source for r in rows})
+    return SeedPools(category.name, texts, rejects, read=len(rows), sources=sources)
+
+
+def require_pool(pools: SeedPools, polarity: str, category: Category) -> list[str]:
+    texts = pools.texts[polarity]
+    if not texts:
+        key = "positive" if polarity == "pos" else "negative"
+        flag = "--pos" if polarity == "pos" else "--neg"
+        raise SynthpackError(
+            f"category {category.name!r} has no {key} seed texts: {category.path}, field "
+            f"'seeds.{key}' lists none; pass {flag} FILE (or --seeds FILE with a label column)"
+        )
+    return texts
+
+
+def length_filter(texts: list[str], length: str) -> list[str]:
+    """SPEC's long vs short examples, relative to the pool: the halves around the median length.
+
+    short: at most the median number of words; long: more than the median; any: all texts.
+    A relative split works for any seed set (ToxiGen's sentences are all short in absolute terms).
+    """
+    if length not in EXAMPLE_LENGTHS:
+        raise SynthpackError(
+            f"Unknown example length {length!r}. Available: {', '.join(EXAMPLE_LENGTHS)}"
+        )
+    if length == "any" or not texts:
+        return list(texts)
+    median = statistics.median(len(t.split()) for t in texts)
+    if length == "short":
+        return [t for t in texts if len(t.split()) <= median]
+    return [t for t in texts if len(t.split()) > median]

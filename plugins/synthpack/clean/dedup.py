@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthpack.clean.text import normalize
+from synthpack.common.labels import text_key
 
 DUPLICATE = "duplicate"
 NEAR_DUPLICATE = "near_duplicate"
@@ -152,7 +152,7 @@ def deduplicate(
 ) -> DedupResult:
     """Mark exact then near duplicates; the first occurrence (in input order) is kept."""
     refs = list(against)
-    allnorm = [normalize(t) for t in refs] + [normalize(t) for t in texts]
+    allnorm = [text_key(t) for t in refs] + [text_key(t) for t in texts]
     n_ref = len(refs)
     total = len(allnorm)
     original = np.full(total, -1, dtype=np.int64)  # index of the kept item this one repeats

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from synthpack.clean.text import jaccard, normalize, word_shingles
+from synthpack.clean.text import jaccard, word_shingles
+from synthpack.common.labels import text_key
 
 REFUSAL = "refusal"
 GARBAGE = "garbage"
@@ -102,13 +103,13 @@ class EchoContext:
 
     @classmethod
     def build(cls, prompt: str, examples: list[str]) -> EchoContext:
-        example_norms = [normalize(e) for e in examples]
+        example_norms = [text_key(e) for e in examples]
         # The instructions without the examples: an entry quoting the examples is an
         # echo_example, one repeating the instructions an echo_prompt.
         instructions = prompt
         for example in examples:
             instructions = instructions.replace(example, " ")
-        prompt_norm = normalize(instructions)
+        prompt_norm = text_key(instructions)
         return cls(
             prompt_norm=prompt_norm,
             prompt_shingles=word_shingles(prompt_norm, 3),
@@ -119,7 +120,7 @@ class EchoContext:
 
 def echo(entry: str, ctx: EchoContext, near: float = 0.6) -> str | None:
     """Exact or near copies of a few-shot example, or of the prompt's own wording."""
-    norm = normalize(entry)
+    norm = text_key(entry)
     if norm in ctx.example_norms:
         return ECHO_EXAMPLE
     shingles = word_shingles(norm)

@@ -1,18 +1,9 @@
-"""Text normalisation and shingles shared by the echo filter and the deduplicator."""
+"""Word shingles and their Jaccard similarity, shared by the echo filter and the deduplicator.
+
+They work on texts already in canonical form (`synthpack.common.labels.text_key`).
+"""
 
 from __future__ import annotations
-
-import re
-import unicodedata
-
-_NON_WORD = re.compile(r"[^\w\s]+")
-
-
-def normalize(text: str) -> str:
-    """Canonical form for duplicate checks: Unicode NFKC, case-folded, no punctuation,
-    single spaces."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(_NON_WORD.sub(" ", text).split())
 
 
 def word_shingles(norm: str, n: int = 2) -> set[str]:

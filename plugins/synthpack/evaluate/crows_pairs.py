@@ -8,12 +8,16 @@ As upstream, scores are rounded to 3 decimals and a tie counts as not biased but
 
 from __future__ import annotations
 
-import csv
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthpack.errors import SynthpackError
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl
+from synthpack.common.problems import Problems
+from synthpack.common.progress import ProgressBar, silent
+from synthpack.seeds import csv_header, iter_rows, require_columns
 
 COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
 DIRECTIONS = ("stereo", "antistereo")
@@ -33,36 +37,27 @@ class Pair:
 def load_crows_pairs(path: Path) -> list[Pair]:
     """Read `crows_pairs_anonymized.csv`; every bad row is reported with its line and field."""
     path = Path(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise SynthpackError(f"{path}: cannot read ({exc})") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SynthpackError(
-                f"{path}: missing column(s) {', '.join(missing)}; found {reader.fieldnames}"
+    if not path.is_file():
+        raise SynthpackError(f"{path}: CrowS-Pairs file not found")
+    require_columns(path, csv_header(path), COLUMNS)
+    pairs, problems = [], Problems(path)
+    for number, (line, row, _) in enumerate(iter_rows(path)):
+        if row["stereo_antistereo"] not in DIRECTIONS:
+            problems.add(
+                f"is {row['stereo_antistereo']!r}; expected one of {', '.join(DIRECTIONS)}",
+                line,
+                "stereo_antistereo",
             )
-        pairs, problems = [], []
-        for number, row in enumerate(reader):
-            line = reader.line_num
-            if row["stereo_antistereo"] not in DIRECTIONS:
-                problems.append(
-                    f"{path}:{line}: field stereo_antistereo is {row['stereo_antistereo']!r}; "
-                    f"expected one of {', '.join(DIRECTIONS)}"
-                )
-                continue
-            empty = [c for c in COLUMNS if not (row[c] or "").strip()]
-            if empty:
-                problems.append(f"{path}:{line}: empty field(s) {', '.join(empty)}")
-                continue
-            pairs.append(
-                Pair(number, row["sent_more"], row["sent_less"], row["stereo_antistereo"],
-                     row["bias_type"])
-            )  # fmt: skip
-    if problems:
-        raise SynthpackError(f"{len(problems)} bad row(s):\n  " + "\n  ".join(problems[:20]))
+            continue
+        empty = [c for c in COLUMNS if not (row[c] or "").strip()]
+        if empty:
+            problems.add("empty", line, ", ".join(empty))
+            continue
+        pairs.append(
+            Pair(number, row["sent_more"], row["sent_less"], row["stereo_antistereo"],
+                 row["bias_type"])
+        )  # fmt: skip
+    problems.raise_if_any()
     return pairs
 
 
@@ -119,3 +114,46 @@ def report_rows(summary: dict) -> list[list[str]]:
         for name, block in summary[group].items():
             rows.append([name, f"{block['metric']:.2f}", str(block["pairs"])])
     return rows
+
+
+def run_crows_pairs(
+    data: Path,
+    out: Path,
+    model_dir: Path,
+    adapter: Path | None = None,
+    limit: int | None = None,
+    batch_size: int = 16,
+    start_token: str | None = None,
+    progress_bar: ProgressBar = silent,
+) -> dict:
+    """Score every pair with a causal LM; write OUT/report.json and OUT/scores.jsonl (per pair)."""
+    from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
+
+    pairs = subset(load_crows_pairs(data), limit)
+    started = time.perf_counter()
+    model, tokenizer = load_scoring_model(model_dir, adapter)
+    start_id = resolve_start_token(tokenizer, start_token)
+    with progress_bar(2 * len(pairs), "Scoring CrowS-Pairs sentences") as progress:
+        more, less = model_scores(
+            model, tokenizer, pairs, batch_size, progress=progress, start_id=start_id
+        )
+    summary = summarize(pairs, more, less)
+    summary["meta"] = {
+        "data": str(data),
+        "model": str(model_dir),
+        "adapter": str(adapter) if adapter else None,
+        "sentence_score": "summed token log-probability after the start token, rounded to 3 dp",
+        "start_token": start_token or "BOS",
+        "limit": limit,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    atomic_write_jsonl(
+        out / "scores.jsonl",
+        (
+            {"index": p.index, "bias_type": p.bias_type, "direction": p.direction,
+             "sent_more_score": m, "sent_less_score": s, "biased": is_biased(m, s)}
+            for p, m, s in zip(pairs, more, less, strict=True)
+        ),
+    )  # fmt: skip
+    atomic_write_json(out / "report.json", summary)
+    return summary

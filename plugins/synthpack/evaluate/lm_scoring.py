@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from synthpack.errors import SynthpackError
+from synthpack.common.errors import SynthpackError
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def load_scoring_model(model_dir, adapter=None):
     """Causal LM + tokenizer for scoring (optionally with a PEFT adapter), on a GPU if any."""
     import torch
 
-    from synthpack.generate import load_model
+    from synthpack.generate.backends import load_model
 
     model, tokenizer = load_model(model_dir, adapter)
     if torch.cuda.is_available():

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthpack.errors import SynthpackError
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json
+from synthpack.common.problems import Problems
+from synthpack.common.progress import ProgressBar, silent
 
 SPLITS = ("intrasentence", "intersentence")
 DOMAINS = ("gender", "profession", "race", "religion")
@@ -51,26 +55,27 @@ def load_stereoset(path: Path) -> dict[str, list[Example]]:
             f"{path}: not a StereoSet file: expected {{'data': {{'intrasentence': [...], "
             f"'intersentence': [...]}}}}"
         )
-    problems: list[str] = []
+    problems = Problems(path, noun="problem(s) in StereoSet data")
     out: dict[str, list[Example]] = {}
     for split in SPLITS:
         examples = []
         for index, item in enumerate(data.get(split, [])):
-            where = f"{path}: data.{split}[{index}]"
+            where = f"data.{split}[{index}]"
             try:
                 by_label = {}
                 texts = {}
                 for sentence in item["sentences"]:
                     label = sentence["gold_label"]
                     if label not in GOLD_LABELS:
-                        problems.append(f"{where}: unknown gold_label {label!r}")
+                        problems.add(f"unknown gold_label {label!r}", field=where)
                     by_label[label] = sentence["id"]
                     texts[label] = sentence["sentence"]
                 missing = [g for g in GOLD_LABELS if g not in by_label]
                 if missing or len(item["sentences"]) != 3:
-                    problems.append(
-                        f"{where} (id {item.get('id')}): expected one sentence per gold label, "
-                        f"missing {missing}"
+                    problems.add(
+                        f"(id {item.get('id')}) expected one sentence per gold label, "
+                        f"missing {missing}",
+                        field=where,
                     )
                     continue
                 examples.append(
@@ -85,13 +90,10 @@ def load_stereoset(path: Path) -> dict[str, list[Example]]:
                     )
                 )
             except (KeyError, TypeError) as exc:
-                problems.append(f"{where}: missing field {exc}")
+                problems.add(f"missing field {exc}", field=where)
         if examples:
             out[split] = examples
-    if problems:
-        shown = "\n  ".join(problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise SynthpackError(f"{len(problems)} problem(s) in StereoSet data:\n  {shown}{more}")
+    problems.raise_if_any()
     return out
 
 
@@ -108,7 +110,7 @@ def load_predictions(path: Path) -> dict[str, float]:
             f"'intersentence': [...]}}; found keys {sorted(raw) if isinstance(raw, dict) else '-'}"
         )
     scores: dict[str, float] = {}
-    problems = []
+    problems = Problems(path, noun="bad score(s)")
     for split in SPLITS:
         for index, row in enumerate(raw.get(split, [])):
             try:
@@ -117,9 +119,8 @@ def load_predictions(path: Path) -> dict[str, float]:
                     raise ValueError("NaN")
                 scores[str(row["id"])] = score
             except (KeyError, TypeError, ValueError) as exc:
-                problems.append(f"{path}: {split}[{index}]: bad or missing field ({exc!r})")
-    if problems:
-        raise SynthpackError("\n".join(problems[:20]))
+                problems.add(f"bad or missing field ({exc!r})", field=f"{split}[{index}]")
+    problems.raise_if_any()
     return scores
 
 
@@ -264,3 +265,75 @@ def model_scores(
         model, tokenizer, texts, contexts, batch_size, progress=progress, start_id=start_id
     )
     return {sid: s.mean for sid, s in zip(ids, scored, strict=True)}
+
+
+def run_stereoset(
+    data: Path,
+    out: Path,
+    model_dir: Path | None = None,
+    adapter: Path | None = None,
+    scores: Path | None = None,
+    split: str | None = None,
+    limit: int | None = None,
+    batch_size: int = 16,
+    start_token: str | None = None,
+    progress_bar: ProgressBar = silent,
+) -> dict:
+    """Score StereoSet with a model (or read per-sentence scores) and write OUT/report.json,
+    plus OUT/predictions.json when a model was scored; returns the report.
+
+    `split` defaults to intrasentence with a model and to every split the file covers with
+    `scores`; `limit` keeps that many examples per split, evenly spaced.
+    """
+    if (model_dir is None) == (scores is None):
+        raise SynthpackError("give exactly one of --model DIR or --scores FILE")
+    if adapter and not model_dir:
+        raise SynthpackError("--adapter needs --model")
+    all_examples = load_stereoset(data)
+    if split is None:
+        split = "both" if scores is not None else "intrasentence"
+    wanted = SPLITS if split == "both" else (split,)
+    started = time.perf_counter()
+    if scores is not None:
+        sentence_scores = load_predictions(scores)
+        present = set(sentence_scores)
+        examples = {
+            s: subset(all_examples[s], limit)
+            for s in wanted
+            if s in all_examples
+            and any(e.sentence_ids["stereotype"] in present for e in all_examples[s])
+        }
+        if not examples:
+            raise SynthpackError(f"{scores}: none of its ids belong to {data}")
+        for exs in examples.values():
+            check_scores(exs, sentence_scores, str(scores))
+    else:
+        from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
+
+        missing = [s for s in wanted if s not in all_examples]
+        if missing:
+            raise SynthpackError(
+                f"{data}: has no {missing[0]} examples. Available: {', '.join(all_examples)}"
+            )
+        examples = {s: subset(all_examples[s], limit) for s in wanted}
+        model, tokenizer = load_scoring_model(model_dir, adapter)
+        start_id = resolve_start_token(tokenizer, start_token)
+        pooled = [e for exs in examples.values() for e in exs]
+        with progress_bar(3 * len(pooled), "Scoring StereoSet sentences") as progress:
+            sentence_scores = model_scores(
+                model, tokenizer, pooled, batch_size, progress=progress, start_id=start_id
+            )
+        atomic_write_json(out / "predictions.json", predictions_document(pooled, sentence_scores))
+    report = evaluate(examples, sentence_scores)
+    report["meta"] = {
+        "data": str(data),
+        "model": str(model_dir) if model_dir else None,
+        "adapter": str(adapter) if adapter else None,
+        "scores": str(scores) if scores else None,
+        "sentence_score": "given" if scores else "mean token log-probability after the start token",
+        "start_token": None if scores else start_token or "BOS",
+        "limit": limit,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    atomic_write_json(out / "report.json", report)
+    return report

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthpack.errors import SynthpackError
+from synthpack.common.errors import SynthpackError
 
 UNSAFE_THRESHOLD = 0.5
 # Label names read as "unsafe" when a classifier has several classes, in order of preference.
@@ -114,7 +114,7 @@ def _is_synthpack_classifier(path: Path) -> bool:
 
 def _load_synthpack_classifier(path: Path, unsafe_label: str | None):
     """The MLP `synthpack eval mlp` saves (classifier.json + weights.npz; P(harmful))."""
-    from synthpack.evaluate.classifier import TextClassifier
+    from synthpack.evaluate.classifier.mlp import TextClassifier
 
     model = TextClassifier.load(path)
     return ToxicityScorer(

@@ -1,0 +1,347 @@
+"""`synthpack eval ...` (one sub-command per evaluation) and `synthpack classify`.
+
+Pipeline A step 7: `eval mlp` (does synthetic data help the downstream classifier?) and
+`classify` (apply a saved one). Pipeline B step 6: `eval stereoset`, `eval crows-pairs` and
+`eval debias`. Each command reads its options, calls the runner in `synthpack.evaluate`, and
+prints a table.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from synthpack.common.tables import format_table
+from synthpack.evaluate.classifier.features import FEATURE_KINDS
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Measure synthetic data and models (sub-commands: one per evaluation)."""
+
+
+START_TOKEN_HELP = (
+    "Token every sentence is conditioned on (default: the tokenizer's BOS). For the prepared "
+    "SmolLM2, whose BOS is the chat token <|im_start|>, '<|endoftext|>' is the document start "
+    "it saw in pre-training."
+)
+
+
+@contextmanager
+def progress_bar(total: int, label: str):
+    """A progress bar on stderr; yields the `progress(n)` callback the runners accept."""
+    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
+        yield bar.update
+
+
+def _path(**kwargs):
+    return click.Path(path_type=Path, **kwargs)
+
+
+def scoring_lm_options(model_required: bool):
+    """--model, --adapter, --batch-size, --start-token: the causal LM that scores sentences."""
+    options = (
+        click.option(
+            "--model",
+            "model_dir",
+            type=_path(exists=True, file_okay=False),
+            required=model_required,
+            help="Causal LM folder to score every sentence with.",
+        ),
+        click.option(
+            "--adapter",
+            type=_path(exists=True, file_okay=False),
+            help="PEFT adapter applied on top of --model.",
+        ),
+        click.option("--batch-size", type=int, default=16, show_default=True),
+        click.option("--start-token", help=START_TOKEN_HELP),
+    )
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+@click.command("mlp")
+@click.option(
+    "--train",
+    "train",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Real labelled training data: JSONL/CSV/TXT, the ToxiGen annotated CSV, or a "
+    "folder of ToxiGen hate_*/neutral_* .txt files.",
+)
+@click.option(
+    "--eval",
+    "eval_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Labelled evaluation set (same formats); every run is scored on it.",
+)
+@click.option(
+    "--synthetic",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="A synthetic set, e.g. epoch3=runs/gen/accepted.jsonl; repeatable. Each adds "
+    "the runs real+NAME and NAME.",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--features",
+    type=click.Choice(FEATURE_KINDS),
+    default="tfidf",
+    show_default=True,
+    help="tfidf: word 1-2 + char_wb 2-5 grams (fast); minilm: MiniLM-L6-v2 embeddings.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-epochs", type=int, default=30, show_default=True)
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the intervals and the paired test.",
+)
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--label-field", default="label", show_default=True)
+def eval_mlp(
+    train, eval_path, synthetic, out, features, seed, max_epochs, n_boot, text_field, label_field
+) -> None:
+    """Does synthetic data help? Train the MLP (2 x 600) on real, real+NAME and NAME; compare.
+
+    Writes OUT/report.json, OUT/table.txt, OUT/f1.png and the classifiers in OUT/models/RUN
+    (apply one with `synthpack classify`).
+    """
+    from synthpack.evaluate.classifier.mlp import MLPConfig
+    from synthpack.evaluate.run import parse_synthetic, run_mlp_eval
+
+    run_mlp_eval(
+        train, eval_path, out, synthetic=parse_synthetic(list(synthetic)), features=features,
+        config=MLPConfig(seed=seed, max_epochs=max_epochs), n_boot=n_boot,
+        text_field=text_field, label_field=label_field, echo=click.echo,
+    )  # fmt: skip
+
+
+@click.command("classify")
+@click.argument("model", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Write predictions here (JSONL, owner-only) instead of standard output.",
+)
+@click.option("--text-field", default="text", show_default=True, help="For JSONL/CSV input.")
+def classify(model, file, out, text_field) -> None:
+    """Score FILE (TXT: one text per line; JSONL/CSV: --text-field) with a saved classifier.
+
+    One JSON line per text: its position, P(harmful) and the 0/1 decision. The texts themselves
+    are not echoed (they may be harmful).
+    """
+    import json
+    import time
+
+    from synthpack.common.files import atomic_write_jsonl
+    from synthpack.evaluate.classifier.mlp import TextClassifier
+    from synthpack.seeds import read_texts
+
+    clf = TextClassifier.load(model)
+    texts = [text for _, text in read_texts(file, text_field=text_field)]
+    started = time.perf_counter()
+    scores = clf.score(texts) if texts else []
+    elapsed = time.perf_counter() - started
+    rows = [
+        {"index": i, "score": round(float(s), 6), "label": int(s >= clf.threshold)}
+        for i, s in enumerate(scores)
+    ]
+    if out:
+        atomic_write_jsonl(out, rows)
+    else:
+        for row in rows:
+            click.echo(json.dumps(row))
+    flagged = sum(r["label"] for r in rows)
+    rate = f", {len(rows) / elapsed:,.0f} texts/s" if rows and elapsed > 0 else ""
+    click.echo(f"{len(rows)} texts, {flagged} flagged harmful{rate}", err=True)
+
+
+@click.command("stereoset")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="StereoSet file in the official layout (dev.json or test.json).",
+)
+@scoring_lm_options(model_required=False)
+@click.option(
+    "--scores",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Per-sentence scores in the official predictions format, instead of a model.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["intrasentence", "intersentence", "both"]),
+    help="Default: intrasentence with --model; every split the file covers with --scores.",
+)
+@click.option("--limit", type=int, help="Score only this many examples per split (evenly spaced).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/eval/stereoset"),
+    show_default=True,
+)
+def stereoset_command(data, model_dir, adapter, scores, split, limit, batch_size, start_token, out):
+    """StereoSet LMS, SS and ICAT (overall and per domain), as the official scorer computes them.
+
+    Writes report.json (and predictions.json when a model was scored) into --out.
+    """
+    from synthpack.evaluate import stereoset
+
+    report = stereoset.run_stereoset(
+        data, out, model_dir, adapter, scores, split, limit, batch_size, start_token, progress_bar
+    )
+    headers = ["split", "domain", "LMS", "SS", "ICAT", "examples"]
+    click.echo(format_table(headers, stereoset.report_rows(report)))
+    click.echo(f"Report: {out / 'report.json'}  (ideal: LMS 100, SS 50, ICAT 100)")
+
+
+@click.command("crows-pairs")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="crows_pairs_anonymized.csv (columns sent_more, sent_less, stereo_antistereo, bias_type).",
+)
+@scoring_lm_options(model_required=True)
+@click.option("--limit", type=int, help="Score only this many pairs (evenly spaced).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/eval/crows_pairs"),
+    show_default=True,
+)
+def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token, out):
+    """CrowS-Pairs: % of pairs where the LM prefers the more stereotyping sentence (50 = none).
+
+    Sentences are scored by full log-likelihood (the causal-LM substitute for upstream's masked
+    pseudo-likelihood). Writes report.json and per-pair scores.jsonl into --out.
+    """
+    from synthpack.evaluate import crows_pairs
+
+    summary = crows_pairs.run_crows_pairs(
+        data, out, model_dir, adapter, limit, batch_size, start_token, progress_bar
+    )
+    click.echo(format_table(["group", "metric %", "pairs"], crows_pairs.report_rows(summary)))
+    click.echo(f"Report: {out / 'report.json'}  (50 = no preference for the stereotype)")
+
+
+@click.command("debias")
+@click.option(
+    "--pairs",
+    type=_path(exists=True, dir_okay=False),
+    help="(original, rewrite) pairs: JSONL, CSV or TSV.",
+)
+@click.option(
+    "--texts",
+    type=_path(exists=True, dir_okay=False),
+    help="Originals to rewrite with --model (JSONL, CSV or TSV; column --original-field).",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=_path(exists=True, file_okay=False),
+    help="Debias model that writes the rewrites (greedy, the pack's debias prompts).",
+)
+@click.option("--adapter", type=_path(exists=True, file_okay=False))
+@click.option(
+    "--system",
+    default="general",
+    show_default=True,
+    help="Debias system prompt: general or job_postings (templates/debias/).",
+)
+@click.option("--max-new-tokens", type=int, default=256, show_default=True)
+@click.option("--original-field", default="original", show_default=True)
+@click.option("--rewrite-field", default="rewrite", show_default=True)
+@click.option(
+    "--toxicity",
+    "toxicity_dir",
+    type=_path(exists=True, file_okay=False),
+    required=True,
+    help="Toxicity classifier folder (HF sequence classification, ...).",
+)
+@click.option("--unsafe-label", help="The classifier's unsafe class name (default: guessed).")
+@click.option("--threshold", type=float, default=0.5, show_default=True)
+@click.option(
+    "--reference-lm",
+    type=_path(exists=True, file_okay=False),
+    help="Causal LM for perplexity (default: the prepared SmolLM2).",
+)
+@click.option("--no-perplexity", is_flag=True, help="Skip perplexity.")
+@click.option("--no-similarity", is_flag=True, help="Skip the MiniLM similarity.")
+@click.option(
+    "--wordlists",
+    type=_path(exists=True, dir_okay=False),
+    help="Gender Decoder wordlists.json: counts gender-coded terms (job postings).",
+)
+@click.option("--limit", type=int, help="Use only the first N pairs or texts.")
+@click.option("--review-size", type=int, default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option(
+    "--out", type=_path(file_okay=False), default=Path("runs/eval/debias"), show_default=True
+)
+def debias_command(
+    pairs,
+    texts,
+    model_dir,
+    adapter,
+    system,
+    max_new_tokens,
+    original_field,
+    rewrite_field,
+    toxicity_dir,
+    unsafe_label,
+    threshold,
+    reference_lm,
+    no_perplexity,
+    no_similarity,
+    wordlists,
+    limit,
+    review_size,
+    seed,
+    batch_size,
+    out,
+):
+    """Safety, similarity, retention, perplexity and style of rewrites, before vs after.
+
+    Writes report.json, pairs.jsonl (per-pair figures), chart.png, and a blind review sheet
+    (review_sheet.csv for raters, review_key.csv kept apart) into --out, all owner-only.
+    """
+    from synthpack.evaluate.debias.metrics import report_rows
+    from synthpack.evaluate.debias.run import DebiasSettings, run_debias
+
+    settings = DebiasSettings(
+        toxicity_dir, unsafe_label, threshold, reference_lm, not no_perplexity,
+        not no_similarity, wordlists, review_size, seed, batch_size,
+    )  # fmt: skip
+    report = run_debias(
+        out, settings, pairs=pairs, texts=texts, model_dir=model_dir, adapter=adapter,
+        system=system, max_new_tokens=max_new_tokens, original_field=original_field,
+        rewrite_field=rewrite_field, limit=limit, progress_bar=progress_bar,
+    )  # fmt: skip
+    click.echo(f"Toxicity classifier: {report['meta']['toxicity_classifier']}", err=True)
+    click.echo(format_table(["metric", "original", "rewrite"], report_rows(report)))
+    click.echo(f"Report: {out / 'report.json'}; chart: {out / 'chart.png'}; "
+               f"review sheet ({report['meta']['review_items']} items): "
+               f"{out / 'review_sheet.csv'}")  # fmt: skip
+
+
+for _command in (eval_mlp, stereoset_command, crows_pairs_command, debias_command):
+    eval_group.add_command(_command)
+
+COMMANDS = (eval_group, classify)

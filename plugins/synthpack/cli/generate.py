@@ -1,0 +1,170 @@
+"""Click commands for Pipeline A steps 5-6: `synthpack generate` and `synthpack augment`.
+
+Thin: read the options, call `synthpack.generate.run`, print. Harmful text is printed only when
+asked for with --show-samples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from synthpack.generate.backends import DEFAULT_BATCH_SIZE
+from synthpack.generate.run import DEFAULT_SAMPLING
+
+
+@click.command()
+@click.option(
+    "--prompts",
+    "prompts_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="prompts.jsonl written by `synthpack render`.",
+)
+@click.option(
+    "--model", "model_dir", help="Model folder to generate with; 'default' = the embedded SmolLM2."
+)
+@click.option(
+    "--adapter", type=click.Path(exists=True, path_type=Path), help="LoRA adapter folder."
+)
+@click.option("--backend", type=click.Choice(["hf", "vllm"]), default="hf", show_default=True)
+@click.option(
+    "--predictions",
+    type=click.Path(exists=True, path_type=Path),
+    help="LLaMA-Factory generated_predictions.jsonl, line-aligned with --prompts.",
+)
+@click.option(
+    "--against",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Seed or training texts the entries must not repeat (JSONL, CSV or TXT).",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Prompts per padded batch.",
+)
+@click.option("--samples", type=int, default=1, show_default=True, help="Generations per prompt.")
+@click.option(
+    "--max-new-tokens", type=int, default=DEFAULT_SAMPLING.max_new_tokens, show_default=True
+)
+@click.option("--temperature", type=float, default=DEFAULT_SAMPLING.temperature, show_default=True)
+@click.option("--top-p", type=float, default=DEFAULT_SAMPLING.top_p, show_default=True)
+@click.option("--seed", type=int, default=DEFAULT_SAMPLING.seed, show_default=True)
+@click.option(
+    "--near-threshold",
+    type=float,
+    default=0.7,
+    show_default=True,
+    help="Word-bigram Jaccard at or above which two entries are near duplicates.",
+)
+@click.option(
+    "--register",
+    "dataset_dir",
+    type=click.Path(path_type=Path),
+    help="dataset_dir (or its dataset_info.json) to register the cleaned data in.",
+)
+@click.option("--name", help="Dataset name for --register (e.g. hate_pos_v2_gen).")
+@click.option("--show-samples", type=int, default=0, help="Print this many accepted entries.")
+@click.option("--restart", is_flag=True, help="Discard raw.jsonl of an earlier run in --out.")
+def generate(
+    prompts_path,
+    model_dir,
+    adapter,
+    backend,
+    predictions,
+    against,
+    out,
+    batch_size,
+    samples,
+    max_new_tokens,
+    temperature,
+    top_p,
+    seed,
+    near_threshold,
+    dataset_dir,
+    name,
+    show_samples,
+    restart,
+) -> None:
+    """Generate with a model (or read its predictions), then parse, filter, deduplicate and report.
+
+    Writes OUT/raw.jsonl, accepted.jsonl, rejected.jsonl, alpaca.json and report.json, all
+    owner-only. Rerun the same command to resume a stopped generation.
+    """
+    from synthpack.clean.dedup import DedupSettings
+    from synthpack.clean.report import format_report
+    from synthpack.common.errors import SynthpackError
+    from synthpack.generate.backends import Sampling
+    from synthpack.generate.run import run_generate
+    from synthpack.seeds import read_seeds
+
+    if bool(dataset_dir) != bool(name):
+        raise SynthpackError("--register and --name go together")
+    if model_dir == "default":
+        from synthpack.model import prepare_default_model
+
+        model_dir = prepare_default_model()
+    # The label is irrelevant here: only the texts matter, so every file reads as one class.
+    against_texts = [row.text for row in read_seeds(positive=against)]
+    report = run_generate(
+        prompts_path,
+        out,
+        model_dir=Path(model_dir) if model_dir else None,
+        adapter_dir=adapter,
+        backend=backend,
+        predictions=predictions,
+        against=against_texts,
+        sampling=Sampling(max_new_tokens, temperature, top_p, seed),
+        batch_size=batch_size,
+        samples=samples,
+        dedup=DedupSettings(threshold=near_threshold),
+        restart=restart,
+    )
+    click.echo(format_report(report))
+    if dataset_dir:
+        from synthpack.register import DATASET_INFO, register_file
+
+        folder = dataset_dir.parent if dataset_dir.name == DATASET_INFO else dataset_dir
+        status = register_file(folder, name, out / "alpaca.json")
+        click.echo(f"dataset {name}: {status} in {folder / DATASET_INFO}")
+    if show_samples:
+        from synthpack.common.files import read_jsonl
+
+        for row in read_jsonl(out / "accepted.jsonl")[:show_samples]:
+            click.echo(f"  [{row['polarity']}] {row['text']}")
+    click.echo(f"outputs in {out} (owner-only; they may contain harmful text)")
+
+
+@click.command()
+@click.option(
+    "--train",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Real labelled data (text + label).",
+)
+@click.option(
+    "--synthetic",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="accepted.jsonl files from `synthpack generate`.",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+def augment(train, synthetic, out) -> None:
+    """Form D_augmented = D_train ∪ D_synthetic (exact duplicates of real rows dropped)."""
+    from synthpack.generate.run import augment as run_augment
+
+    counts = run_augment(list(train), list(synthetic), out)
+    click.echo(
+        f"read {counts['read']} = written {counts['written']} + duplicates dropped "
+        f"{counts['duplicates_dropped']} -> {out}"
+    )
+
+
+COMMANDS = (generate, augment)

@@ -1,0 +1,89 @@
+"""File helpers shared by every step: atomic, owner-only writes; JSONL reading that names the
+file, line and field of every problem."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.problems import Problems
+
+
+def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a file so readers see either the old or the new content, never half of it.
+
+    Outputs default to owner-only permissions because synthetic data can be harmful text.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data, mode: int = 0o600) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", mode)
+
+
+def atomic_write_jsonl(path: Path, rows: Iterable[dict], mode: int = 0o600) -> None:
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    atomic_write_text(path, text, mode)
+
+
+def iter_jsonl(path: Path, problems: Problems):
+    """Yield (line number, object) for each JSON-object line; record the bad ones."""
+    with Path(path).open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.add(f"not valid JSON ({exc.msg})", line=line_no)
+                continue
+            if not isinstance(row, dict):
+                problems.add("expected a JSON object", line=line_no)
+                continue
+            yield line_no, row
+
+
+def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
+    """Every row of a non-empty JSONL file; rows lacking a `required` field are errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise SynthpackError(f"{path}: file not found")
+    rows, problems = [], Problems(path)
+    for line_no, row in iter_jsonl(path, problems):
+        missing = [f for f in required if f not in row]
+        if missing:
+            problems.add("missing", line=line_no, field=missing[0])
+        else:
+            rows.append(row)
+    problems.raise_if_any()
+    if not rows:
+        raise SynthpackError(f"{path}: empty file")
+    return rows
+
+
+def yaml_key_lines(text: str) -> dict[str, list[int]]:
+    """1-based line numbers of each top-level key (a list: a key may be written twice)."""
+    import yaml
+
+    node = yaml.compose(text)
+    lines: dict[str, list[int]] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            lines.setdefault(str(key_node.value), []).append(key_node.start_mark.line + 1)
+    return lines

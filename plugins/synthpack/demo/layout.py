@@ -1,0 +1,241 @@
+"""The demo's steps, sizes and data, and the one definition of a run folder's files.
+
+Both the steps (which write the files) and the report (which reads them back) take every path
+from `RunLayout`, so the two cannot disagree about where something lives.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.paths import pack_dir
+
+STEPS = (
+    "prepare",
+    "render",
+    "sft",
+    "train",
+    "generate",
+    "clean",
+    "register",
+    "eval_mlp",
+    "stereoset",
+    "report",
+)
+CATEGORY = "hate"
+VERSION = "v1"
+TRAIN_CONFIG = "smollm2_lora_sft_cpu.yaml"
+SYNTHETIC_DATASET = f"{CATEGORY}_{VERSION}_synthetic"
+STEREOSET_MODELS = ("base", "tuned")
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How much work each step does; `default` fits about 10 minutes on 2 CPU cores."""
+
+    prompts_per_polarity: int
+    n_entries: int  # entries each prompt asks for
+    shots: int  # few-shot examples in each prompt
+    sft_per_class: int  # SFT records per polarity
+    train_steps: int
+    learning_rate: float
+    cutoff_len: int
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    real_train: int  # real labelled texts for the classifier (ToxiGen annotated)
+    real_eval: int
+    stereoset_examples: int  # intrasentence examples, evenly spaced over the dev set
+    seed: int = 0
+
+
+SIZES = {
+    # Measured on 2 idle cores (README, 2026-11-23): 28-31 s per LoRA step at batch 4 and
+    # cutoff 512; 16 answers of up to 256 tokens in one batch in about 2 minutes; 8-9 min in all.
+    "default": DemoSize(
+        prompts_per_polarity=8,
+        n_entries=10,
+        shots=3,
+        sft_per_class=32,
+        train_steps=12,
+        learning_rate=2e-4,
+        cutoff_len=512,
+        max_new_tokens=256,
+        temperature=0.8,
+        top_p=0.95,
+        real_train=2000,
+        real_eval=1000,
+        stereoset_examples=60,
+    ),
+    # Closer to the paper (30 entries, 5 shots) and to converged numbers; about an hour or more.
+    "full": DemoSize(
+        prompts_per_polarity=32,
+        n_entries=30,
+        shots=5,
+        sft_per_class=300,
+        train_steps=150,
+        learning_rate=1e-4,
+        cutoff_len=1536,
+        max_new_tokens=768,
+        temperature=0.8,
+        top_p=0.95,
+        real_train=7000,
+        real_eval=1960,
+        stereoset_examples=2106,
+    ),
+}
+
+
+def demo_size(size: str | DemoSize) -> DemoSize:
+    if isinstance(size, DemoSize):
+        return size
+    if size not in SIZES:
+        raise SynthpackError(f"Unknown demo size {size!r}. Available: {', '.join(SIZES)}")
+    return SIZES[size]
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """Where the demo's real data comes from: ToxiGen and StereoSet when present."""
+
+    toxigen: Path | None
+    stereoset: Path | None
+
+    @property
+    def description(self) -> dict:
+        return {
+            "seeds": "ToxiGen demonstrations" if self.toxigen else "synthpack's shipped demo seeds",
+            "classifier_data": "ToxiGen annotated_train.csv"
+            if self.toxigen
+            else "synthpack's shipped demo seeds (48 texts: numbers are not meaningful)",
+            "stereoset": str(self.stereoset) if self.stereoset else None,
+        }
+
+    def seed_files(self) -> dict[str, list[Path]]:
+        """ToxiGen's demonstration files per class; empty: the category's shipped seeds."""
+        if not self.toxigen:
+            return {}
+        demos = self.toxigen / "demonstrations"
+        return {
+            "positive": sorted(demos.glob("*/hate_*.txt")),
+            "negative": sorted(demos.glob("*/neutral_*.txt")),
+        }
+
+
+def default_data_dir() -> Path:
+    """`$SYNTHPACK_DATA`, else `../shared/data` beside a checkout (absent in a fresh clone)."""
+    env = os.environ.get("SYNTHPACK_DATA")
+    return Path(env) if env else pack_dir("templates").parents[1] / "shared" / "data"
+
+
+def find_data(data_dir: Path | None) -> DemoData:
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    toxigen = data_dir / "toxigen"
+    stereoset = data_dir / "stereoset" / "dev.json"
+    has_toxigen = (toxigen / "annotated" / "annotated_train.csv").is_file() and any(
+        toxigen.glob("demonstrations/*/hate_*.txt")
+    )
+    return DemoData(toxigen if has_toxigen else None, stereoset if stereoset.is_file() else None)
+
+
+def parse_steps(value: str | None) -> list[str]:
+    """`render,sft` or `train-eval_mlp` (a range) -> the steps in pipeline order."""
+    if not value:
+        return list(STEPS)
+    chosen: set[str] = set()
+    for part in value.split(","):
+        part = part.strip()
+        first, _, last = (
+            part.partition("-") if "-" in part and part not in STEPS else (part, "", "")
+        )
+        for name in (first, last or first):
+            if name not in STEPS:
+                raise SynthpackError(f"Unknown demo step {name!r}. Available: {', '.join(STEPS)}")
+        chosen.update(STEPS[STEPS.index(first) : STEPS.index(last or first) + 1])
+    return [s for s in STEPS if s in chosen]
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Every file of a demo run folder, by the step that writes it."""
+
+    root: Path
+
+    def stamp(self, step: str) -> Path:
+        """`.STEP.done`: the step finished; it holds the step's record (seconds, results)."""
+        return self.root / f".{step}.done"
+
+    @property
+    def settings(self) -> Path:
+        return self.root / "settings.json"
+
+    @property
+    def dataset_dir(self) -> Path:  # the run folder is a LLaMA-Factory dataset_dir of its own
+        return self.root
+
+    # prepare
+    @property
+    def real_train(self) -> Path:
+        return self.root / "data" / "real_train.jsonl"
+
+    @property
+    def real_eval(self) -> Path:
+        return self.root / "data" / "real_eval.jsonl"
+
+    # render, sft, train
+    @property
+    def prompts_dir(self) -> Path:
+        return self.root / "prompts"
+
+    @property
+    def prompts(self) -> Path:
+        return self.prompts_dir / "all.jsonl"
+
+    @property
+    def sft_dir(self) -> Path:
+        return self.root / "sft"
+
+    @property
+    def adapter(self) -> Path:
+        return self.root / "train" / "adapter"
+
+    @property
+    def train_log(self) -> Path:
+        return self.root / "train" / "train.log"
+
+    # generate, clean
+    @property
+    def generations(self) -> Path:
+        return self.root / "generations"
+
+    @property
+    def generation_stats(self) -> Path:
+        return self.generations / "generation_stats.json"
+
+    @property
+    def generation_report(self) -> Path:
+        return self.generations / "report.json"
+
+    # eval_mlp, stereoset
+    @property
+    def eval_mlp(self) -> Path:
+        return self.root / "eval_mlp"
+
+    def stereoset(self, model: str) -> Path:
+        return self.root / "stereoset" / model
+
+    # report
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def plots(self) -> Path:
+        return self.root / "report"

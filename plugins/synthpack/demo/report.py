@@ -1,0 +1,193 @@
+"""The run report: one self-contained HTML page and `summary.json` built from a demo run folder.
+
+Everything is read back from the files the steps wrote, so `synthpack report RUN_DIR` rebuilds
+the page at any time (for example after re-running one step). The plots are PNG files under
+RUN_DIR/report/ and are embedded in the page as data URIs, so the HTML can be mailed alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+from synthpack.clean.report import SUCCESS_BAR
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json, atomic_write_text
+from synthpack.common.plots import figure, save_png
+from synthpack.demo.layout import STEPS, STEREOSET_MODELS, RunLayout
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def collect(run_dir: Path) -> dict:
+    """Everything the report shows, as plain data (this is also `summary.json`)."""
+    files = RunLayout(Path(run_dir))
+    if not files.root.is_dir():
+        raise SynthpackError(f"{run_dir}: no such run folder")
+    steps = [s for s in (_read_json(files.stamp(n)) for n in STEPS) if s]
+    if not steps:
+        raise SynthpackError(f"{run_dir}: no finished demo step found (no .STEP.done files)")
+    generation = _read_json(files.generation_report)
+    mlp = _read_json(files.eval_mlp / "report.json")
+    stereoset = {
+        name: report["intrasentence"]
+        for name in STEREOSET_MODELS
+        if (report := _read_json(files.stereoset(name) / "report.json"))
+    }
+    return {
+        "run_dir": str(files.root.resolve()),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, Python "
+        f"{platform.python_version()}",
+        "settings": _read_json(files.settings),
+        "steps": [{k: v for k, v in s.items() if k != "status"} for s in steps],
+        "total_seconds": round(sum(s["seconds"] for s in steps if s["step"] != "report"), 1),
+        "generation": generation and _generation_summary(generation),
+        "classifier": mlp and _classifier_summary(mlp),
+        "stereoset": stereoset or None,
+    }
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _generation_summary(report: dict) -> dict:
+    keys = ("generations", "entries_parsed", "accepted", "rejected", "refusal_rate")
+    out = {k: report[k] for k in keys}
+    out["rejected_by_reason"] = report["rejected_by_reason"]
+    out["by_polarity"] = report["by_polarity"]
+    out["tokens_per_s"] = (report.get("generation") or {}).get("tokens_per_s")
+    return out
+
+
+def _classifier_summary(report: dict) -> dict:
+    runs = []
+    for r in report["runs"]:
+        versus = r.get("vs_real") or {}
+        runs.append(
+            {
+                "name": r["name"],
+                "train_size": r["train_size"],
+                **{k: r[k] for k in ("precision", "recall", "f1", "accuracy", "auroc")},
+                "f1_interval": r["intervals"]["f1"],
+                "f1_delta_vs_real": versus.get("f1_delta"),
+                "p_better": versus.get("p_better"),
+            }
+        )
+    return {
+        "eval_size": report["data"]["eval"]["n"],
+        "features": report["features"],
+        "runs": runs,
+        "skipped_runs": report.get("skipped_runs", []),
+        "latency_ms": report["latency_ms"],
+        "throughput_per_s": report["throughput_per_s"],
+        "latency_bound_ms": report["latency_bound_ms"],
+        "meets_latency_bound": report["meets_latency_bound"],
+    }
+
+
+# --- plots ------------------------------------------------------------------------------------
+def plot_step_times(summary: dict, path: Path) -> Path:
+    steps = [s for s in summary["steps"] if s["step"] != "report"]
+    fig, ax = figure(6.0, 0.35 * len(steps) + 0.9)
+    ax.barh([s["step"] for s in steps][::-1], [s["seconds"] for s in steps][::-1], color="#4c72b0")
+    ax.set_xlabel("seconds")
+    ax.set_title(f"Time per step (total {summary['total_seconds']:.0f} s)")
+    return save_png(fig, path)
+
+
+def plot_rejects(generation: dict, path: Path) -> Path:
+    reasons = generation["rejected_by_reason"] or {"(none)": 0}
+    fig, ax = figure(6.0, 0.35 * len(reasons) + 0.9)
+    names = sorted(reasons, key=reasons.get)
+    ax.barh(names, [reasons[n] for n in names], color="#c44e52")
+    ax.set_xlabel("entries")
+    ax.set_title(
+        f"Rejected entries by reason ({generation['rejected']} of "
+        f"{generation['entries_parsed']} parsed)"
+    )
+    return save_png(fig, path)
+
+
+def plot_generation_quality(generation: dict, path: Path) -> Path:
+    """Duplication rate (Table 6) and success rate (Table 2), per polarity."""
+    polarities = list(generation["by_polarity"])
+    stats = generation["by_polarity"]
+    fig, (left, right) = figure(7.0, 2.8, ncols=2)
+    left.bar(polarities, [stats[p]["duplication_rate_pct"] for p in polarities], color="#8172b3")
+    left.set_ylabel("%")
+    left.set_ylim(0, max(5.0, *(1.2 * stats[p]["duplication_rate_pct"] for p in polarities)))
+    left.set_title("Duplication rate")
+    right.bar(polarities, [stats[p]["success_rate_mean"] for p in polarities], color="#55a868")
+    right.axhline(SUCCESS_BAR, color="black", linestyle="--", linewidth=1, label="60% bar")
+    right.set_ylim(0, 1)
+    right.set_title("Mean success rate per prompt")
+    right.legend(loc="upper right", fontsize=8)
+    return save_png(fig, path)
+
+
+def plot_latency(classifier: dict, path: Path) -> Path:
+    lat = classifier["latency_ms"]
+    fig, ax = figure(5.0, 2.4)
+    labels = ["p50", "p99", "mean"]
+    ax.barh(labels[::-1], [lat[k] for k in labels][::-1], color="#4c72b0")
+    bound = classifier["latency_bound_ms"]
+    ax.axvline(bound, color="#c44e52", linestyle="--", label=f"{bound:g} ms bound")
+    ax.set_xscale("log")
+    ax.set_xlabel("milliseconds per text (log scale)")
+    ax.set_title("Classifier latency, one text at a time")
+    ax.legend(loc="lower right", fontsize=8)
+    return save_png(fig, path)
+
+
+def make_plots(files: RunLayout, summary: dict) -> dict[str, Path]:
+    from synthpack.evaluate.run import plot_f1
+
+    folder = files.plots
+    plots = {"steps": plot_step_times(summary, folder / "steps.png")}
+    if summary["generation"]:
+        plots["rejects"] = plot_rejects(summary["generation"], folder / "rejects.png")
+        plots["quality"] = plot_generation_quality(summary["generation"], folder / "quality.png")
+    if summary["classifier"]:
+        mlp_report = json.loads((files.eval_mlp / "report.json").read_text())
+        plot_f1(mlp_report, folder / "f1.png")
+        plots["f1"] = folder / "f1.png"
+        plots["latency"] = plot_latency(summary["classifier"], folder / "latency.png")
+    return plots
+
+
+# --- page -------------------------------------------------------------------------------------
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_html(summary: dict, plots: dict[str, Path], templates_dir: Path | None = None) -> str:
+    import jinja2
+
+    from synthpack.prompts.templates import templates_root
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_root(templates_dir) / "report")),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+    )
+    images = {name: _data_uri(path) for name, path in plots.items()}
+    return env.get_template("run.html.jinja2").render(s=summary, images=images)
+
+
+def build_report(run_dir: Path) -> Path:
+    """Write RUN_DIR/report.html, RUN_DIR/summary.json and the PNGs; return the HTML path."""
+    files = RunLayout(Path(run_dir))
+    summary = collect(files.root)
+    plots = make_plots(files, summary)
+    atomic_write_json(files.summary, summary)
+    atomic_write_text(files.report_html, render_html(summary, plots))
+    return files.report_html

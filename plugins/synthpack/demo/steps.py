@@ -1,0 +1,297 @@
+"""`synthpack demo`: the first paper's Algorithm 1 end to end on the embedded default, on a CPU.
+
+prepare -> render -> sft -> train -> generate -> clean -> register -> eval_mlp -> stereoset
+-> report. Every step writes into one run folder (`RunLayout`) and leaves a `.STEP.done`
+stamp; a second call reuses finished steps, so a stopped demo resumes where it stopped. The
+sizes (`layout.SIZES`) were chosen so that the default finishes in about 10 minutes on a
+2-core CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
+from synthpack.common.paths import pack_dir
+from synthpack.common.tables import format_table
+from synthpack.demo.layout import (
+    CATEGORY,
+    STEPS,
+    STEREOSET_MODELS,
+    SYNTHETIC_DATASET,
+    TRAIN_CONFIG,
+    VERSION,
+    DemoData,
+    DemoSize,
+    RunLayout,
+    demo_size,
+    find_data,
+    parse_steps,
+)
+
+
+def echo_to_terminal(message: str, err: bool = False) -> None:
+    """The default `echo`: a line on stdout, or on stderr for progress notes."""
+    print(message, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+class DemoRun:
+    """One run folder: its settings, the steps' actions and their stamps."""
+
+    def __init__(self, run_dir: Path, size: DemoSize, data: DemoData, echo=echo_to_terminal):
+        self.files = RunLayout(Path(run_dir))
+        self.dir = self.files.root
+        self.size = size
+        self.data = data
+        self.echo = echo
+        self.model_dir: Path | None = None
+
+    def stamp(self, step: str) -> Path:
+        return self.files.stamp(step)
+
+    def check_settings(self, force: bool) -> None:
+        """Refuse to mix the outputs of two settings in one folder; `force` starts afresh."""
+        wanted = {"size": asdict(self.size), "data": self.data.description}
+        path = self.files.settings
+        if path.exists():
+            have = json.loads(path.read_text())
+            if have != wanted and force:
+                for step in STEPS:
+                    self.stamp(step).unlink(missing_ok=True)
+            elif have != wanted and any(self.stamp(s).exists() for s in STEPS):
+                raise SynthpackError(
+                    f"{self.dir} holds a demo made with other settings ({path}); "
+                    "use another --out, or --force to redo every step"
+                )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o700)
+        atomic_write_json(path, wanted)
+
+    def require(self, step: str) -> None:
+        if not self.stamp(step).exists():
+            raise SynthpackError(
+                f"this step needs the outputs of '{step}', which has not run in {self.dir}; "
+                f"run: synthpack demo --out {self.dir} --steps {step}"
+            )
+
+    def model(self) -> Path:
+        if self.model_dir is None:
+            from synthpack.model import prepare_default_model
+
+            self.model_dir = prepare_default_model()
+        return self.model_dir
+
+    # --- steps -------------------------------------------------------------------------------
+    def prepare(self) -> dict:
+        """The model, and seeded train / eval samples of real labelled text."""
+        return {"model_dir": str(self.model()), **self.write_real_data()}
+
+    def render(self) -> dict:
+        from synthpack.prompts.render import run_render
+
+        s = self.size
+        rows = run_render(
+            CATEGORY, [VERSION], ["pos", "neg"], self.files.prompts_dir,
+            n_prompts=s.prompts_per_polarity, n_entries=s.n_entries, shots=s.shots,
+            seed=s.seed, dataset_dir=self.files.dataset_dir, **self.data.seed_files(),
+        )  # fmt: skip
+        records = [r for row in rows for r in read_jsonl(Path(row["folder"]) / "prompts.jsonl")]
+        atomic_write_jsonl(self.files.prompts, records)
+        return {"prompts": len(records), "stems": [row["stem"] for row in rows]}
+
+    def sft(self) -> dict:
+        from synthpack.sft.synthesis import build_sft
+
+        s, files = self.size, self.data.seed_files()
+        manifest = build_sft(
+            self.files.sft_dir, category=CATEGORY, versions=(VERSION,),
+            per_class=s.sft_per_class, shots=s.shots, n_entries=s.n_entries, val_ratio=0.0,
+            seed=s.seed, positive={CATEGORY: files.get("positive", [])},
+            negative={CATEGORY: files.get("negative", [])}, dataset_dir=self.files.dataset_dir,
+        )  # fmt: skip
+        return {"dataset": f"{manifest['stem']}_train", "records": manifest["records"]["train"]}
+
+    def train(self) -> dict:
+        from synthpack.train.launch import run_llamafactory_train
+
+        self.require("sft")
+        dataset = json.loads(self.stamp("sft").read_text())["dataset"]
+        s = self.size
+        overrides = {
+            "model_name_or_path": self.model(),
+            "dataset": dataset,
+            "dataset_dir": self.files.dataset_dir,
+            "cutoff_len": s.cutoff_len,
+            "max_steps": s.train_steps,
+            "learning_rate": s.learning_rate,
+            "output_dir": self.files.adapter,
+            "seed": s.seed,
+        }
+        log = self.files.train_log
+        run_llamafactory_train(pack_dir("llamafactory_configs") / TRAIN_CONFIG, overrides, log)
+        losses = [
+            json.loads(line)["loss"]
+            for line in (self.files.adapter / "trainer_log.jsonl").read_text().splitlines()
+            if '"loss"' in line
+        ]
+        return {
+            "config": TRAIN_CONFIG,
+            "steps": s.train_steps,
+            "loss_first": losses[0] if losses else None,
+            "loss_last": losses[-1] if losses else None,
+            "log": str(log),
+        }
+
+    def generate(self) -> dict:
+        from synthpack.generate.backends import Sampling
+        from synthpack.generate.resumable import generate_resumable
+
+        self.require("render")
+        self.require("train")
+        s = self.size
+        generations = self.files.generations
+        generations.mkdir(parents=True, exist_ok=True)
+        generations.chmod(0o700)
+        prompts = read_jsonl(self.files.prompts)
+        stats = generate_resumable(
+            prompts, generations / "raw.jsonl", self.model(), self.files.adapter, "hf",
+            Sampling(s.max_new_tokens, s.temperature, s.top_p, s.seed),
+            batch_size=len(prompts), samples=1,
+        )  # fmt: skip
+        atomic_write_json(self.files.generation_stats, stats)
+        speed = stats["new_tokens"] / stats["seconds"] if stats["seconds"] else None
+        return {"new_tokens": stats["new_tokens"], "tokens_per_s": speed and round(speed, 1)}
+
+    def clean(self) -> dict:
+        from synthpack.generate.run import clean_raw
+        from synthpack.seeds import read_seeds
+
+        self.require("prepare")
+        self.require("generate")
+        stats_path = self.files.generation_stats
+        stats = json.loads(stats_path.read_text()) if stats_path.exists() else None
+        # Synthetic entries must be new: not copies of the real training texts or the seeds.
+        against = [r["text"] for r in read_jsonl(self.files.real_train)]
+        against += [r.text for r in read_seeds(positive=self.data.seed_files().get("positive", []))]
+        report = clean_raw(self.files.generations, self.files.prompts, against, stats=stats)
+        return {k: report[k] for k in ("entries_parsed", "accepted", "rejected")}
+
+    def register(self) -> dict:
+        from synthpack.register import register_file
+
+        self.require("clean")
+        dataset_dir = self.files.dataset_dir
+        status = register_file(
+            dataset_dir, SYNTHETIC_DATASET, self.files.generations / "alpaca.json"
+        )
+        return {"dataset": SYNTHETIC_DATASET, "dataset_dir": str(dataset_dir), "status": status}
+
+    def write_real_data(self) -> dict:
+        """Seeded train / eval samples of real labelled text for the classifier."""
+        from synthpack.prompts.categories import load_category
+        from synthpack.seeds import load_pools, read_labelled
+
+        s = self.size
+        if self.data.toxigen:
+            real = read_labelled(self.data.toxigen / "annotated" / "annotated_train.csv")
+            pairs = list(zip(real.texts, real.labels, strict=True))
+            n_train, n_eval = s.real_train, s.real_eval
+        else:
+            # The category's shipped seeds, read as the render step reads them.
+            pools = load_pools(load_category(CATEGORY)).texts
+            pairs = [(t, 1) for t in pools["pos"]] + [(t, 0) for t in pools["neg"]]
+            n_eval = len(pairs) // 3
+            n_train = len(pairs) - n_eval
+        random.Random(s.seed).shuffle(pairs)
+        if n_train + n_eval > len(pairs):
+            raise SynthpackError(f"{n_train} + {n_eval} real texts asked for, {len(pairs)} exist")
+        rows = [{"text": t, "label": y} for t, y in pairs]
+        atomic_write_jsonl(self.files.real_train, rows[:n_train])
+        atomic_write_jsonl(self.files.real_eval, rows[n_train : n_train + n_eval])
+        return {"real_train": n_train, "real_eval": n_eval}
+
+    def eval_mlp(self) -> dict:
+        from synthpack.evaluate.run import run_mlp_eval
+
+        self.require("prepare")
+        self.require("clean")
+        accepted = self.files.generations / "accepted.jsonl"
+        report = run_mlp_eval(
+            self.files.real_train, self.files.real_eval, self.files.eval_mlp,
+            synthetic=[("synthetic", accepted)], echo=lambda msg: None,
+        )  # fmt: skip
+        return {r["name"]: round(r["f1"], 4) for r in report["runs"]}
+
+    def stereoset(self) -> dict:
+        """StereoSet intrasentence on an evenly spaced subset, base model against the tuned one."""
+        from synthpack.evaluate.stereoset import run_stereoset
+
+        if not self.data.stereoset:
+            return {"skipped": "StereoSet not found (pass --data DIR with stereoset/dev.json)"}
+        self.require("train")
+        figures = {}
+        for name, adapter in zip(STEREOSET_MODELS, (None, self.files.adapter), strict=True):
+            report = run_stereoset(
+                self.data.stereoset, self.files.stereoset(name), self.model(), adapter,
+                limit=self.size.stereoset_examples,
+            )  # fmt: skip
+            block = report["intrasentence"]
+            figures[name] = {k: round(block[k], 2) for k in ("lms", "ss", "icat")}
+        return figures
+
+    def report(self) -> dict:
+        from synthpack.demo.report import build_report
+
+        html = build_report(self.dir)
+        return {"html": str(html)}
+
+
+def _run_step(run: DemoRun, name: str, action: Callable[[], dict]) -> dict:
+    stamp = run.stamp(name)
+    if stamp.exists():
+        return {**json.loads(stamp.read_text()), "status": "reused"}
+    run.echo(f"[demo] {name} ...", err=True)
+    started = time.perf_counter()
+    info = action()
+    record = {"step": name, "seconds": round(time.perf_counter() - started, 1), **info}
+    atomic_write_json(stamp, record)
+    return {**record, "status": "ran"}
+
+
+def run_demo(
+    run_dir: Path,
+    size: str | DemoSize = "default",
+    steps: str | None = None,
+    data_dir: Path | None = None,
+    force: bool = False,
+    echo: Callable[..., None] = echo_to_terminal,
+) -> list[dict]:
+    """Run (or resume) the demo's steps; `echo` the step table and return one record per step.
+
+    `echo(message, err=False)` receives every line (progress notes with `err=True`).
+    """
+    run = DemoRun(run_dir, demo_size(size), find_data(data_dir), echo)
+    chosen = parse_steps(steps)
+    run.check_settings(force)
+    for step in chosen if force else ():
+        run.stamp(step).unlink(missing_ok=True)
+    for line in (f"{k}: {v}" for k, v in run.data.description.items()):
+        echo(f"[demo] {line}", err=True)
+    records = [_run_step(run, name, getattr(run, name)) for name in chosen]
+    total = sum(r["seconds"] for r in records if r["status"] == "ran")
+    rows = [[r["step"], r["status"], f"{r['seconds']}"] for r in records]
+    for line in format_table(
+        ["step", "status", "seconds"], [*rows, ["total", "ran", f"{total:.1f}"]]
+    ).splitlines():
+        echo(line)
+    echo(f"outputs in {run.dir} (owner-only: generated text may be harmful)")
+    if run.files.report_html.exists():
+        echo(f"report: {run.files.report_html}")
+    return records

@@ -1,0 +1,187 @@
+"""`synthpack eval debias`: score rewrites (given, or written by a debias model) and write the
+report, the per-pair figures, the chart and the blind review sheet."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from synthpack.common.plots import figure, save_png
+from synthpack.common.progress import ProgressBar, silent
+from synthpack.evaluate.debias import metrics
+from synthpack.evaluate.debias.metrics import ModelOutputs, Pair
+from synthpack.seeds import read_texts
+
+
+@dataclass(frozen=True)
+class DebiasSettings:
+    """What to measure and how; the defaults are the command line's."""
+
+    toxicity_dir: Path
+    unsafe_label: str | None = None
+    threshold: float = 0.5
+    reference_lm: Path | None = None  # None: the prepared SmolLM2
+    perplexity: bool = True
+    similarity: bool = True
+    wordlists: Path | None = None
+    review_size: int = 100
+    seed: int = 0
+    batch_size: int = 16
+
+
+def generate_rewrites(
+    model,
+    tokenizer,
+    texts: list[str],
+    system: str = "general",
+    batch_size: int = 16,
+    max_new_tokens: int = 256,
+    progress=None,
+) -> list[str]:
+    """Rewrite each text with the pack's debias prompts (system + instruction, the text as the
+    input after it, as LLaMA-Factory lays out Alpaca records), greedy as in the paper."""
+    from synthpack.generate.backends import Sampling, generate_chat
+    from synthpack.prompts.templates import render_debias_instruction, render_debias_system
+
+    instruction = render_debias_instruction([])
+    answers = generate_chat(
+        model,
+        tokenizer,
+        [f"{instruction}\n{text}" for text in texts],
+        Sampling(max_new_tokens=max_new_tokens),
+        batch_size,
+        system=render_debias_system(system),
+        progress=progress,
+    )
+    return [a["text"].strip() for a in answers]
+
+
+def rewrite_texts(
+    originals: list[tuple[str, str]],
+    model_dir: Path,
+    adapter: Path | None,
+    system: str,
+    batch_size: int,
+    max_new_tokens: int,
+    progress_bar: ProgressBar = silent,
+) -> list[Pair]:
+    """(id, text) originals -> pairs, the rewrites written by the debias model."""
+    from synthpack.evaluate.lm_scoring import load_scoring_model
+
+    model, tokenizer = load_scoring_model(model_dir, adapter)
+    with progress_bar(len(originals), "Rewriting") as progress:
+        rewritten = generate_rewrites(
+            model, tokenizer, [t for _, t in originals], system, batch_size, max_new_tokens,
+            progress,
+        )  # fmt: skip
+    return [Pair(i, t, r) for (i, t), r in zip(originals, rewritten, strict=True)]
+
+
+def score_pairs(
+    items: list[Pair], settings: DebiasSettings, progress_bar: ProgressBar = silent
+) -> tuple[ModelOutputs, str]:
+    """Toxicity before / after, similarity and perplexity; returns them and the classifier's
+    name."""
+    from synthpack.evaluate.toxicity import load_toxicity_scorer
+
+    scorer = load_toxicity_scorer(settings.toxicity_dir, settings.unsafe_label)
+    outputs = ModelOutputs(
+        unsafe_before=scorer([p.original for p in items]),
+        unsafe_after=scorer([p.rewrite for p in items]),
+    )
+    if settings.similarity:
+        vectors = metrics.embed([p.original for p in items] + [p.rewrite for p in items])
+        n = len(items)
+        outputs.similarity = [metrics.cosine(vectors[i], vectors[n + i]) for i in range(n)]
+    if settings.perplexity:
+        from synthpack.evaluate.lm_scoring import load_scoring_model, score_texts
+        from synthpack.model import prepare_default_model
+
+        lm, lm_tokenizer = load_scoring_model(settings.reference_lm or prepare_default_model())
+        with progress_bar(2 * len(items), "Perplexity") as progress:
+            both = [p.original for p in items] + [p.rewrite for p in items]
+            scored = score_texts(lm, lm_tokenizer, both, None, settings.batch_size, progress)
+        outputs.lm_before, outputs.lm_after = scored[: len(items)], scored[len(items) :]
+    return outputs, scorer.name
+
+
+def run_debias(
+    out: Path,
+    settings: DebiasSettings,
+    *,
+    pairs: Path | None = None,
+    texts: Path | None = None,
+    model_dir: Path | None = None,
+    adapter: Path | None = None,
+    system: str = "general",
+    max_new_tokens: int = 256,
+    original_field: str = "original",
+    rewrite_field: str = "rewrite",
+    limit: int | None = None,
+    progress_bar: ProgressBar = silent,
+) -> dict:
+    """Read (or write, with `model_dir`) the rewrites, measure them, and write report.json,
+    pairs.jsonl, rewrites.jsonl (when a model wrote them), the review sheet and chart.png."""
+    if (pairs is None) == (texts is None):
+        raise SynthpackError("give either --pairs FILE, or --texts FILE with --model DIR")
+    if texts is not None and model_dir is None:
+        raise SynthpackError("--texts needs --model (the debias model that writes the rewrites)")
+    started = time.perf_counter()
+    if pairs is not None:
+        items = metrics.load_pairs(pairs, original_field, rewrite_field)[:limit]
+    else:
+        originals = read_texts(texts, original_field)[:limit]
+        items = rewrite_texts(
+            originals, model_dir, adapter, system, settings.batch_size, max_new_tokens,
+            progress_bar,
+        )  # fmt: skip
+        atomic_write_jsonl(
+            out / "rewrites.jsonl",
+            ({"id": p.id, "original": p.original, "rewrite": p.rewrite} for p in items),
+        )
+    outputs, classifier = score_pairs(items, settings, progress_bar)
+    lists = metrics.load_wordlists(settings.wordlists) if settings.wordlists else None
+    report, rows = metrics.evaluate_pairs(items, outputs, lists, settings.threshold)
+    report["meta"] = {
+        "pairs_file": str(pairs) if pairs else None,
+        "texts_file": str(texts) if texts else None,
+        "model": str(model_dir) if model_dir else None,
+        "adapter": str(adapter) if adapter else None,
+        "toxicity_classifier": classifier,
+        "reference_lm": str(settings.reference_lm or "prepared SmolLM2")
+        if settings.perplexity
+        else None,
+        "review_items": 2 * min(settings.review_size, len(items)),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    sheet, key = metrics.review_sheet(items, settings.review_size, settings.seed)
+    atomic_write_json(out / "report.json", report)
+    atomic_write_jsonl(out / "pairs.jsonl", rows)
+    atomic_write_text(out / "review_sheet.csv", metrics.csv_text(sheet, metrics.REVIEW_COLUMNS))
+    atomic_write_text(out / "review_key.csv", metrics.csv_text(key, ["item", "pair_id", "side"]))
+    write_chart(report, rows, out / "chart.png")
+    return report
+
+
+def write_chart(report: dict, rows: list[dict], path: Path) -> Path:
+    """PNG: unsafe % before/after, and the per-pair similarity and retention distributions."""
+    fig, axes = figure(13, 3.8, ncols=3)
+    s = report["safety"]
+    axes[0].bar(["original", "rewrite"], [s["unsafe_percent_before"], s["unsafe_percent_after"]],
+                color=["#c0504d", "#4f81bd"])  # fmt: skip
+    axes[0].set_ylabel(f"unsafe % (P >= {s['threshold']})")
+    axes[0].set_ylim(0, 100)
+    axes[0].set_title("Safety")
+    sims = [r["similarity"] for r in rows if "similarity" in r]
+    axes[1].hist(sims, bins=20, range=(0, 1), color="#4f81bd")
+    axes[1].set_title("Content similarity (MiniLM cosine)" if sims else "Similarity: not computed")
+    axes[1].set_xlabel("cosine")
+    kept = [r["retention"] for r in rows if r["retention"] is not None]
+    axes[2].hist(kept, bins=20, range=(0, 1), color="#9bbb59")
+    axes[2].set_title("Knowledge retention per pair")
+    axes[2].set_xlabel("share of content items kept")
+    fig.suptitle(f"Debias evaluation: {report['pairs']} pairs")
+    return save_png(fig, path)

@@ -1,0 +1,339 @@
+"""`synthpack eval mlp`: does synthetic data help the downstream classifier?
+
+Trains the same MLP on the real training data (the baseline run `real`), on real + each
+synthetic set (`real+NAME`) and on each synthetic set alone (`NAME`), scores all of them on one
+evaluation set, and writes report.json, a terminal table, f1.png and the saved classifiers.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json, atomic_write_text
+from synthpack.common.labels import text_key
+from synthpack.common.plots import figure, save_png
+from synthpack.common.tables import format_table
+from synthpack.evaluate.classifier.mlp import MLPConfig, TextClassifier, stratified_holdout
+from synthpack.evaluate.metrics import (
+    binary_metrics,
+    bootstrap_intervals,
+    mcnemar,
+    paired_bootstrap,
+)
+from synthpack.seeds import Labelled, read_labelled
+
+BASELINE = "real"
+LATENCY_BOUND_MS = 10.0  # the first paper's requirement for one moderation decision
+SIGNIFICANCE = 0.05  # one-sided, on the paired bootstrap of F1
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def parse_synthetic(specs: list[str]) -> list[tuple[str, Path]]:
+    """`NAME=FILE` options -> (name, path); names become run names and folder names."""
+    out: list[tuple[str, Path]] = []
+    problems = []
+    for spec in specs:
+        name, eq, path = spec.partition("=")
+        if not eq or not name or not path:
+            problems.append(f"--synthetic {spec!r}: expected NAME=FILE")
+        elif not _NAME_RE.match(name):
+            problems.append(f"--synthetic {spec!r}: name may hold only letters, digits, _ . -")
+        elif name == BASELINE or name in {n for n, _ in out}:
+            problems.append(f"--synthetic {spec!r}: name {name!r} is already used")
+        else:
+            out.append((name, Path(path)))
+    if problems:
+        raise SynthpackError("\n".join(problems))
+    return out
+
+
+def drop_overlap(data: Labelled, eval_keys: set[str]) -> tuple[Labelled, int]:
+    """Training rows whose text also appears in the evaluation set would leak; drop them."""
+    kept = Labelled(source=data.source, notes=list(data.notes))
+    for text, label in zip(data.texts, data.labels, strict=True):
+        if text_key(text) not in eval_keys:
+            kept.add(text, label)
+    return kept, len(data) - len(kept)
+
+
+def measure_latency(clf: TextClassifier, texts: list[str], n_single: int = 1000) -> dict:
+    """Single-text end-to-end latency (featurise + predict) and batched throughput.
+
+    Wall-clock percentiles are what a caller sees; CPU-time percentiles show the cost of the
+    work itself when other processes share the machine.
+    """
+    sample = [texts[i % len(texts)] for i in range(min(n_single, max(len(texts), 1)))]
+    for text in sample[:20]:  # warm caches and lazy imports
+        clf.score_one(text)
+    wall, cpu = [], []
+    for text in sample:
+        t0, c0 = time.perf_counter(), time.process_time()
+        clf.score_one(text)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    batch = list(texts)
+    clf.score(batch)
+    passes, started = 0, time.perf_counter()
+    while passes < 3 or time.perf_counter() - started < 1.0:
+        clf.score(batch)
+        passes += 1
+    elapsed = time.perf_counter() - started
+    wall_ms, cpu_ms = np.array(wall) * 1e3, np.array(cpu) * 1e3
+    return {
+        "latency_ms": {
+            "p50": float(np.percentile(wall_ms, 50)),
+            "p99": float(np.percentile(wall_ms, 99)),
+            "mean": float(wall_ms.mean()),
+            "cpu_p50": float(np.percentile(cpu_ms, 50)),
+            "cpu_p99": float(np.percentile(cpu_ms, 99)),
+            "n": len(sample),
+        },
+        "throughput_per_s": passes * len(batch) / elapsed,
+    }
+
+
+def run_mlp_eval(
+    train: Path,
+    eval_path: Path,
+    out: Path,
+    synthetic: list[tuple[str, Path]] = (),
+    features: str = "tfidf",
+    config: MLPConfig | None = None,
+    n_boot: int = 1000,
+    text_field: str = "text",
+    label_field: str = "label",
+    echo: Callable[[str], None] = print,
+) -> dict:
+    """Run every comparison, write the outputs under `out`, return the report."""
+    config = config or MLPConfig()
+    out = Path(out)
+    started = time.perf_counter()
+    real, real_val, evaluation, synth, data_info = load_data(
+        train, eval_path, synthetic, config, text_field, label_field, echo
+    )
+    plan, skipped = plan_runs(real, synth, echo)
+    y_eval = np.asarray(evaluation.labels)
+    runs, scores, thresholds = [], {}, {}
+    for number, (name, data) in enumerate(plan, 1):
+        echo(f"[{number}/{len(plan)}] {name}: fitting on {len(data)} texts ({features})")
+        clf = TextClassifier.fit(
+            data.texts, data.labels, features=features, config=config,
+            progress=lambda msg, n=name: echo(f"  {n}: {msg}"),
+            val_texts=real_val.texts, val_labels=real_val.labels,
+        )  # fmt: skip
+        model_dir = out / "models" / name
+        clf.save(model_dir)
+        scores[name] = clf.score(evaluation.texts)
+        thresholds[name] = clf.threshold
+        row = {
+            "name": name,
+            "train_size": len(data),
+            "train_harmful": data.n_harmful,
+            **binary_metrics(y_eval, scores[name], clf.threshold),
+            "intervals": bootstrap_intervals(y_eval, scores[name], clf.threshold, n_boot=n_boot),
+            "threshold": clf.threshold,
+            "fit_s": clf.info["fit_s"],
+            "best_epoch": clf.info["best_epoch"],
+            "model": str(model_dir.relative_to(out)),
+        }
+        runs.append(row)
+        echo(f"  {name}: F1 {row['f1']:.3f}, AUROC {row['auroc']:.3f} ({row['fit_s']:.1f} s)")
+    for row in runs[1:]:
+        row["vs_real"] = compare_to_baseline(y_eval, scores, thresholds, row["name"], n_boot)
+
+    echo("measuring latency of the saved 'real' classifier ...")
+    speed = measure_latency(TextClassifier.load(out / "models" / BASELINE), evaluation.texts)
+    majority = int(np.mean(real.labels) >= 0.5)
+    report = {
+        "command": "synthpack eval mlp",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "features": features,
+        "config": asdict(config),
+        "bootstrap_resamples": n_boot,
+        "significance_level": SIGNIFICANCE,
+        "data": data_info,
+        "majority_baseline": {
+            "predicts": majority,
+            **binary_metrics(y_eval, np.full(len(y_eval), float(majority))),
+        },
+        "runs": runs,
+        "skipped_runs": skipped,
+        **speed,
+        "latency_model": BASELINE,
+        "latency_bound_ms": LATENCY_BOUND_MS,
+        "meets_latency_bound": speed["latency_ms"]["p99"] <= LATENCY_BOUND_MS,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "report.json", report)
+    table = format_report(report)
+    atomic_write_text(out / "table.txt", table + "\n")
+    plot_f1(report, out / "f1.png")
+    echo(table)
+    echo(f"wrote {out / 'report.json'}, {out / 'f1.png'}, models under {out / 'models'}")
+    return report
+
+
+def load_data(
+    train: Path,
+    eval_path: Path,
+    synthetic: list[tuple[str, Path]],
+    config: MLPConfig,
+    text_field: str,
+    label_field: str,
+    echo: Callable[[str], None],
+) -> tuple[Labelled, Labelled, Labelled, list[tuple[str, Labelled]], dict]:
+    """Read every set, drop training rows that are in the evaluation set, take the validation
+    split from the real data; returns (real, validation, evaluation, synthetic, description)."""
+
+    def read(path: Path) -> Labelled:
+        return read_labelled(path, text_field=text_field, label_field=label_field)
+
+    real, evaluation = read(train), read(eval_path)
+    if len(set(evaluation.labels)) < 2:
+        raise SynthpackError(f"{eval_path}: the evaluation set needs both labels")
+    eval_keys = {text_key(t) for t in evaluation.texts}
+    data_info = {"eval": _describe(evaluation)}
+    real, dropped = drop_overlap(real, eval_keys)
+    data_info[BASELINE] = {**_describe(real), "dropped_eval_overlap": dropped}
+    synth = []
+    for name, path in synthetic:
+        data, dropped = drop_overlap(read(path), eval_keys)
+        data_info[name] = {**_describe(data), "dropped_eval_overlap": dropped}
+        synth.append((name, data))
+    for name, info in data_info.items():
+        extra = f", {info['dropped_eval_overlap']} dropped (in eval)" if info.get(
+            "dropped_eval_overlap") else ""  # fmt: skip
+        echo(f"{name}: {info['n']} texts, {info['n_harmful']} harmful{extra}")
+
+    # One real validation split for every run: early stopping and the threshold are always
+    # chosen on real data, and synthetic rows only ever add training examples.
+    real, real_val = split_validation(real, config.val_fraction, config.seed)
+    data_info["validation"] = {**_describe(real_val), "taken_from": BASELINE}
+    echo(f"validation (from {BASELINE}): {len(real_val)} texts, {real_val.n_harmful} harmful")
+    return real, real_val, evaluation, synth, data_info
+
+
+def plan_runs(
+    real: Labelled, synth: list[tuple[str, Labelled]], echo: Callable[[str], None]
+) -> tuple[list[tuple[str, Labelled]], list[dict]]:
+    """`real`, then `real+NAME` and `NAME` per synthetic set; a one-class set trains no
+    synthetic-only run (returned as skipped, with the reason)."""
+    plan: list[tuple[str, Labelled]] = [(BASELINE, real)]
+    skipped: list[dict] = []
+    for name, data in synth:
+        both = Labelled(source=f"{real.source} + {data.source}")
+        both.extend(real)
+        both.extend(data)
+        plan.append((f"{BASELINE}+{name}", both))
+        if len(set(data.labels)) == 2:
+            plan.append((name, data))
+        else:  # a classifier cannot learn from one class alone; the augmented run still can
+            have = "no texts" if not len(data) else f"only label {data.labels[0]}"
+            skipped.append(
+                {"name": name, "reason": f"synthetic-only run needs both labels: {have}"}
+            )
+            echo(f"{name}: synthetic-only run skipped ({have})")
+    return plan, skipped
+
+
+def compare_to_baseline(y_eval, scores: dict, thresholds: dict, name: str, n_boot: int) -> dict:
+    """Paired bootstrap of F1 and McNemar's test of run `name` against `real`."""
+    boot = paired_bootstrap(
+        y_eval, scores[BASELINE], scores[name], threshold=thresholds[BASELINE],
+        threshold_other=thresholds[name], n_boot=n_boot,
+    )  # fmt: skip
+    base_pred = scores[BASELINE] >= thresholds[BASELINE]
+    return {
+        "f1_delta": boot["delta"],
+        "f1_delta_interval": boot["interval"],
+        "p_better": boot["p_better"],
+        "p_worse": boot["p_worse"],
+        "significantly_better": boot["p_better"] < SIGNIFICANCE,
+        "significantly_worse": boot["p_worse"] < SIGNIFICANCE,
+        "mcnemar": mcnemar(y_eval, base_pred, scores[name] >= thresholds[name]),
+    }
+
+
+def split_validation(data: Labelled, fraction: float, seed: int) -> tuple[Labelled, Labelled]:
+    """A stratified, seeded (train, validation) split of labelled data."""
+    y = np.asarray(data.labels, dtype=np.float32)
+    val = set(stratified_holdout(y, fraction, np.random.default_rng(seed)).tolist())
+    train, held = Labelled(source=data.source, notes=list(data.notes)), Labelled(source=data.source)
+    for i, (text, label) in enumerate(zip(data.texts, data.labels, strict=True)):
+        (held if i in val else train).add(text, label)
+    return train, held
+
+
+def _describe(data: Labelled) -> dict:
+    return {
+        "source": data.source,
+        "n": len(data),
+        "n_harmful": data.n_harmful,
+        "notes": data.notes,
+    }
+
+
+def format_report(report: dict) -> str:
+    """The comparison as a table, one row per run (the paper's Tables 3-5 and 7), then the
+    majority baseline and the latency against the 10 ms bound."""
+    header = ("run", "n train", "P", "R", "F1 [95% CI]", "Acc", "macro-F1", "AUROC", "dF1 vs real")
+    rows = []
+    for row in report["runs"]:
+        lo, hi = row["intervals"]["f1"]
+        versus = row.get("vs_real")
+        if versus:
+            mark = " *" if versus["significantly_better"] else (" -" if versus[
+                "significantly_worse"] else "")  # fmt: skip
+            delta = f"{versus['f1_delta']:+.3f} (p={versus['p_better']:.3f}){mark}"
+        else:
+            delta = "baseline"
+        rows.append((
+            row["name"], str(row["train_size"]), f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}", f"{row['f1']:.3f} [{lo:.3f}, {hi:.3f}]",
+            f"{row['accuracy']:.3f}", f"{row['macro_f1']:.3f}", f"{row['auroc']:.3f}", delta,
+        ))  # fmt: skip
+    table = format_table(header, rows)
+    rule = table.splitlines()[1]
+    lat = report["latency_ms"]
+    verdict = "meets" if report["meets_latency_bound"] else "MISSES"
+    majority = report["majority_baseline"]
+    return "\n".join([
+        table,
+        rule,
+        f"majority class ({majority['predicts']}): accuracy {majority['accuracy']:.3f}, "
+        f"F1 {majority['f1']:.3f}",
+        f"latency per text ({report['latency_model']}, saved model, featurise + predict): "
+        f"p50 {lat['p50']:.3f} ms, p99 {lat['p99']:.3f} ms ({verdict} the "
+        f"{report['latency_bound_ms']:g} ms bound); "
+        f"batched {report['throughput_per_s']:,.0f} texts/s",
+        "* significantly better than real, - significantly worse "
+        f"(paired bootstrap of F1, one-sided p < {report['significance_level']})",
+    ])  # fmt: skip
+
+
+def plot_f1(report: dict, path: Path) -> Path:
+    """Bar chart of F1 per run with its bootstrap interval; the baseline as a dashed line."""
+    runs = report["runs"]
+    names = [r["name"] for r in runs]
+    f1 = np.array([r["f1"] for r in runs])
+    lo = np.array([r["intervals"]["f1"][0] for r in runs])
+    hi = np.array([r["intervals"]["f1"][1] for r in runs])
+    colors = ["#4c72b0" if n == BASELINE else "#dd8452" if n.startswith(BASELINE + "+")
+              else "#8c8c8c" for n in names]  # fmt: skip
+    fig, ax = figure(max(4.0, 1.1 * len(runs) + 1.5), 3.6, dpi=120)
+    ax.bar(names, f1, color=colors, yerr=[f1 - lo, hi - f1], capsize=4)
+    ax.axhline(runs[0]["f1"], color="#4c72b0", linestyle="--", linewidth=1)
+    ax.set_ylabel("F1 (harmful class)")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"MLP ({report['features']}): F1, 95% bootstrap CI")
+    ax.tick_params(axis="x", labelrotation=20)
+    return save_png(fig, path)

@@ -1,0 +1,145 @@
+"""raw.jsonl: every generation with its prompt and provenance, written batch by batch.
+
+Finished batches are appended (and fsynced) as they complete and each batch has its own seed,
+so rerunning the same command after a stop skips what is done and gives the same file as an
+uninterrupted run. LLaMA-Factory's predictions are turned into the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_jsonl, read_jsonl
+from synthpack.common.problems import located
+from synthpack.generate.backends import Sampling, make_generator
+
+# Fields of a prompts.jsonl record that every raw row carries (the cleaning step needs them).
+KEPT_FIELDS = ("stem", "category", "version", "polarity", "n_entries", "examples", "prompt")
+
+
+def _raw_row(prompt: dict, sample: int, batch: int, answer: dict, provenance: dict) -> dict:
+    return {
+        "prompt_id": prompt["id"],
+        "sample": sample,
+        "batch": batch,
+        **{k: prompt.get(k) for k in KEPT_FIELDS},
+        "output": answer["text"],
+        "truncated": None if answer.get("stopped") is None else not answer["stopped"],
+        "new_tokens": answer.get("new_tokens"),
+        "provenance": provenance,
+    }
+
+
+def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[dict]:
+    """Pair LLaMA-Factory's generated_predictions.jsonl with the prompts, line by line."""
+    preds = read_jsonl(predictions_path, ("predict",))
+    if len(preds) != len(prompts):
+        raise SynthpackError(
+            f"{predictions_path}: {len(preds)} predictions for {len(prompts)} prompts; they must "
+            "be line-aligned (run do_predict on the dataset that `synthpack render` registered)"
+        )
+    mismatched = [
+        i + 1
+        for i, (p, q) in enumerate(zip(prompts, preds, strict=False))
+        if "prompt" in q and " ".join(p["prompt"].split()) not in " ".join(q["prompt"].split())
+    ]
+    if mismatched:
+        raise SynthpackError(
+            located(
+                predictions_path,
+                f"does not contain the prompt of line {mismatched[0]} of the prompts file "
+                f"({len(mismatched)} line(s) differ: {', '.join(map(str, mismatched[:10]))})",
+                mismatched[0],
+                "prompt",
+            )
+        )
+    provenance = {"backend": "llamafactory-predictions", "predictions": str(predictions_path)}
+    return [
+        _raw_row(p, 0, i, {"text": q["predict"], "stopped": q.get("stopped")}, provenance)
+        for i, (p, q) in enumerate(zip(prompts, preds, strict=False))
+    ]
+
+
+def _load_raw(raw_path: Path, batch_sizes: dict[int, int], provenance: dict) -> list[dict]:
+    """Rows of the batches a previous run finished; a half-written tail is discarded."""
+    if not raw_path.exists():
+        return []
+    text = raw_path.read_text(encoding="utf-8")
+    lines = text.split("\n")[:-1]  # a last line without its newline was cut mid-write
+    rows = [json.loads(line) for line in lines if line.strip()]
+    for row in rows[:1]:
+        if row["provenance"] != provenance:
+            changed = sorted(k for k in provenance if row["provenance"].get(k) != provenance[k])
+            raise SynthpackError(
+                f"{raw_path}: made with other settings ({', '.join(changed)} differ); "
+                "use another --out, or --restart to discard it"
+            )
+    counts: dict[int, int] = {}
+    for row in rows:
+        counts[row["batch"]] = counts.get(row["batch"], 0) + 1
+    complete = [r for r in rows if counts[r["batch"]] == batch_sizes.get(r["batch"])]
+    if len(complete) != len(rows) or not text.endswith("\n"):
+        atomic_write_jsonl(raw_path, complete)
+    return complete
+
+
+def generate_resumable(
+    prompts: list[dict],
+    raw_path: Path,
+    model_dir: Path,
+    adapter_dir: Path | None,
+    backend: str,
+    sampling: Sampling,
+    batch_size: int,
+    samples: int,
+) -> dict:
+    """Generate every (prompt, sample) into raw.jsonl, skipping batches already there."""
+    provenance = {
+        "model": str(model_dir),
+        "adapter": str(adapter_dir) if adapter_dir else None,
+        "backend": backend,
+        "sampling": asdict(sampling),
+        "batch_size": batch_size,
+    }
+    work = [(p, s) for p in prompts for s in range(samples)]
+    batches = [work[i : i + batch_size] for i in range(0, len(work), batch_size)]
+    done = _load_raw(raw_path, {b: len(items) for b, items in enumerate(batches)}, provenance)
+    finished = {r["batch"] for r in done}
+    todo = [b for b in range(len(batches)) if b not in finished]
+    stats = {
+        "new_tokens": 0,
+        "seconds": 0.0,
+        "batches_run": len(todo),
+        "batches_reused": len(finished),
+    }
+    if not todo:
+        return stats
+    from tqdm import tqdm
+
+    answer = make_generator(backend, model_dir, adapter_dir)
+    fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with (
+        os.fdopen(fd, "a", encoding="utf-8") as raw,
+        tqdm(total=len(todo), desc="generate", unit="batch", disable=None) as bar,
+    ):
+        for b in todo:
+            items = batches[b]
+            texts = [p["prompt"] for p, _ in items]
+            started = time.perf_counter()
+            answers = answer(texts, sampling, sampling.seed * 100_003 + b)
+            stats["seconds"] += time.perf_counter() - started
+            stats["new_tokens"] += sum(a["new_tokens"] for a in answers)
+            rows = [
+                _raw_row(p, s, b, a, provenance) for (p, s), a in zip(items, answers, strict=False)
+            ]
+            raw.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            raw.flush()
+            os.fsync(raw.fileno())
+            bar.set_postfix(tok_s=f"{stats['new_tokens'] / max(stats['seconds'], 1e-9):.1f}")
+            bar.update(1)
+    return stats

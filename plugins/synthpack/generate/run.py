@@ -1,0 +1,131 @@
+"""`synthpack generate` and `synthpack augment`: the runners the CLI and the demo call.
+
+Generate (or read LLaMA-Factory's predictions) into raw.jsonl, clean it, and write the
+cleaned set's files, all owner-only; `augment` joins real and synthetic rows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from synthpack.clean.dedup import DedupSettings
+from synthpack.clean.filters import Limits
+from synthpack.clean.pipeline import clean_generations
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
+from synthpack.common.labels import LABEL, text_key
+from synthpack.generate.backends import DEFAULT_BATCH_SIZE, Sampling
+from synthpack.generate.resumable import generate_resumable, rows_from_predictions
+from synthpack.prompts.templates import numbered
+from synthpack.seeds import read_seeds
+
+PROMPT_FIELDS = ("id", "category", "version", "polarity", "n_entries", "examples", "prompt")
+DEFAULT_SAMPLING = Sampling(max_new_tokens=512, temperature=0.8, top_p=0.95)
+
+
+def alpaca_records(generations: list[dict], accepted: list[dict]) -> list[dict]:
+    """Each prompt with its cleaned entries, numbered: SFT data in the pack's own format."""
+    by_key: dict[tuple, list[str]] = {}
+    for row in accepted:
+        by_key.setdefault((row["prompt_id"], row["sample"]), []).append(row["text"])
+    records = []
+    for gen in generations:
+        entries = by_key.get((gen["prompt_id"], gen["sample"]))
+        if entries:
+            records.append({"instruction": gen["prompt"], "input": "", "output": numbered(entries)})
+    return records
+
+
+def run_generate(
+    prompts_path: Path,
+    out_dir: Path,
+    model_dir: Path | None = None,
+    adapter_dir: Path | None = None,
+    backend: str = "hf",
+    predictions: Path | None = None,
+    against: list[str] = (),
+    sampling: Sampling = DEFAULT_SAMPLING,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    samples: int = 1,
+    limits: Limits = Limits(),
+    dedup: DedupSettings = DedupSettings(),
+    restart: bool = False,
+) -> dict:
+    """The whole command; returns the report (also written to OUT/report.json)."""
+    if (model_dir is None) == (predictions is None):
+        raise SynthpackError(
+            "give either --model (to generate) or --predictions (to read), not both"
+        )
+    prompts = read_jsonl(prompts_path, PROMPT_FIELDS)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(out_dir, 0o700)
+    raw_path = out_dir / "raw.jsonl"
+    if restart:
+        raw_path.unlink(missing_ok=True)
+    stats = None
+    if predictions is not None:
+        atomic_write_jsonl(raw_path, rows_from_predictions(prompts, predictions))
+    else:
+        stats = generate_resumable(
+            prompts, raw_path, model_dir, adapter_dir, backend, sampling, batch_size, samples
+        )
+    return clean_raw(out_dir, prompts_path, against, limits, dedup, stats)
+
+
+def clean_raw(
+    out_dir: Path,
+    prompts_path: Path,
+    against: list[str] = (),
+    limits: Limits = Limits(),
+    dedup: DedupSettings = DedupSettings(),
+    stats: dict | None = None,
+) -> dict:
+    """Clean OUT/raw.jsonl into accepted / rejected / alpaca / report files; returns the report.
+
+    `stats` (from `generate_resumable`) adds the generation speed to the report.
+    """
+    generations = read_jsonl(out_dir / "raw.jsonl")
+    cleaned = clean_generations(generations, against=against, limits=limits, dedup=dedup)
+    report = {"prompts": str(prompts_path), **cleaned.report}
+    if stats is not None:
+        report["generation"] = {
+            **stats,
+            "seconds": round(stats["seconds"], 2),
+            "tokens_per_s": round(stats["new_tokens"] / stats["seconds"], 2)
+            if stats["seconds"]
+            else None,
+        }
+    atomic_write_jsonl(out_dir / "accepted.jsonl", cleaned.accepted)
+    atomic_write_jsonl(out_dir / "rejected.jsonl", cleaned.rejected)
+    atomic_write_json(out_dir / "alpaca.json", alpaca_records(generations, cleaned.accepted))
+    atomic_write_json(out_dir / "report.json", report)
+    return report
+
+
+def augment(train: list[Path], synthetic: list[Path], out: Path) -> dict:
+    """D_augmented = D_train ∪ D_synthetic: real rows first, synthetic rows not already there.
+
+    Labels are read with the one label vocabulary (1/0, pos/neg, harmful/harmless, ...).
+    """
+    seen: set[str] = set()
+    rows, counts = [], {"read": 0, "written": 0, "duplicates_dropped": 0}
+    for source, paths in (("real", train), ("synthetic", synthetic)):
+        for seed in read_seeds(labelled=paths):
+            counts["read"] += 1
+            key = text_key(seed.text)
+            if key in seen:
+                counts["duplicates_dropped"] += 1
+                continue
+            seen.add(key)
+            rows.append(
+                {
+                    "text": seed.text,
+                    "label": LABEL[seed.label],
+                    "source": source,
+                    "origin": seed.where(),
+                }
+            )
+    counts["written"] = len(rows)
+    atomic_write_jsonl(out, rows)
+    return counts

@@ -1,0 +1,161 @@
+"""`synthpack render`: generation prompts with few-shot examples sampled from seed data.
+
+SPEC Pipeline A step 2. One prompt set per stem (`hate_pos_v2`): the JSONL records that
+`synthpack generate` reads, and the same prompts as an Alpaca dataset registered under the
+stem, so `llamafactory-cli train ... do_predict=true eval_dataset=<stem>` can generate from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl
+from synthpack.prompts.categories import Category, load_category
+from synthpack.prompts.templates import check_polarity, check_version, render_synthesis, stem
+from synthpack.register import write_alpaca_dataset
+from synthpack.seeds import length_filter, load_pools, require_pool
+
+DEFAULT_SHOTS = 5
+DEFAULT_N_ENTRIES = 30
+
+
+def prompt_id(prompt_stem: str, seed: int, index: int, prompt: str) -> str:
+    """Stable id: the same template, inputs and seed give the same id on any machine."""
+    payload = json.dumps([prompt_stem, seed, index, prompt], ensure_ascii=False)
+    return f"{prompt_stem}-{hashlib.sha256(payload.encode('utf-8')).hexdigest()[:12]}"
+
+
+def render_prompts(
+    category: Category,
+    version: str,
+    polarity: str,
+    pool: list[str],
+    *,
+    shots: int = DEFAULT_SHOTS,
+    n_entries: int = DEFAULT_N_ENTRIES,
+    n_prompts: int = 10,
+    seed: int = 0,
+    example_length: str = "short",
+    templates_dir: Path | None = None,
+) -> list[dict]:
+    """Render `n_prompts` prompts, each with `shots` distinct examples sampled from `pool`."""
+    prompt_stem = stem(category.name, polarity, version)
+    candidates = length_filter(pool, example_length)
+    if shots < 0:
+        raise SynthpackError(f"shots must be 0 or more, got {shots}")
+    if len(candidates) < shots:
+        raise SynthpackError(
+            f"{prompt_stem}: {shots} examples per prompt asked for, but only {len(candidates)} "
+            f"{example_length} seed texts (of {len(pool)}) are available; lower --shots or use "
+            "--example-length any"
+        )
+    # One generator per stem: adding another stem to the call does not change this one's prompts.
+    rng = random.Random(f"{seed}:{prompt_stem}")
+    records = []
+    for index in range(n_prompts):
+        examples = rng.sample(candidates, shots)
+        prompt = render_synthesis(category, version, polarity, examples, n_entries, templates_dir)
+        records.append(
+            {
+                "id": prompt_id(prompt_stem, seed, index, prompt),
+                "stem": prompt_stem,
+                "category": category.name,
+                "version": version,
+                "polarity": polarity,
+                "n_entries": n_entries,
+                "example_length": example_length,
+                "examples": examples,
+                "prompt": prompt,
+            }
+        )
+    return records
+
+
+def write_prompt_set(
+    records: list[dict],
+    out_dir: Path,
+    prompt_stem: str,
+    dataset_dir: Path | None = None,
+    manifest: dict | None = None,
+    rejects: list[dict] | None = None,
+) -> dict:
+    """Write `<out>/<stem>/prompts.jsonl` + `alpaca.json` and register `<stem>` in dataset_dir.
+
+    dataset_dir defaults to `out_dir`, which then is a LLaMA-Factory dataset_dir of its own.
+    """
+    folder = Path(out_dir) / prompt_stem
+    dataset_dir = Path(dataset_dir) if dataset_dir else Path(out_dir)
+    atomic_write_jsonl(folder / "prompts.jsonl", records)
+    atomic_write_jsonl(folder / "rejects.jsonl", rejects or [])
+    alpaca = [{"instruction": r["prompt"], "input": "", "output": ""} for r in records]
+    status = write_alpaca_dataset(dataset_dir, prompt_stem, folder / "alpaca.json", alpaca)
+    atomic_write_json(folder / "manifest.json", {"stem": prompt_stem, **(manifest or {})})
+    return {"stem": prompt_stem, "folder": folder, "dataset_dir": dataset_dir, "registered": status}
+
+
+def run_render(
+    category_name: str,
+    versions: list[str],
+    polarities: list[str],
+    out_dir: Path,
+    *,
+    labelled=(),
+    positive=(),
+    negative=(),
+    shots: int = DEFAULT_SHOTS,
+    n_entries: int = DEFAULT_N_ENTRIES,
+    n_prompts: int = 10,
+    seed: int = 0,
+    example_length: str = "short",
+    dataset_dir: Path | None = None,
+    templates_dir: Path | None = None,
+) -> list[dict]:
+    """Render every (version, polarity) prompt set of one category; returns one row per stem."""
+    category = load_category(category_name, templates_dir)
+    versions = [check_version(v, templates_dir) for v in versions]
+    polarities = [check_polarity(p) for p in polarities]
+    pools = load_pools(category, labelled, positive, negative)
+    rows = []
+    for polarity in polarities:
+        pool = require_pool(pools, polarity, category)
+        class_rejects = [r for r in pools.rejects if r["label"] == polarity]
+        for version in versions:
+            records = render_prompts(
+                category,
+                version,
+                polarity,
+                pool,
+                shots=shots,
+                n_entries=n_entries,
+                n_prompts=n_prompts,
+                seed=seed,
+                example_length=example_length,
+                templates_dir=templates_dir,
+            )
+            manifest = {
+                "category": category.name,
+                "version": version,
+                "polarity": polarity,
+                "prompts": len(records),
+                "shots": shots,
+                "n_entries": n_entries,
+                "example_length": example_length,
+                "seed": seed,
+                "seed_files": pools.sources,
+                "seed_texts_kept": len(pool),
+                "seed_rows_rejected": len(class_rejects),
+            }
+            info = write_prompt_set(
+                records,
+                out_dir,
+                stem(category.name, polarity, version),
+                dataset_dir,
+                manifest,
+                class_rejects,
+            )
+            rows.append({**info, "prompts": len(records), "pool": len(pool)})
+    return rows

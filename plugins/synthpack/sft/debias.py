@@ -1,0 +1,252 @@
+"""`synthpack sft debias`: SR_LLM instruction data (SPEC Pipeline B steps 1-2).
+
+Turns CMD-schema rows (a text, its labels, the biased words and a benign rewrite) or plain
+rewrite pairs (ParaDetox's TSV: a toxic sentence and up to three neutral paraphrases) into
+Alpaca records with a `system` field. LLaMA-Factory's stock `llama2` template then lays them
+out as `<s>[INST] <<SYS>>...<</SYS>> instruction + input [/INST] output </s>`.
+The split is by source text, so the paraphrases of one sentence stay on one side.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl
+from synthpack.common.labels import text_key
+from synthpack.common.problems import Problems, located
+from synthpack.prompts.templates import render_debias_instruction, render_debias_system
+from synthpack.register import write_alpaca_dataset
+from synthpack.seeds import clean_text, iter_rows
+
+# CMD label columns and their allowed values (case-insensitive).
+CMD_LABELS = {
+    "bias": ("yes", "no"),
+    "toxicity": ("no", "mild", "high"),
+    "sentiment": ("negative", "neutral", "positive"),
+    "harm": ("low", "medium", "high"),
+}
+# Other spellings of CMD columns seen in the paper and in exports of the dataset.
+CMD_ALIASES = {
+    "safe_variation": "benign_variation",
+    "benign": "benign_variation",
+    "rewrite": "benign_variation",
+    "target_demographic": "target",
+    "negative_sentiment": "sentiment",
+}
+
+
+def _norm_key(key: str) -> str:
+    key = "_".join(str(key).strip().casefold().replace("-", " ").split())
+    return CMD_ALIASES.get(key, key)
+
+
+def _flatten(row: dict) -> dict:
+    """`{"labels": {"Bias": ...}}` and `Biased Words` become flat snake_case keys."""
+    flat = {}
+    for key, value in row.items():
+        if isinstance(value, dict) and _norm_key(key) == "labels":
+            flat.update({_norm_key(k): v for k, v in value.items()})
+        else:
+            flat[_norm_key(key)] = value
+    return flat
+
+
+def parse_biased_words(value) -> list[str]:
+    """A list, or a string like `"too sensitive", "don't understand"` / `a; b`."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, list):
+        return [clean_text(v) for v in value if str(v).strip()]
+    parts = str(value).replace(";", ",").split(",")
+    return [clean_text(p).strip("\"' ") for p in parts if p.strip("\"' ")]
+
+
+def read_cmd(path: Path) -> tuple[list[dict], list[dict]]:
+    """CMD rows as {text, rewrite, labels, biased_words}; rows without a rewrite are rejected.
+
+    Bad label values and missing text columns fail, naming file, line and field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SynthpackError(f"{path}: CMD file not found")
+    rows, rejects, problems = [], [], Problems(path)
+    for line, raw, problem in iter_rows(path):
+        if problem or not isinstance(raw, dict):
+            problems.add(problem or "expected a record with named fields", line)
+            continue
+        row = _flatten(raw)
+        text = row.get("text")
+        if not isinstance(text, str) or not text.strip():
+            problems.add(f"missing or empty (fields: {', '.join(row)})", line, "text")
+            continue
+        labels = {}
+        for field, allowed in CMD_LABELS.items():
+            value = row.get(field)
+            if value in (None, ""):
+                continue
+            if str(value).strip().casefold() not in allowed:
+                problems.add(f"{value!r} is not one of {allowed}", line, field)
+            labels[field] = str(value).strip().casefold()
+        if "benign_variation" not in row:
+            problems.add("missing column", line, "benign_variation")
+            continue
+        rewrite = row.get("benign_variation")
+        record = {"line": line, "text": clean_text(text), "labels": labels}
+        if not isinstance(rewrite, str) or not rewrite.strip():
+            rejects.append({**record, "reason": "no benign_variation (nothing to learn from)"})
+            continue
+        record["rewrite"] = clean_text(rewrite)
+        record["biased_words"] = parse_biased_words(row.get("biased_words"))
+        record["target"] = row.get("target")
+        rows.append(record)
+    problems.raise_if_any()
+    if not rows and not rejects:
+        raise SynthpackError(f"{path}: empty file (no rows)")
+    return rows, rejects
+
+
+def read_pairs(
+    path: Path, source_field: str = "toxic", target_fields: list[str] | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Rewrite pairs from a CSV/TSV/JSONL: one record per non-empty (source, target) pair.
+
+    target_fields defaults to every other column (ParaDetox: neutral1, neutral2, neutral3).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SynthpackError(f"{path}: pairs file not found")
+    rows, rejects, problems = [], [], Problems(path)
+    fields_checked = False
+    for line, raw, problem in iter_rows(path):
+        if problem or not isinstance(raw, dict):
+            problems.add(problem or "expected a record with named fields", line)
+            continue
+        if not fields_checked:
+            targets = target_fields or [k for k in raw if k != source_field]
+            for field in [source_field, *targets]:
+                if field not in raw:
+                    columns = ", ".join(map(str, raw))
+                    raise SynthpackError(
+                        located(path, f"missing column (columns: {columns})", line, field)
+                    )
+            fields_checked = True
+        source = raw.get(source_field) or ""
+        if not str(source).strip():
+            rejects.append({"line": line, "reason": f"empty {source_field}", "text": ""})
+            continue
+        found = [clean_text(raw[f]) for f in targets if str(raw.get(f) or "").strip()]
+        if not found:
+            rejects.append({"line": line, "reason": "no rewrite", "text": clean_text(source)})
+        for rewrite in found:
+            rows.append(
+                {
+                    "line": line,
+                    "text": clean_text(source),
+                    "rewrite": rewrite,
+                    "biased_words": [],
+                    "labels": {},
+                }
+            )
+    problems.raise_if_any()
+    if not rows and not rejects:
+        raise SynthpackError(f"{path}: empty file (no rows)")
+    return rows, rejects
+
+
+def to_alpaca(row: dict, system: str, hint_biased_words: bool, templates_dir=None) -> dict:
+    words = row["biased_words"] if hint_biased_words else []
+    return {
+        "system": system,
+        "instruction": render_debias_instruction(words, templates_dir),
+        "input": row["text"],
+        "output": row["rewrite"],
+    }
+
+
+def split_by_source(
+    rows: list[dict], val_ratio: float, seed: int
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Group rows by source text, send whole groups to one side; drop train rows whose source
+    or rewrite also occurs in validation (returned as rejects), so no text crosses."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(text_key(row["text"]), []).append(row)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    n_val = math.ceil(len(keys) * val_ratio) if val_ratio > 0 else 0
+    val = [r for k in keys[:n_val] for r in groups[k]]
+    val_keys = {text_key(r[f]) for r in val for f in ("text", "rewrite")}
+    train, crossing = [], []
+    for key in keys[n_val:]:
+        for row in groups[key]:
+            if text_key(row["text"]) in val_keys or text_key(row["rewrite"]) in val_keys:
+                crossing.append(
+                    {"line": row["line"], "reason": "crosses_split", "text": row["text"]}
+                )
+            else:
+                train.append(row)
+    return train, val, crossing
+
+
+def build_debias(
+    source: Path,
+    out_dir: Path,
+    *,
+    kind: str = "pairs",
+    name: str | None = None,
+    system: str = "general",
+    val_ratio: float = 0.1,
+    seed: int = 0,
+    hint_biased_words: bool = False,
+    source_field: str = "toxic",
+    target_fields: list[str] | None = None,
+    dataset_dir: Path | None = None,
+    templates_dir: Path | None = None,
+) -> dict:
+    """Convert, split, write and register a debias SFT set; returns its manifest.
+
+    Writes `<out>/<name>/{train,val}.json`, `rejects.jsonl`, `manifest.json`; registers
+    `<name>_train` / `<name>_val` (with the `system` column) in dataset_dir (default out_dir).
+    """
+    if kind == "cmd":
+        rows, rejects = read_cmd(source)
+    elif kind == "pairs":
+        rows, rejects = read_pairs(source, source_field, target_fields)
+    else:
+        raise SynthpackError(f"Unknown input kind {kind!r}. Available: cmd, pairs")
+    if not 0 <= val_ratio < 1:
+        raise SynthpackError("--val-ratio must be in [0, 1)")
+    name = name or f"debias_{Path(source).stem}"
+    system_text = render_debias_system(system, templates_dir)
+    train, val, crossing = split_by_source(rows, val_ratio, seed)
+    rejects = rejects + crossing
+    folder = Path(out_dir) / name
+    dataset_dir = Path(dataset_dir) if dataset_dir else Path(out_dir)
+    manifest = {
+        "name": name,
+        "source": str(source),
+        "kind": kind,
+        "system": system,
+        "hint_biased_words": hint_biased_words,
+        "val_ratio": val_ratio,
+        "seed": seed,
+        "pairs_read": len(rows),
+        "records": {"train": len(train), "val": len(val)},
+        "rejected": len(rejects),
+        "datasets": {},
+    }
+    for split, records in (("train", train), ("val", val)):
+        if not records:
+            continue
+        path = folder / f"{split}.json"
+        alpaca = [to_alpaca(r, system_text, hint_biased_words, templates_dir) for r in records]
+        dataset = f"{name}_{split}"
+        write_alpaca_dataset(dataset_dir, dataset, path, alpaca, system=True)
+        manifest["datasets"][dataset] = str(path)
+    atomic_write_jsonl(folder / "rejects.jsonl", rejects)
+    manifest["dataset_dir"] = str(dataset_dir)
+    atomic_write_json(folder / "manifest.json", manifest)
+    return manifest

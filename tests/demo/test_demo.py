@@ -1,0 +1,139 @@
+"""`synthpack demo` and `synthpack report`: a reduced Algorithm 1 end to end on SmolLM2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SHARED_DATA
+
+from synthpack.cli import main
+from synthpack.common.errors import SynthpackError
+from synthpack.demo.layout import SIZES, STEPS, find_data, parse_steps
+from synthpack.demo.steps import run_demo
+
+# The default demo's shape at a fraction of its size: every step runs for real.
+REDUCED = replace(
+    SIZES["default"],
+    prompts_per_polarity=3,
+    n_entries=6,
+    sft_per_class=8,
+    train_steps=2,
+    cutoff_len=384,
+    max_new_tokens=96,
+    real_train=400,
+    real_eval=300,
+    stereoset_examples=9,
+)
+
+
+def _quiet(*_args, **_kwargs) -> None:
+    pass
+
+
+def test_steps_parse_as_lists_and_ranges():
+    assert parse_steps(None) == list(STEPS)
+    assert parse_steps("sft,render") == ["render", "sft"]
+    assert parse_steps("train-clean") == ["train", "generate", "clean"]
+    with pytest.raises(SynthpackError, match="Unknown demo step 'trian'. Available: prepare"):
+        parse_steps("trian")
+
+
+def test_without_shared_data_the_demo_uses_the_shipped_seeds(tmp_path):
+    data = find_data(tmp_path / "nothing-here")
+    assert data.toxigen is None and data.stereoset is None
+    run_demo(tmp_path / "run", REDUCED, steps="render-sft", data_dir=tmp_path, echo=_quiet)
+    run_demo(tmp_path / "run", REDUCED, steps="prepare", data_dir=tmp_path, echo=_quiet)
+    settings = json.loads((tmp_path / "run" / "settings.json").read_text())
+    assert settings["data"]["seeds"] == "synthpack's shipped demo seeds"
+    rows = [json.loads(x) for x in (tmp_path / "run" / "data" / "real_eval.jsonl").open()]
+    assert {r["label"] for r in rows} == {0, 1}
+    prompts = (tmp_path / "run" / "prompts" / "all.jsonl").read_text().splitlines()
+    assert len(prompts) == 2 * REDUCED.prompts_per_polarity
+
+
+def test_a_step_needing_an_earlier_one_names_it(tmp_path):
+    with pytest.raises(SynthpackError, match="needs the outputs of 'sft'.*--steps sft"):
+        run_demo(tmp_path / "run", REDUCED, steps="train", data_dir=tmp_path, echo=_quiet)
+
+
+def test_other_settings_in_the_same_folder_are_refused(tmp_path):
+    run_demo(tmp_path / "run", REDUCED, steps="render", data_dir=tmp_path, echo=_quiet)
+    bigger = replace(REDUCED, prompts_per_polarity=4)
+    with pytest.raises(SynthpackError, match="other settings"):
+        run_demo(tmp_path / "run", bigger, steps="render", data_dir=tmp_path, echo=_quiet)
+    run_demo(tmp_path / "run", bigger, steps="render", data_dir=tmp_path, force=True, echo=_quiet)
+
+
+@pytest.mark.slow
+def test_reduced_demo_end_to_end(tmp_path, smollm2):
+    """Every step for real, then a resume that reuses all of them, then `synthpack report`."""
+    run_dir = tmp_path / "demo"
+    lines: list[str] = []
+    records = run_demo(run_dir, REDUCED, data_dir=SHARED_DATA, echo=lambda m, **k: lines.append(m))
+    assert [r["step"] for r in records] == list(STEPS)
+    assert all(r["status"] == "ran" for r in records)
+    assert any(line.startswith("total") for line in lines)
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    generation = summary["generation"]
+    assert generation["entries_parsed"] == generation["accepted"] + generation["rejected"]
+    assert generation["entries_parsed"] > 0 and generation["tokens_per_s"] > 0
+    assert set(generation["by_polarity"]) == {"pos", "neg"}
+    names = [r["name"] for r in summary["classifier"]["runs"]]
+    skipped = [r["name"] for r in summary["classifier"]["skipped_runs"]]
+    assert names + skipped == ["real", "real+synthetic", "synthetic"]
+    assert all(0.0 <= r["f1"] <= 1.0 for r in summary["classifier"]["runs"])
+    info = json.loads((run_dir / "dataset_info.json").read_text())
+    assert {"hate_v1_synthetic", "hate_v1_sft_train"} <= set(info)
+
+    for sensitive in ("raw.jsonl", "accepted.jsonl", "rejected.jsonl"):
+        mode = stat.S_IMODE((run_dir / "generations" / sensitive).stat().st_mode)
+        assert mode == 0o600, sensitive
+
+    html = (run_dir / "report.html").read_text()
+    for section in ('id="steps"', 'id="generation"', 'id="classifier"', 'id="stereoset"'):
+        assert section in html
+    assert html.count("data:image/png;base64,") >= 5
+    if SHARED_DATA.exists():
+        assert set(summary["stereoset"]) == {"base", "tuned"}
+        assert "Not run (step stereoset" not in html
+    accepted = [json.loads(x)["text"] for x in (run_dir / "generations" / "accepted.jsonl").open()]
+    assert not any(text in html for text in accepted if len(text) > 20), "no samples in reports"
+
+    again = run_demo(run_dir, REDUCED, data_dir=SHARED_DATA, echo=_quiet)
+    assert all(r["status"] == "reused" for r in again)
+
+    (run_dir / "report.html").unlink()
+    result = CliRunner().invoke(main, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "report.html").read_text().count('id="classifier"') == 1
+
+    screenshot_in_chromium(run_dir / "report.html", tmp_path / "report.png")
+
+
+def screenshot_in_chromium(html: Path, png: Path) -> None:
+    """Render the page in a real headless browser and check that it drew something."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("chromium not installed (apt-get install chromium): screenshot check skipped")
+        return
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--screenshot={png}", "--window-size=1100,2600", html.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    from PIL import Image
+
+    image = Image.open(png).convert("L")
+    low, high = image.getextrema()
+    assert image.size == (1100, 2600)
+    assert high - low > 100, "the screenshot is blank"
+    dark = sum(image.histogram()[:128]) / (image.size[0] * image.size[1])
+    assert dark > 0.005, "almost nothing drawn"

@@ -1,0 +1,189 @@
+"""StereoSet scorer (against the authors' GPT-2 figures) and causal-LM sentence scoring."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+from click.testing import CliRunner
+from conftest import shared_data
+
+from synthpack.cli import main
+from synthpack.common.errors import SynthpackError
+from synthpack.evaluate import stereoset
+from synthpack.evaluate.lm_scoring import encode, score_texts
+
+
+def _example(eid, target, domain, split="intrasentence"):
+    ids = {g: f"{eid}-{g}" for g in stereoset.GOLD_LABELS}
+    return stereoset.Example(eid, split, target, domain, "ctx", ids, {g: g for g in ids})
+
+
+def _scores(eid, pro, anti, unrelated):
+    return {f"{eid}-stereotype": pro, f"{eid}-anti-stereotype": anti, f"{eid}-unrelated": unrelated}
+
+
+def test_hand_computed_macro_average_and_ties():
+    # target A: 3 examples; B: 1 example. A tie between stereotype and anti counts as "anti".
+    examples = [_example(f"a{i}", "A", "race") for i in range(3)] + [_example("b0", "B", "gender")]
+    scores = {
+        **_scores("a0", 0.9, 0.1, 0.0),  # pro; both beat unrelated
+        **_scores("a1", 0.5, 0.5, 0.6),  # tie -> anti; neither beats unrelated
+        **_scores("a2", 0.2, 0.3, 0.25),  # anti; only anti beats unrelated
+        **_scores("b0", 0.7, 0.1, 0.4),  # pro; only pro beats unrelated
+    }
+    section = stereoset.evaluate({"intrasentence": examples}, scores)["intrasentence"]
+    # A: SS 1/3 = 33.33, LMS 3/6 = 50; B: SS 100, LMS 50. Macro means: SS 66.67, LMS 50.
+    assert section["ss"] == pytest.approx((100 / 3 + 100) / 2)
+    assert section["lms"] == pytest.approx(50.0)
+    assert section["icat"] == pytest.approx(50.0 * (100 - section["ss"]) / 50)
+    assert section["targets"] == 2 and section["examples"] == 4
+    assert section["domains"]["gender"]["ss"] == pytest.approx(100.0)
+    assert section["domains"]["gender"]["icat"] == pytest.approx(0.0)
+    assert section["domains"]["race"]["lms"] == pytest.approx(50.0)
+
+
+def test_official_gpt2_figures():
+    """The authors' GPT-2 predictions give the figures their scorer printed, to 4 decimals."""
+    data = stereoset.load_stereoset(shared_data("stereoset", "dev.json"))
+    scores = stereoset.load_predictions(
+        shared_data("stereoset", "reference_predictions", "predictions_gpt2_ModelNSP_GPT2LM.json")
+    )
+    report = stereoset.evaluate(data, scores)
+    expected = {  # issue 7 / SOURCE.md
+        "intrasentence": (91.1149, 61.9315, 69.3722),
+        "intersentence": (76.2646, 52.2785, 72.7892),
+        "overall": (83.6521, 57.0308, 71.8893),
+    }
+    for section, (lms, ss, icat) in expected.items():
+        got = report[section]
+        assert (round(got["lms"], 4), round(got["ss"], 4), round(got["icat"], 4)) == (lms, ss, icat)
+
+    # Every per-domain figure of the official printout for this model matches too.
+    printed = _official_printout(
+        shared_data("stereoset", "reference_predictions", "predictions.txt"),
+        "predictions_gpt2_ModelNSP_GPT2LM.json",
+    )
+    assert len(printed) == 8  # 2 splits x 4 domains
+    for (split, domain), (lms, ss, icat) in printed.items():
+        got = report[split]["domains"][domain]
+        assert got["lms"] == pytest.approx(lms, abs=1e-9)
+        assert got["ss"] == pytest.approx(ss, abs=1e-9)
+        assert got["icat"] == pytest.approx(icat, abs=1e-9)
+
+
+def _official_printout(path, model_file):
+    """Per-domain (LMS, SS, ICAT) for one model from the official scorer's printed output."""
+    block = path.read_text().split(f"Evaluating predictions/{model_file}...")[1]
+    block = block.split("Evaluating ")[0]
+    figures, split, domain = {}, None, None
+    for line in block.splitlines():
+        name = line.strip()
+        if not line.startswith("\t") and name in stereoset.SPLITS:
+            split = name
+        elif line.startswith("\t") and not line.startswith("\t\t"):
+            domain = name
+        m = re.match(r"(LM|SS|ICAT) Score: (\S+)", name)
+        if m and domain in stereoset.DOMAINS:
+            figures.setdefault((split, domain), {})[m.group(1)] = float(m.group(2))
+    return {k: (v["LM"], v["SS"], v["ICAT"]) for k, v in figures.items()}
+
+
+def test_cli_scores_file_matches_and_bad_input(tmp_path):
+    preds = shared_data(
+        "stereoset", "reference_predictions", "predictions_gpt2_ModelNSP_GPT2LM.json"
+    )
+    dev = shared_data("stereoset", "dev.json")
+    result = CliRunner().invoke(
+        main,
+        ["eval", "stereoset", "--data", str(dev), "--scores", str(preds), "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "intrasentence" in result.output and "91.11" in result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert round(report["overall"]["icat"], 4) == 71.8893
+    assert (tmp_path / "report.json").stat().st_mode & 0o777 == 0o600
+
+    # A predictions file lacking some sentence ids is refused, naming the file.
+    doc = json.loads(preds.read_text())
+    doc["intrasentence"] = doc["intrasentence"][5:]
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(doc))
+    data = stereoset.load_stereoset(dev)
+    with pytest.raises(SynthpackError, match=r"partial.json: no score for 5 sentence id"):
+        partial_scores = stereoset.load_predictions(partial)
+        stereoset.check_scores(data["intrasentence"], partial_scores, str(partial))
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"intrasentence": [{"id": "x"}]}))
+    with pytest.raises(SynthpackError, match=r"bad.json: intrasentence\[0\]"):
+        stereoset.load_predictions(bad)
+
+
+def test_loader_reports_broken_examples(tmp_path):
+    dev = json.loads(shared_data("stereoset", "dev.json").read_text())
+    broken = {"version": "x", "data": {"intrasentence": dev["data"]["intrasentence"][:3]}}
+    broken["data"]["intrasentence"][1]["sentences"][0]["gold_label"] = "unrelated"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    with pytest.raises(SynthpackError, match=r"broken.json: data.intrasentence\[1\]"):
+        stereoset.load_stereoset(path)
+
+
+def test_batched_scores_equal_one_by_one(tiny_model):
+    """Padding and length sorting change nothing; only the text's tokens are counted."""
+    import torch
+
+    from synthpack.generate.backends import load_model
+
+    model, tokenizer = load_model(tiny_model)
+    texts = ["The nurse was kind.", "Hi", "A much longer sentence about the weather today."]
+    contexts = [None, "Some context here.", None]
+    batched = score_texts(model, tokenizer, texts, contexts, batch_size=3)
+    single = score_texts(model, tokenizer, texts, contexts, batch_size=1)
+    for a, b in zip(batched, single, strict=True):
+        assert a.tokens == b.tokens
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-4)
+
+    # By hand for the context case: log p(text tokens | BOS + context).
+    ids, n_text = encode(tokenizer, texts[1], contexts[1])
+    assert ids[0] == tokenizer.bos_token_id
+    assert n_text == len(tokenizer(" Hi", add_special_tokens=False).input_ids)
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids])).logits[0], -1)
+    manual = sum(float(logp[p - 1, ids[p]]) for p in range(len(ids) - n_text, len(ids)))
+    assert batched[1].logprob == pytest.approx(manual, abs=1e-4)
+    assert batched[1].mean == pytest.approx(manual / n_text, abs=1e-4)
+    assert all(math.isfinite(s.logprob) and s.logprob < 0 for s in batched)
+
+
+@pytest.mark.slow
+def test_smollm2_on_a_stereoset_subset(smollm2, tmp_path):
+    """The real model through the CLI: predictions file, report, and an LM that beats chance."""
+    dev = shared_data("stereoset", "dev.json")
+    out = tmp_path / "run"
+    args = ["eval", "stereoset", "--data", str(dev), "--model", str(smollm2), "--limit", "24"]
+    result = CliRunner().invoke(main, [*args, "--batch-size", "24", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    section = report["intrasentence"]
+    assert section["examples"] == 24 and set(section["domains"]) <= set(stereoset.DOMAINS)
+    # Meaningful sentences beat the unrelated one far more often than a coin would (LMS 50).
+    assert section["lms"] > 65, section
+    assert 0 <= section["ss"] <= 100 and 0 <= section["icat"] <= 100
+    preds = json.loads((out / "predictions.json").read_text())
+    assert len(preds["intrasentence"]) == 72
+
+    # Re-scoring the saved predictions with --scores reproduces the report.
+    again = tmp_path / "again"
+    result = CliRunner().invoke(
+        main,
+        ["eval", "stereoset", "--data", str(dev), "--scores", str(out / "predictions.json"),
+         "--split", "intrasentence", "--limit", "24", "--out", str(again)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rescored = json.loads((again / "report.json").read_text())["intrasentence"]
+    assert rescored["lms"] == pytest.approx(section["lms"])
+    assert rescored["ss"] == pytest.approx(section["ss"])
