@@ -28,14 +28,11 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.labels import LABEL, POLARITIES, polarity_of, text_key, unknown_label
 from synthpack.common.problems import Problems, located
-
-if TYPE_CHECKING:
-    from synthpack.prompts.categories import Category
+from synthpack.prompts.categories import Category
 
 TEXT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt")
 POLARITY_FIELD = "polarity"  # `synthpack generate` writes accepted.jsonl rows with pos/neg here

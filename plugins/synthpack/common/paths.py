@@ -20,6 +20,11 @@ def synthpack_home() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "synthpack"
 
 
+def templates_root(templates_dir: Path | None = None) -> Path:
+    """A forked pack's templates folder when given, else the shipped one."""
+    return Path(templates_dir) if templates_dir else pack_dir("templates")
+
+
 def pack_dir(name: str) -> Path:
     """Return a shipped pack folder (templates, configs, ...).
 

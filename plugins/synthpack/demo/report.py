@@ -172,7 +172,7 @@ def _data_uri(path: Path) -> str:
 def render_html(summary: dict, plots: dict[str, Path], templates_dir: Path | None = None) -> str:
     import jinja2
 
-    from synthpack.prompts.templates import templates_root
+    from synthpack.common.paths import templates_root
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root(templates_dir) / "report")),

@@ -20,6 +20,7 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_text
 from synthpack.common.labels import text_key
 from synthpack.common.plots import figure, save_png
+from synthpack.common.problems import Problems
 from synthpack.common.tables import format_table
 from synthpack.evaluate.classifier.mlp import MLPConfig, TextClassifier, stratified_holdout
 from synthpack.evaluate.metrics import (
@@ -39,19 +40,18 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 def parse_synthetic(specs: list[str]) -> list[tuple[str, Path]]:
     """`NAME=FILE` options -> (name, path); names become run names and folder names."""
     out: list[tuple[str, Path]] = []
-    problems = []
+    problems = Problems("--synthetic", noun="bad option value(s)")
     for spec in specs:
         name, eq, path = spec.partition("=")
         if not eq or not name or not path:
-            problems.append(f"--synthetic {spec!r}: expected NAME=FILE")
+            problems.add("expected NAME=FILE", field=repr(spec))
         elif not _NAME_RE.match(name):
-            problems.append(f"--synthetic {spec!r}: name may hold only letters, digits, _ . -")
+            problems.add("name may hold only letters, digits, _ . -", field=repr(spec))
         elif name == BASELINE or name in {n for n, _ in out}:
-            problems.append(f"--synthetic {spec!r}: name {name!r} is already used")
+            problems.add(f"name {name!r} is already used", field=repr(spec))
         else:
             out.append((name, Path(path)))
-    if problems:
-        raise SynthpackError("\n".join(problems))
+    problems.raise_if_any()
     return out
 
 

@@ -13,9 +13,8 @@ import yaml
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import yaml_key_lines
-from synthpack.common.paths import pack_dir
+from synthpack.common.paths import pack_dir, templates_root
 from synthpack.common.problems import Problems, located, unknown_name
-from synthpack.prompts.templates import templates_root
 
 CATEGORY_FIELDS = {
     "name": "the category's name; equals the file name",

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.labels import polarity_of
-from synthpack.common.paths import pack_dir
+from synthpack.common.paths import templates_root
 from synthpack.common.problems import unknown_name
-
-if TYPE_CHECKING:
-    from synthpack.prompts.categories import Category
+from synthpack.prompts.categories import Category
 
 POLARITY_NAMES = ["pos", "positive", "harmful", "neg", "negative", "harmless"]
-
-
-def templates_root(templates_dir: Path | None = None) -> Path:
-    return Path(templates_dir) if templates_dir else pack_dir("templates")
 
 
 def list_versions(templates_dir: Path | None = None) -> list[str]:

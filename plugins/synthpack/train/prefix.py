@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
+from synthpack.common.problems import Problems, located
 from synthpack.train.lf_config import init_fields, llamafactory_train_keys, load_config
 
 # The model keys the prefix trainer honours (LLaMA-Factory's ModelArguments has many more:
@@ -108,30 +109,32 @@ def parse_prefix_config(config: dict, source: str = "config") -> PrefixSettings:
     from llamafactory.hparams.training_args import TrainingArguments
     from transformers import HfArgumentParser
 
-    problems = [f"{source}: {key}: {reason}" for key, reason in unsupported_prefix_keys(config)]
+    problems = Problems(source, noun="problem(s)")
+    for key, reason in unsupported_prefix_keys(config):
+        problems.add(reason, field=key)
     finetuning_type = config.get("finetuning_type", "prefix")
     if finetuning_type != "prefix":
-        problems.append(
-            f"{source}: finetuning_type is {finetuning_type!r}; `synthpack train prefix` trains "
-            "`prefix` (use llamafactory-cli train for lora, oft, freeze and full)"
+        problems.add(
+            f"is {finetuning_type!r}; `synthpack train prefix` trains `prefix` (use "
+            "llamafactory-cli train for lora, oft, freeze and full)",
+            field="finetuning_type",
         )
     if config.get("stage", "sft") != "sft":
-        problems.append(f"{source}: stage is {config.get('stage')!r}; only sft is supported")
+        problems.add(f"is {config.get('stage')!r}; only sft is supported", field="stage")
     if not config.get("do_train", False):
-        problems.append(f"{source}: do_train must be true (this command trains)")
-    if problems:
-        raise SynthpackError("\n".join(problems))
+        problems.add("must be true (this command trains)", field="do_train")
+    problems.raise_if_any()
     parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments, PrefixArguments))
     try:
         model_args, data_args, training_args, prefix_args = parser.parse_dict(config)
     except (ValueError, TypeError, AssertionError) as exc:
         raise SynthpackError(f"{source}: {exc}") from exc
     if prefix_args.num_virtual_tokens < 1:
-        raise SynthpackError(f"{source}: num_virtual_tokens must be at least 1")
+        raise SynthpackError(located(source, "must be at least 1", field="num_virtual_tokens"))
     if not 0 <= prefix_args.prefix_dropout < 1:
-        raise SynthpackError(f"{source}: prefix_dropout must be in [0, 1)")
+        raise SynthpackError(located(source, "must be in [0, 1)", field="prefix_dropout"))
     if data_args.dataset is None:
-        raise SynthpackError(f"{source}: dataset: missing (the training set)")
+        raise SynthpackError(located(source, "missing (the training set)", field="dataset"))
     return PrefixSettings(model_args, data_args, training_args, prefix_args)
 
 
