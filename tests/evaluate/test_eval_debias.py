@@ -193,13 +193,12 @@ def test_rewrites_generated_with_a_model(toxicity_classifier, tiny_model, tmp_pa
 @pytest.mark.slow
 def test_synthpack_mlp_classifier_plugs_in(tmp_path):
     """The classifier `synthpack eval mlp` saves loads through the same seam (issue 6)."""
-    classifier = pytest.importorskip(
-        "synthpack.evaluate.classifier", reason="issue 6's classifier is not on this branch yet"
-    )
+    from synthpack.evaluate.classifier.mlp import TextClassifier
+
     rows = _paradetox_rows()
     train, held_out = rows[-400:], rows[:60]
     texts = [r["toxic"] for r in train] + [r["neutral1"] for r in train]
-    model = classifier.TextClassifier.fit(texts, [1] * len(train) + [0] * len(train))
+    model = TextClassifier.fit(texts, [1] * len(train) + [0] * len(train))
     model.save(tmp_path / "mlp")
     scorer = load_toxicity_scorer(tmp_path / "mlp")
     before = scorer([r["toxic"] for r in held_out])

@@ -224,6 +224,10 @@ class RunLayout:
     def eval_mlp(self) -> Path:
         return self.root / "eval_mlp"
 
+    @property
+    def eval_mlp_report(self) -> Path:
+        return self.eval_mlp / "report.json"
+
     def stereoset(self, model: str) -> Path:
         return self.root / "stereoset" / model
 

@@ -33,7 +33,7 @@ def collect(run_dir: Path) -> dict:
     if not steps:
         raise SynthpackError(f"{run_dir}: no finished demo step found (no .STEP.done files)")
     generation = _read_json(files.generation_report)
-    mlp = _read_json(files.eval_mlp / "report.json")
+    mlp = _read_json(files.eval_mlp_report)
     stereoset = {
         name: report["intrasentence"]
         for name in STEREOSET_MODELS
@@ -157,7 +157,7 @@ def make_plots(files: RunLayout, summary: dict) -> dict[str, Path]:
         plots["rejects"] = plot_rejects(summary["generation"], folder / "rejects.png")
         plots["quality"] = plot_generation_quality(summary["generation"], folder / "quality.png")
     if summary["classifier"]:
-        mlp_report = json.loads((files.eval_mlp / "report.json").read_text())
+        mlp_report = _read_json(files.eval_mlp_report)
         plot_f1(mlp_report, folder / "f1.png")
         plots["f1"] = folder / "f1.png"
         plots["latency"] = plot_latency(summary["classifier"], folder / "latency.png")
