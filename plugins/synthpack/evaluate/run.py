@@ -129,22 +129,10 @@ def run_mlp_eval(
             progress=lambda msg, n=name: echo(f"  {n}: {msg}"),
             val_texts=real_val.texts, val_labels=real_val.labels,
         )  # fmt: skip
-        model_dir = out / "models" / name
-        clf.save(model_dir)
-        scores[name] = clf.score(evaluation.texts)
-        thresholds[name] = clf.threshold
-        row = {
-            "name": name,
-            "train_size": len(data),
-            "train_harmful": data.n_harmful,
-            **binary_metrics(y_eval, scores[name], clf.threshold),
-            "intervals": bootstrap_intervals(y_eval, scores[name], clf.threshold, n_boot=n_boot),
-            "threshold": clf.threshold,
-            "fit_s": clf.info["fit_s"],
-            "best_epoch": clf.info["best_epoch"],
-            "model": str(model_dir.relative_to(out)),
-        }
-        runs.append(row)
+        clf.save(out / "models" / name)
+        scores[name], thresholds[name] = clf.score(evaluation.texts), clf.threshold
+        runs.append(run_row(name, data, clf, y_eval, scores[name], n_boot))
+        row = runs[-1]
         echo(f"  {name}: F1 {row['f1']:.3f}, AUROC {row['auroc']:.3f} ({row['fit_s']:.1f} s)")
     for row in runs[1:]:
         row["vs_real"] = compare_to_baseline(y_eval, scores, thresholds, row["name"], n_boot)
@@ -243,6 +231,21 @@ def plan_runs(
             )
             echo(f"{name}: synthetic-only run skipped ({have})")
     return plan, skipped
+
+
+def run_row(name: str, data: Labelled, clf: TextClassifier, y_eval, scores, n_boot: int) -> dict:
+    """One run's line of the report: its data, its metrics on the evaluation set, its model."""
+    return {
+        "name": name,
+        "train_size": len(data),
+        "train_harmful": data.n_harmful,
+        **binary_metrics(y_eval, scores, clf.threshold),
+        "intervals": bootstrap_intervals(y_eval, scores, clf.threshold, n_boot=n_boot),
+        "threshold": clf.threshold,
+        "fit_s": clf.info["fit_s"],
+        "best_epoch": clf.info["best_epoch"],
+        "model": f"models/{name}",
+    }
 
 
 def compare_to_baseline(y_eval, scores: dict, thresholds: dict, name: str, n_boot: int) -> dict:

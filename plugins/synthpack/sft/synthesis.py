@@ -188,13 +188,7 @@ def build_sft(
     name, categories, spec = resolve_categories(category, mixture, templates_dir)
     versions = [check_version(v, templates_dir) for v in versions]
     extra_positive = extra_positive or {}
-    if spec.get("extra_positives") and not any(extra_positive.values()):
-        raise SynthpackError(f"mixture {name!r} needs --extra-positives CATEGORY=FILE")
-    unknown = set(extra_positive) - set(categories)
-    if unknown:
-        raise unknown_name("category for --extra-positives", sorted(unknown)[0], categories)
-    if per_class < 1 or not 0 <= val_ratio < 1:
-        raise SynthpackError("--per-class must be >= 1 and --val-ratio in [0, 1)")
+    check_options(name, categories, spec, extra_positive, per_class, val_ratio)
     rng = random.Random(f"{seed}:{name}")
     loaded = {c: load_category(c, templates_dir) for c in categories}
     files = {"seeds": seeds, "positive": positive, "negative": negative}
@@ -239,6 +233,24 @@ def build_sft(
     }
     rejects = [r | {"category": c} for c in categories for r in pools[c].rejects]
     return write_sft(out_dir, dataset_dir, manifest, train, val, rejects)
+
+
+def check_options(
+    name: str,
+    categories: list[str],
+    spec: dict,
+    extra_positive: dict[str, list],
+    per_class: int,
+    val_ratio: float,
+) -> None:
+    """Refuse settings that cannot build a set, before any seed file is read."""
+    if spec.get("extra_positives") and not any(extra_positive.values()):
+        raise SynthpackError(f"mixture {name!r} needs --extra-positives CATEGORY=FILE")
+    unknown = set(extra_positive) - set(categories)
+    if unknown:
+        raise unknown_name("category for --extra-positives", sorted(unknown)[0], categories)
+    if per_class < 1 or not 0 <= val_ratio < 1:
+        raise SynthpackError("--per-class must be >= 1 and --val-ratio in [0, 1)")
 
 
 def check_pool_sizes(
