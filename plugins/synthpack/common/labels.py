@@ -7,7 +7,6 @@ deduplication, for leaks across a split, for overlap with an evaluation set) by 
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 
@@ -69,7 +68,6 @@ def unknown_label(value) -> str:
 _NON_WORD = re.compile(r"[^\w\s]+")
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def text_key(text: str) -> str:
     """Canonical form of a text for "is it the same text?": Unicode NFKC, case-folded,
     punctuation dropped, single spaces."""
