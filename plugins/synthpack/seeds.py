@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
+from synthpack.common.files import json_lines
 from synthpack.common.labels import LABEL, POLARITIES, polarity_of, text_key, unknown_label
 from synthpack.common.problems import Problems, located
 from synthpack.prompts.categories import Category
@@ -114,19 +115,7 @@ def iter_rows(path: Path) -> Iterable[tuple[int, dict | str | None, str | None]]
             if raw.strip():
                 yield number, raw.rstrip("\r"), None
     elif suffix in (".jsonl", ".ndjson"):
-        for number, raw in enumerate(text.split("\n"), start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as err:
-                yield number, None, f"not valid JSON ({err.msg})"
-                continue
-            yield (
-                (number, row, None)
-                if isinstance(row, dict)
-                else (number, None, "not a JSON object")
-            )
+        yield from json_lines(text)
     elif suffix == ".json":
         try:
             data = json.loads(text) if text.strip() else []
@@ -263,6 +252,8 @@ def _read(
         if text is None:
             add(f"missing (fields: {', '.join(row)})", number, text_field)
             continue
+        if suffix in (".csv", ".tsv"):
+            text = unwrap_bytes_literal(text)
         if not isinstance(text, str) or not text.strip():
             add("empty or not a string", number, text_field)
             continue
@@ -283,8 +274,6 @@ def _read(
                 add(unknown_label(value), number, label_field)
                 continue
         category = row.get(category_field)
-        if suffix in (".csv", ".tsv"):
-            text = unwrap_bytes_literal(text)
         rows.append(
             SeedText(
                 clean_text(text),

@@ -42,20 +42,29 @@ def atomic_write_jsonl(path: Path, rows: Iterable[dict], mode: int = 0o600) -> N
     atomic_write_text(path, text, mode)
 
 
+def json_lines(text: str) -> Iterable[tuple[int, dict | None, str | None]]:
+    """(line, object, None) for each JSON-object line of JSONL text, (line, None, problem) for
+    a bad one; blank lines are skipped.
+
+    Split on "\\n" only: str.splitlines() would also break inside a text at U+2028 and friends.
+    """
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as err:
+            yield number, None, f"not valid JSON ({err.msg})"
+            continue
+        yield (number, row, None) if isinstance(row, dict) else (number, None, "not a JSON object")
+
+
 def iter_jsonl(path: Path, problems: Problems):
     """Yield (line number, object) for each JSON-object line; record the bad ones."""
-    with Path(path).open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.add(f"not valid JSON ({exc.msg})", line=line_no)
-                continue
-            if not isinstance(row, dict):
-                problems.add("expected a JSON object", line=line_no)
-                continue
+    for line_no, row, problem in json_lines(Path(path).read_text(encoding="utf-8")):
+        if problem:
+            problems.add(problem, line=line_no)
+        else:
             yield line_no, row
 
 
