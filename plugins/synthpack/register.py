@@ -17,6 +17,7 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.problems import Problems, located
+from synthpack.seeds import iter_rows
 
 DATASET_INFO = "dataset_info.json"
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
@@ -94,8 +95,6 @@ def check_alpaca_file(path: Path, system: bool = False) -> int:
 
     Every bad record is reported at once, with its line (JSONL) or position (a JSON list).
     """
-    from synthpack.seeds import iter_rows
-
     path = Path(path)
     if not path.is_file():
         raise SynthpackError(f"{path}: data file not found")

@@ -208,7 +208,9 @@ def _txt_texts(path: Path, label: str | None, notes: list[str], problems: Proble
                 seen.add(text)
                 yield line, text, label
     if prompt_lines:
-        notes.append(f"{path.name}: {prompt_lines} ToxiGen prompt lines -> distinct sentences")
+        notes.append(
+            f"{path.name}: {prompt_lines} ToxiGen prompt lines -> {len(seen)} distinct sentences"
+        )
 
 
 def _read(
@@ -406,16 +408,16 @@ def read_labelled(path: Path, text_field: str = "text", label_field: str = "labe
             raise SynthpackError(
                 f"{path}: no hate_*.txt or neutral_*.txt files (the label comes from the prefix)"
             )
-        notes = [f"{path}: {len(files)} files read, labels from the file-name prefix"]
+        folder_notes = [f"{path}: {len(files)} files read, labels from the file-name prefix"]
     else:
-        files, notes = [path], []
+        files, folder_notes = [path], []
     out = Labelled(source=str(path))
     for file in files:
         for row in read_seed_file(
             file, None, text_field, label_field, notes=out.notes, allow_empty=True
         ):
             out.add(row.text, LABEL[row.label])
-    out.notes.extend(notes)
+    out.notes.extend(folder_notes)
     return out
 
 

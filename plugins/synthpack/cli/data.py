@@ -13,6 +13,9 @@ import click
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.tables import format_records
+from synthpack.prompts.render import DEFAULT_N_ENTRIES, DEFAULT_SHOTS
+from synthpack.seeds import EXAMPLE_LENGTHS
+from synthpack.sft.synthesis import DEFAULT_PER_CLASS, DEFAULT_VAL_RATIO
 
 TEMPLATES_OPTION = click.option(
     "--templates",
@@ -28,7 +31,7 @@ DATASET_DIR_OPTION = click.option(
 )
 EXAMPLE_LENGTH_OPTION = click.option(
     "--example-length",
-    type=click.Choice(["short", "long", "any"]),
+    type=click.Choice(EXAMPLE_LENGTHS),
     default="short",
     show_default=True,
     help="Few-shot examples from the shorter or longer half of the seeds (by word count).",
@@ -61,11 +64,19 @@ def _by_category(values: tuple[str, ...], default: str | None, option: str) -> d
     "--polarity", "polarities", default="pos,neg", show_default=True, help="pos, neg or both."
 )
 @click.option(
-    "--shots", type=int, default=5, show_default=True, help="Few-shot examples per prompt."
+    "--shots",
+    type=int,
+    default=DEFAULT_SHOTS,
+    show_default=True,
+    help="Few-shot examples per prompt.",
 )
 @EXAMPLE_LENGTH_OPTION
 @click.option(
-    "--n-entries", type=int, default=30, show_default=True, help="Entries asked per prompt (N)."
+    "--n-entries",
+    type=int,
+    default=DEFAULT_N_ENTRIES,
+    show_default=True,
+    help="Entries asked per prompt (N).",
 )
 @click.option("--n-prompts", type=int, default=10, show_default=True, help="Prompts per stem.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -140,17 +151,23 @@ def sft() -> None:
 @click.option(
     "--per-class",
     type=int,
-    default=3000,
+    default=DEFAULT_PER_CLASS,
     show_default=True,
     help="Training records per class (positives = negatives).",
 )
-@click.option("--shots", type=int, default=5, show_default=True)
-@click.option("--n-entries", type=int, default=30, show_default=True, help="Answer entries (N).")
+@click.option("--shots", type=int, default=DEFAULT_SHOTS, show_default=True)
+@click.option(
+    "--n-entries",
+    type=int,
+    default=DEFAULT_N_ENTRIES,
+    show_default=True,
+    help="Answer entries (N).",
+)
 @EXAMPLE_LENGTH_OPTION
 @click.option(
     "--val-ratio",
     type=float,
-    default=0.1,
+    default=DEFAULT_VAL_RATIO,
     show_default=True,
     help="Share of seed texts held out for validation records.",
 )

@@ -16,6 +16,7 @@ import click
 
 from synthpack.common.tables import format_table
 from synthpack.evaluate.classifier.features import FEATURE_KINDS
+from synthpack.evaluate.stereoset import SPLITS
 
 
 @click.group("eval")
@@ -185,7 +186,7 @@ def classify(model, file, out, text_field) -> None:
 )
 @click.option(
     "--split",
-    type=click.Choice(["intrasentence", "intersentence", "both"]),
+    type=click.Choice([*SPLITS, "both"]),
     help="Default: intrasentence with --model; every split the file covers with --scores.",
 )
 @click.option("--limit", type=int, help="Score only this many examples per split (evenly spaced).")
@@ -326,8 +327,9 @@ def debias_command(
     from synthpack.evaluate.debias.run import DebiasSettings, run_debias
 
     settings = DebiasSettings(
-        toxicity_dir, unsafe_label, threshold, reference_lm, not no_perplexity,
-        not no_similarity, wordlists, review_size, seed, batch_size,
+        toxicity_dir=toxicity_dir, unsafe_label=unsafe_label, threshold=threshold,
+        reference_lm=reference_lm, perplexity=not no_perplexity, similarity=not no_similarity,
+        wordlists=wordlists, review_size=review_size, seed=seed, batch_size=batch_size,
     )  # fmt: skip
     report = run_debias(
         out, settings, pairs=pairs, texts=texts, model_dir=model_dir, adapter=adapter,
@@ -337,7 +339,7 @@ def debias_command(
     click.echo(f"Toxicity classifier: {report['meta']['toxicity_classifier']}", err=True)
     click.echo(format_table(["metric", "original", "rewrite"], report_rows(report)))
     click.echo(f"Report: {out / 'report.json'}; chart: {out / 'chart.png'}; "
-               f"review sheet ({report['meta']['review_items']} items): "
+               f"review sheet ({2 * min(review_size, report['pairs'])} items): "
                f"{out / 'review_sheet.csv'}")  # fmt: skip
 
 

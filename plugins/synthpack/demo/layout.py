@@ -53,8 +53,8 @@ class DemoSize:
 
 
 SIZES = {
-    # Measured on 2 idle cores (README, 2026-11-23): 28-31 s per LoRA step at batch 4 and
-    # cutoff 512; 16 answers of up to 256 tokens in one batch in about 2 minutes; 8-9 min in all.
+    # Measured on 2 cores (README, "The demo"): 16-31 s per LoRA step at batch 4 and cutoff 512,
+    # 16 answers of up to 256 tokens in one batch in 1-2 minutes; 5-9 minutes in all.
     "default": DemoSize(
         prompts_per_polarity=8,
         n_entries=10,

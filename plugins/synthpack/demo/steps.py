@@ -47,14 +47,10 @@ class DemoRun:
 
     def __init__(self, run_dir: Path, size: DemoSize, data: DemoData, echo=echo_to_terminal):
         self.files = RunLayout(Path(run_dir))
-        self.dir = self.files.root
         self.size = size
         self.data = data
         self.echo = echo
         self.model_dir: Path | None = None
-
-    def stamp(self, step: str) -> Path:
-        return self.files.stamp(step)
 
     def check_settings(self, force: bool) -> None:
         """Refuse to mix the outputs of two settings in one folder; `force` starts afresh."""
@@ -64,21 +60,21 @@ class DemoRun:
             have = json.loads(path.read_text())
             if have != wanted and force:
                 for step in STEPS:
-                    self.stamp(step).unlink(missing_ok=True)
-            elif have != wanted and any(self.stamp(s).exists() for s in STEPS):
+                    self.files.stamp(step).unlink(missing_ok=True)
+            elif have != wanted and any(self.files.stamp(s).exists() for s in STEPS):
                 raise SynthpackError(
-                    f"{self.dir} holds a demo made with other settings ({path}); "
+                    f"{self.files.root} holds a demo made with other settings ({path}); "
                     "use another --out, or --force to redo every step"
                 )
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.dir.chmod(0o700)
+        self.files.root.mkdir(parents=True, exist_ok=True)
+        self.files.root.chmod(0o700)
         atomic_write_json(path, wanted)
 
     def require(self, step: str) -> None:
-        if not self.stamp(step).exists():
+        if not self.files.stamp(step).exists():
             raise SynthpackError(
-                f"this step needs the outputs of '{step}', which has not run in {self.dir}; "
-                f"run: synthpack demo --out {self.dir} --steps {step}"
+                f"this step needs the outputs of '{step}', which has not run in {self.files.root}; "
+                f"run: synthpack demo --out {self.files.root} --steps {step}"
             )
 
     def model(self) -> Path:
@@ -122,7 +118,7 @@ class DemoRun:
         from synthpack.train.launch import run_llamafactory_train
 
         self.require("sft")
-        dataset = json.loads(self.stamp("sft").read_text())["dataset"]
+        dataset = json.loads(self.files.stamp("sft").read_text())["dataset"]
         s = self.size
         overrides = {
             "model_name_or_path": self.model(),
@@ -249,12 +245,12 @@ class DemoRun:
     def report(self) -> dict:
         from synthpack.demo.report import build_report
 
-        html = build_report(self.dir)
+        html = build_report(self.files.root)
         return {"html": str(html)}
 
 
 def _run_step(run: DemoRun, name: str, action: Callable[[], dict]) -> dict:
-    stamp = run.stamp(name)
+    stamp = run.files.stamp(name)
     if stamp.exists():
         return {**json.loads(stamp.read_text()), "status": "reused"}
     run.echo(f"[demo] {name} ...", err=True)
@@ -281,7 +277,7 @@ def run_demo(
     chosen = parse_steps(steps)
     run.check_settings(force)
     for step in chosen if force else ():
-        run.stamp(step).unlink(missing_ok=True)
+        run.files.stamp(step).unlink(missing_ok=True)
     for line in (f"{k}: {v}" for k, v in run.data.description.items()):
         echo(f"[demo] {line}", err=True)
     records = [_run_step(run, name, getattr(run, name)) for name in chosen]
@@ -291,7 +287,7 @@ def run_demo(
         ["step", "status", "seconds"], [*rows, ["total", "ran", f"{total:.1f}"]]
     ).splitlines():
         echo(line)
-    echo(f"outputs in {run.dir} (owner-only: generated text may be harmful)")
+    echo(f"outputs in {run.files.root} (owner-only: generated text may be harmful)")
     if run.files.report_html.exists():
         echo(f"report: {run.files.report_html}")
     return records

@@ -11,12 +11,10 @@ import functools
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.labels import polarity_of
+from synthpack.common.labels import NEGATIVE_WORDS, POSITIVE_WORDS, polarity_of
 from synthpack.common.paths import templates_root
 from synthpack.common.problems import unknown_name
 from synthpack.prompts.categories import Category
-
-POLARITY_NAMES = ["pos", "positive", "harmful", "neg", "negative", "harmless"]
 
 
 def list_versions(templates_dir: Path | None = None) -> list[str]:
@@ -36,7 +34,7 @@ def check_polarity(polarity: str) -> str:
     """ "pos" / "neg" for any label spelling of `synthpack.common.labels`."""
     found = polarity_of(polarity)
     if found is None:
-        raise unknown_name("polarity", polarity, POLARITY_NAMES)
+        raise unknown_name("polarity", polarity, sorted(POSITIVE_WORDS | NEGATIVE_WORDS))
     return found
 
 

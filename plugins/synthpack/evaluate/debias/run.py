@@ -154,7 +154,6 @@ def run_debias(
         "reference_lm": str(settings.reference_lm or "prepared SmolLM2")
         if settings.perplexity
         else None,
-        "review_items": 2 * min(settings.review_size, len(items)),
         "seconds": round(time.perf_counter() - started, 2),
     }
     sheet, key = metrics.review_sheet(items, settings.review_size, settings.seed)
