@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthpack.common.labels import text_key
+from synthpack.common.labels import reason, text_key
 
-DUPLICATE = "duplicate"
-NEAR_DUPLICATE = "near_duplicate"
-DUPLICATE_OF_AGAINST = "duplicate_of_against"
-NEAR_DUPLICATE_OF_AGAINST = "near_duplicate_of_against"
+DUPLICATE = reason("duplicate", "the same text (after text_key) as an earlier entry")
+NEAR_DUPLICATE = reason("near_duplicate", "word-bigram Jaccard >= threshold with an earlier one")
+DUPLICATE_OF_AGAINST = reason("duplicate_of_against", "the same text as a --against text")
+NEAR_DUPLICATE_OF_AGAINST = reason(
+    "near_duplicate_of_against", "a near duplicate of a --against text"
+)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ def minhash_signatures(
 
 
 def lsh_candidates(sig: np.ndarray, settings: DedupSettings, active: np.ndarray) -> np.ndarray:
-    """Pairs (i < j) of active rows that share at least one LSH band, as an (m, 2) array."""
+    """Pairs (i < j) of active rows that share at least one LSH band, as an (m, 2) array
+    sorted by j, then i."""
     idx = np.flatnonzero(active)
     pairs = []
     weights = _splitmix64(np.arange(1, settings.rows + 1, dtype=np.uint64))
@@ -133,10 +136,12 @@ def lsh_candidates(sig: np.ndarray, settings: DedupSettings, active: np.ndarray)
             if not hit.any():
                 break
             a, b = members[:-d][hit], members[d:][hit]
-            pairs.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+            pairs.append(np.maximum(a, b) * len(sig) + np.minimum(a, b))  # one sortable key
     if not pairs:
         return np.empty((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(pairs), axis=0)
+    keys = np.sort(np.concatenate(pairs))  # a 1-D sort: far faster than unique rows
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
+    return np.stack([keys % len(sig), keys // len(sig)], axis=1)
 
 
 def exact_jaccard(codes: np.ndarray, starts: np.ndarray, i: int, j: int) -> float:
@@ -145,6 +150,49 @@ def exact_jaccard(codes: np.ndarray, starts: np.ndarray, i: int, j: int) -> floa
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
+
+
+def _mark_near(
+    candidates: np.ndarray,
+    codes: np.ndarray,
+    starts: np.ndarray,
+    kind: np.ndarray,
+    original: np.ndarray,
+    n_ref: int,
+    threshold: float,
+) -> None:
+    """Mark each item j that is a near duplicate of an earlier item still kept.
+
+    Pairs come sorted by j, then i, so the first verified partner is the
+    earliest kept one and j needs no further checks: on thousands of near-identical entries
+    (one huge LSH bucket) almost every item is settled by its first partner, and each text's
+    shingle set is built once.
+    """
+    if len(candidates) == 0:
+        return
+    js, firsts = np.unique(candidates[:, 1], return_index=True)
+    bounds = np.r_[firsts, len(candidates)].tolist()
+    partners = candidates[:, 0].tolist()
+    sets: dict[int, set] = {}
+
+    def shingles(k: int) -> set:
+        found = sets.get(k)
+        if found is None:
+            found = sets[k] = set(codes[starts[k] : starts[k + 1]].tolist())
+        return found
+
+    for n, j in enumerate(js.tolist()):
+        if j < n_ref:
+            continue  # reference texts are never dropped
+        b = shingles(j)
+        for i in partners[bounds[n] : bounds[n + 1]]:
+            if kind[i] != 0:
+                continue
+            a = shingles(i)
+            union = len(a | b)
+            if (len(a & b) / union if union else 1.0) >= threshold:
+                original[j], kind[j] = i, 2
+                break
 
 
 def deduplicate(
@@ -166,16 +214,7 @@ def deduplicate(
     sig = minhash_signatures(codes, starts, settings)
     active = (kind == 0) & (starts[1:] > starts[:-1])
     candidates = lsh_candidates(sig, settings, active)
-    partners: dict[int, list[int]] = {}
-    for i, j in candidates.tolist():
-        if exact_jaccard(codes, starts, i, j) >= settings.threshold:
-            partners.setdefault(j, []).append(i)
-    for j in sorted(partners):
-        if j < n_ref:
-            continue  # reference texts are never dropped
-        kept = [i for i in partners[j] if kind[i] == 0]
-        if kept:
-            original[j], kind[j] = min(kept), 2
+    _mark_near(candidates, codes, starts, kind, original, n_ref, settings.threshold)
     reasons: list[str | None] = []
     duplicate_of: list[int | None] = []
     for k in range(n_ref, total):

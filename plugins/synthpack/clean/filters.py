@@ -1,26 +1,31 @@
 """Quality filters: each returns the reason to reject an entry, or None to keep it.
 
-Reasons are stable names (they key `rejected_by_reason` in the report and the `reason`
-column of rejected.jsonl).
+Reasons are names of the one reject-reason vocabulary (`synthpack.common.labels`): they key
+`rejected_by_reason` in the report and fill the `reason` column of rejected.jsonl. Every filter
+judges text in any script alike: letters are letters whether Latin, Han or Devanagari.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from synthpack.clean.text import jaccard, word_shingles
-from synthpack.common.labels import text_key
+from synthpack.common.labels import MARKS, UNSPACED, reason, text_key
 
-REFUSAL = "refusal"
-GARBAGE = "garbage"
-TOO_SHORT = "too_short"
-TOO_LONG = "too_long"
-ECHO_EXAMPLE = "echo_example"
-ECHO_PROMPT = "echo_prompt"
-TRUNCATED = "truncated"
-META = "meta"  # the model talking about the task ("Here are 10 entries:") instead of an entry
+REFUSAL = reason("refusal", "the model declined or lectured instead of writing an entry")
+GARBAGE = reason("garbage", "a random string, symbol run, word loop, URL or code fragment")
+TOO_SHORT = reason("too_short", "fewer words or characters than the limits allow")
+TOO_LONG = reason("too_long", "more words or characters than the limits allow")
+ECHO_EXAMPLE = reason("echo_example", "a copy or near copy of one of the prompt's examples")
+ECHO_PROMPT = reason("echo_prompt", "repeats the prompt's own instructions")
+TRUNCATED = reason("truncated", "the last entry, cut off by the token limit")
+META = reason("meta", "the model talking about the task ('Here are 10 entries:')")
+NO_ENTRIES = reason("no_entries", "a generation in which no numbered entry was found")
+EXCESS = reason("excess", "entries beyond EXCESS_FACTOR x n_entries of one generation")
 
 _REFUSAL = re.compile(
     r"""\b(?:
@@ -41,8 +46,43 @@ _META = re.compile(
     r"^(?:here\s+(?:are|is)|sure\b|certainly\b|of\s+course\b|okay\b|ok,)|:$", re.IGNORECASE
 )
 _URL = re.compile(r"https?://|www\.|\{|\}|\[\]|\.(?:jpg|png|html)\b", re.IGNORECASE)
-_SYMBOL_RUN = re.compile(r"[^\w\s'’\".,!?;:()-]{3,}|[.,!?;:]{4,}")
-_WORDLIKE = re.compile(r"^[\"'“‘(]*[^\W\d_]+(?:['’-][^\W\d_]+)*[\"'”’).,!?;:]*$")
+# Three symbols in a row ($$$, ###): anything but letters, marks, digits, spaces and the
+# punctuation sentences use, in Latin and CJK writing; or four stops in a row.
+_SENTENCE_PUNCT = "'’\".,!?;:()\\-，。！？；：、（）「」『』《》“”‘…·—"
+_SYMBOL_RUN = re.compile(f"[^\\w\\s{MARKS}{_SENTENCE_PUNCT}]{{3,}}|[.,!?;:]{{4,}}")
+_INNER = "'’-"  # joins the parts of one word: don't, well-known
+
+
+def _is_letter(char: str) -> bool:
+    """Letters and the combining marks that are part of them (Devanagari vowel signs)."""
+    return unicodedata.category(char)[0] in "LM"
+
+
+def _wordlike(token: str) -> bool:
+    """A token made of words: letters (any script) joined by apostrophes or hyphens, or a
+    number, with punctuation (any script's) around or between them; no symbols, no digits
+    inside words."""
+    pieces = "".join(
+        " " if unicodedata.category(c)[0] == "P" and c not in _INNER else c for c in token
+    ).split()
+    if not pieces:
+        return False
+    for piece in pieces:
+        if piece.isdigit():
+            continue
+        words = re.split("[" + _INNER + "]", piece)
+        if not all(w and all(_is_letter(c) for c in w) for w in words):
+            return False
+    return True
+
+
+def word_count(entry: str) -> int:
+    """Words separated by spaces; in scripts written without spaces (Chinese, Japanese, Thai)
+    two characters count as one word (Chinese words average under two), so the length limits
+    mean about the same in every script."""
+    unspaced = len(UNSPACED.findall(entry))
+    spaced = len(UNSPACED.sub(" ", entry).split()) if unspaced else len(entry.split())
+    return spaced + math.ceil(unspaced / 2)
 
 
 @dataclass(frozen=True)
@@ -71,11 +111,11 @@ def garbage(entry: str) -> str | None:
     chars = [c for c in entry if not c.isspace()]
     if not chars:
         return GARBAGE
-    letters = sum(c.isalpha() for c in chars)
+    letters = sum(_is_letter(c) for c in chars)
     if letters / len(chars) < 0.6 or _SYMBOL_RUN.search(entry):
         return GARBAGE
     tokens = entry.split()
-    wordlike = sum(bool(_WORDLIKE.match(t)) or t.isdigit() for t in tokens)
+    wordlike = sum(_wordlike(t) for t in tokens)
     if wordlike / len(tokens) < 0.75:
         return GARBAGE
     if len(tokens) >= 8 and len({t.lower() for t in tokens}) / len(tokens) < 0.35:
@@ -84,7 +124,7 @@ def garbage(entry: str) -> str | None:
 
 
 def length(entry: str, limits: Limits) -> str | None:
-    words = len(entry.split())
+    words = word_count(entry)
     if words < limits.min_words or len(entry) < limits.min_chars:
         return TOO_SHORT
     if words > limits.max_words or len(entry) > limits.max_chars:

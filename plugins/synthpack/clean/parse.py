@@ -1,8 +1,11 @@
 """Parse the numbered lists that models really write.
 
-Handles `1.`, `1)`, `1:`, `1 -`, `**1.**`, `#1`, quoted entries, entries that span lines,
-preambles and closing remarks, odd numbering such as `1.1.11 text`, several entries on
-one line, and a last entry cut off by the token limit.
+Handles `1.`, `1)`, `1:`, `1 -`, `**1.**`, `#1`, `1、`, `１．`, Chinese numerals (`一、`),
+Roman numerals (`I.`, `IV)`), quoted entries, entries that span lines, preambles and closing
+remarks, odd numbering such as `1.1.11 text`, several entries on one line (in linear time, so
+a megabyte-long line is no slower than many short ones), and a last entry cut off by the token
+limit. Control and format characters are removed first (`visible_text`), so a zero-width space
+before a number hides nothing.
 """
 
 from __future__ import annotations
@@ -10,15 +13,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# A numbered entry at the start of a line: optional bullet/markdown, the number, a separator,
-# optional extra number groups (SmolLM2 writes "1.1.11 ..."), then the text.
+from synthpack.common.labels import visible_text
+
+_CJK_DIGITS = "〇零一二三四五六七八九十百"
+# A numbered entry at the start of a line: optional bullet/markdown, the number (Arabic digits
+# of any script, Chinese numerals, or Roman numerals), a separator, optional extra number
+# groups (SmolLM2 writes "1.1.11 ..."), then the text.
 _ENTRY = re.compile(
-    r"""^\s*(?:[-*•>]\s+)?(?:\*\*|__)?\s*(?:\#\s*|entry\s+|item\s+)?
-        (?P<num>\d{1,3})
-        (?:\s*[.):\]]|\s+[-–—])
+    rf"""^\s*(?:[-*•>]\s+)?(?:\*\*|__)?\s*(?:\#\s*|(?i:entry|item)\s+)?
+        (?:(?P<num>\d{{1,3}})|(?P<cjk>[{_CJK_DIGITS}]{{1,4}})|(?P<roman>[IVX]{{1,6}}|[ivx]{{1,6}})(?=[.)]))
+        (?:\s*[.):\]、．）：]|\s+[-–—])
         (?:\s?(?:\d+[.)])+\d*)?
         \s*(?:\*\*|__)?\s*(?P<text>.*)$""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 # Lettered items, "A)" or "(b)", which small models switch to mid-list.
 _LETTERED = re.compile(r"^\s*\(?(?P<num>[A-Za-z])\)\s+(?P<text>\S.*)$")
@@ -49,16 +56,23 @@ def clean_entry(text: str) -> str:
     return text
 
 
-def _split_inline(number: int, text: str) -> list[tuple[int, str]]:
-    """Split "a 2. b 3. c" into consecutive entries when a model put several on one line."""
-    parts = [(number, text)]
-    while True:
-        current, rest = parts[-1]
-        match = re.search(rf"(?<=\S)\s+{current + 1}[.)]\s+(?=\S)", rest)
-        if not match:
-            return parts
-        parts[-1] = (current, rest[: match.start()])
-        parts.append((current + 1, rest[match.end() :]))
+_INLINE_NUMBER = re.compile(r"(?<=\S)\s+(\d{1,6})[.)]\s+(?=\S)")
+
+
+def _split_inline(number: int | None, text: str) -> list[str]:
+    """Split "a 2. b 3. c" into consecutive entries when a model put several on one line.
+
+    One left-to-right scan: only the next number in sequence starts a new entry.
+    """
+    if number is None:  # Chinese or Roman numbering: inline runs are not numbered that way
+        return [text]
+    parts, start = [], 0
+    for match in _INLINE_NUMBER.finditer(text):
+        if int(match.group(1)) == number + 1:
+            parts.append(text[start : match.start()])
+            start, number = match.end(), number + 1
+    parts.append(text[start:])
+    return parts
 
 
 def _looks_cut(entries: list[str]) -> bool:
@@ -78,7 +92,7 @@ def parse_numbered(text: str, truncated: bool | None = None) -> Parsed:
         truncated: True when generation hit its token limit (the last entry is dropped), False
             when it stopped by itself, None when unknown (then guessed, see `_looks_cut`).
     """
-    lines = text.replace("\r\n", "\n").split("\n")
+    lines = visible_text(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     blocks: list[list[str]] = []  # each numbered entry with its continuation lines
     preamble: list[str] = []
     pending_blank = False
@@ -88,9 +102,9 @@ def parse_numbered(text: str, truncated: bool | None = None) -> Parsed:
         if match and (match.group("text").strip() or not blocks):
             if blocks and trailer:
                 blocks[-1].extend(trailer)  # a paragraph of the previous entry, not a remark
-            number = match.group("num")
-            number = int(number) if number.isdigit() else 0
-            blocks.extend([t] for _, t in _split_inline(number, match.group("text")))
+            number = match.groupdict().get("num")
+            number = int(number) if number and number.isdigit() else None
+            blocks.extend([t] for t in _split_inline(number, match.group("text")))
             trailer, pending_blank = [], False
         elif not line.strip():
             pending_blank = bool(blocks)

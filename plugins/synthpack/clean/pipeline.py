@@ -1,7 +1,8 @@
 """From raw generations to accepted and rejected entries, plus the numbers that judge a run.
 
 `clean_generations` is pure: generations in, rows and a report out. The `generate` command
-does the file handling around it.
+does the file handling around it. Every generation leaves a trace: its entries (accepted or
+rejected with a reason), or one `no_entries` row when nothing numbered was found in it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,32 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from synthpack.clean.dedup import DedupSettings, deduplicate
-from synthpack.clean.filters import REFUSAL, TRUNCATED, EchoContext, Limits, first_reason, refusal
+from synthpack.clean.filters import (
+    EXCESS,
+    NO_ENTRIES,
+    REFUSAL,
+    TRUNCATED,
+    EchoContext,
+    Limits,
+    first_reason,
+    refusal,
+)
 from synthpack.clean.parse import parse_numbered
 from synthpack.clean.report import build_report
 from synthpack.common.labels import LABEL
+from synthpack.common.progress import ProgressBar, silent
 
 PROVENANCE = ("prompt_id", "sample", "stem", "category", "version", "polarity")
+# A generation may hold this many times the entries its prompt asked for; the rest are
+# rejected as `excess` unread (a runaway answer of 76,000 entries for 10 asked).
+EXCESS_FACTOR = 3
+MIN_CAP = 30  # the cap for prompts that did not say how many entries they wanted
+
+
+def entry_cap(n_entries) -> int:
+    """The most entries one generation may contribute."""
+    asked = n_entries if isinstance(n_entries, int) and n_entries > 0 else 0
+    return max(MIN_CAP, EXCESS_FACTOR * asked)
 
 
 @dataclass
@@ -30,6 +51,7 @@ def clean_generations(
     against: list[str] = (),
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
+    progress_bar: ProgressBar = silent,
 ) -> Cleaned:
     """Parse, filter and deduplicate; every parsed entry is accepted or rejected with a reason.
 
@@ -40,28 +62,11 @@ def clean_generations(
     out = Cleaned()
     candidates: list[tuple[dict, str]] = []  # (row template, entry) that passed the filters
     per_generation = []
-    for gen in generations:
-        parsed = parse_numbered(gen["output"], gen.get("truncated"))
-        base = {k: gen.get(k) for k in PROVENANCE} | {"provenance": gen.get("provenance", {})}
-        ctx = EchoContext.build(gen.get("prompt", ""), gen.get("examples", []))
-        stats = {
-            "gen": gen,
-            "parsed": len(parsed.entries) + (parsed.truncated is not None),
-            "valid": 0,
-        }
-        stats["refused"] = bool(refusal(f"{parsed.preamble} {parsed.trailer}"))
-        for entry in parsed.entries:
-            reason = first_reason(entry, ctx, limits)
-            if reason:
-                out.rejected.append({"text": entry, "reason": reason, **base})
-                stats["refused"] |= reason == REFUSAL
-            else:
-                stats["valid"] += 1
-                candidates.append((base, entry))
-        if parsed.truncated is not None:
-            out.rejected.append({"text": parsed.truncated, "reason": TRUNCATED, **base})
-        per_generation.append(stats)
-
+    with progress_bar(len(generations), "cleaning generations") as advance:
+        for gen in generations:
+            stats = _filter_generation(gen, limits, out.rejected, candidates)
+            per_generation.append(stats)
+            advance(1)
     dup_by_prompt: dict[str, Counter] = defaultdict(Counter)
     for polarity in sorted({b["polarity"] for b, _ in candidates}):
         group = [(b, e) for b, e in candidates if b["polarity"] == polarity]
@@ -77,3 +82,37 @@ def clean_generations(
                 )
     out.report = build_report(out.accepted, out.rejected, per_generation, dup_by_prompt)
     return out
+
+
+def _filter_generation(
+    gen: dict, limits: Limits, rejected: list[dict], candidates: list[tuple[dict, str]]
+) -> dict:
+    """Parse one generation and filter its entries; returns its numbers for the report."""
+    parsed = parse_numbered(gen["output"], gen.get("truncated"))
+    base = {k: gen.get(k) for k in PROVENANCE} | {"provenance": gen.get("provenance", {})}
+    ctx = EchoContext.build(gen.get("prompt", ""), gen.get("examples", []))
+    entries = parsed.entries
+    cap = entry_cap(gen.get("n_entries"))
+    stats = {
+        "gen": gen,
+        "parsed": len(entries) + (parsed.truncated is not None),
+        "valid": 0,
+        "refused": bool(refusal(f"{parsed.preamble} {parsed.trailer}")),
+    }
+    for entry in entries[:cap]:
+        reason = first_reason(entry, ctx, limits)
+        if reason:
+            rejected.append({"text": entry, "reason": reason, **base})
+            stats["refused"] |= reason == REFUSAL
+        else:
+            stats["valid"] += 1
+            candidates.append((base, entry))
+    rejected.extend({"text": entry, "reason": EXCESS, **base} for entry in entries[cap:])
+    if parsed.truncated is not None:
+        rejected.append({"text": parsed.truncated, "reason": TRUNCATED, **base})
+    if stats["parsed"] == 0:  # nothing numbered: the whole answer is the one rejected row
+        text = " ".join(parsed.preamble.split())
+        rejected.append({"text": text, "reason": NO_ENTRIES, **base})
+        stats["refused"] |= bool(refusal(text))
+    stats["rows"] = max(1, stats["parsed"])  # rows it put into accepted + rejected
+    return stats

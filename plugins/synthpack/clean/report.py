@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from synthpack.clean.dedup import DUPLICATE, NEAR_DUPLICATE
 from synthpack.clean.text import jaccard, word_shingles
 from synthpack.common.labels import text_key
 from synthpack.common.tables import format_table
@@ -52,7 +53,7 @@ def build_report(
     for polarity in sorted({s["gen"]["polarity"] for s in per_generation}):
         gens = [s for s in per_generation if s["gen"]["polarity"] == polarity]
         accepted = [r["text"] for r in accepted_rows if r["polarity"] == polarity]
-        dup_reasons = ("duplicate", "near_duplicate")
+        dup_reasons = (DUPLICATE, NEAR_DUPLICATE)
         dups = [
             r for r in rejected_rows if r["polarity"] == polarity and r["reason"] in dup_reasons
         ]
@@ -63,7 +64,7 @@ def build_report(
         norms = [text_key(t) for t in accepted]
         report["by_polarity"][polarity] = {
             "generations": len(gens),
-            "entries_parsed": sum(s["parsed"] for s in gens),
+            "entries_parsed": sum(s["rows"] for s in gens),
             "valid": sum(s["valid"] for s in gens),
             "accepted": len(accepted),
             # Table 6

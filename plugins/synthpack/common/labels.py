@@ -1,7 +1,8 @@
-"""The one vocabulary of class labels and the one "same text" key.
+"""The one vocabulary (polarity, label, version, reject reason) and the one "same text" key.
 
-Seeds, prompts, generations, labelled data and `augment` all read labels through here, so a
-spelling accepted in one place is accepted everywhere, and two texts are "the same" (for
+Seeds, prompts, predictions, labelled data and `augment` all read fixed-vocabulary fields
+through here, so a spelling accepted in one place is accepted everywhere and an unknown one is
+an error that lists what would do (never a silent default). Two texts are "the same" (for
 deduplication, for leaks across a split, for overlap with an evaluation set) by one rule.
 """
 
@@ -17,7 +18,7 @@ LABEL = {POSITIVE: 1, NEGATIVE: 0}  # the 0/1 labels classifiers train on (1 = h
 
 # Spellings users write, compared case-insensitively after stripping.
 POSITIVE_WORDS = frozenset(
-    {"1", "pos", "positive", "harmful", "toxic", "hate", "unsafe", "yes", "true"}
+    {"1", "pos", "positive", "harmful", "toxic", "hate", "unsafe", "offensive", "yes", "true"}
 )
 NEGATIVE_WORDS = frozenset(
     {
@@ -29,7 +30,11 @@ NEGATIVE_WORDS = frozenset(
         "neutral",
         "normal",
         "non-toxic",
+        "non_toxic",
         "nontoxic",
+        "not toxic",
+        "non-harmful",
+        "not harmful",
         "safe",
         "no",
         "false",
@@ -65,11 +70,98 @@ def unknown_label(value) -> str:
     )
 
 
-_NON_WORD = re.compile(r"[^\w\s]+")
+def label_problem(value) -> tuple[str | None, str | None]:
+    """(polarity, None) for a known label spelling, (None, message) otherwise: the one check
+    every reader of a `polarity` or `label` field makes."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, "missing"
+    if not isinstance(value, (str, int, float, bool)):
+        return None, f"expected a label word or 0/1, got a JSON {type(value).__name__}"
+    polarity = polarity_of(value)
+    return (polarity, None) if polarity else (None, unknown_label(value))
+
+
+def version_of(value, available: list[str]) -> str | None:
+    """The template version a spelling names (`v2`, `V2`, `2`), if it is one of `available`."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    word = str(value).strip().casefold()
+    word = f"v{word}" if word.isdigit() else word
+    return word if word in available else None
+
+
+# ---------------------------------------------------------------- reject reasons
+
+# Why an entry was dropped: the `reason` column of rejected.jsonl and the keys of the report's
+# `rejected_by_reason`. A step that drops rows for a new reason adds it here with `reason()`.
+REJECT_REASONS: dict[str, str] = {}
+
+
+def reason(name: str, meaning: str) -> str:
+    """Add a reject reason to the vocabulary (once) and return its name."""
+    if REJECT_REASONS.setdefault(name, meaning) != meaning:
+        raise ValueError(f"reject reason {name!r} is already defined with another meaning")
+    return name
+
+
+def check_reason(name: str) -> str:
+    """A reject reason, or ValueError: a typo must not start a new report column."""
+    if name not in REJECT_REASONS:
+        raise ValueError(f"unknown reject reason {name!r}; known: {', '.join(REJECT_REASONS)}")
+    return name
+
+
+# ---------------------------------------------------------------- text
+
+
+def char_class(wanted) -> str:
+    """A regex character class of the code points whose Unicode category passes `wanted`
+    (planes 0-1 and the tag block: every control, format, punctuation or symbol is there)."""
+    points = [c for c in (*range(0x20000), *range(0xE0000, 0xE0080)) if wanted(chr(c))]
+    ranges, first = [], points[0]
+    for prev, cur in zip(points, points[1:] + [None], strict=True):
+        if cur != prev + 1:
+            ranges.append(f"{re.escape(chr(first))}-{re.escape(chr(prev))}")
+            first = cur
+    return "[" + "".join(ranges) + "]"
+
+
+# Control (Cc) and format (Cf) characters: NUL, escape codes, zero-width spaces and joiners,
+# the BOM, bidi overrides. Nobody reads them, and they make equal texts look different.
+# Newlines and tabs are layout, not controls; zero-width (non-)joiners carry meaning inside
+# Indic and Persian words and emoji, so stored texts keep them (the comparison key does not).
+_CONTROL = re.compile(char_class(lambda c: unicodedata.category(c) == "Cc" and c not in "\n\t\r"))
+_FORMAT = re.compile(char_class(lambda c: unicodedata.category(c) == "Cf"))
+_FORMAT_IN_TEXT = re.compile(
+    char_class(lambda c: unicodedata.category(c) == "Cf" and c not in "\u200c\u200d")
+)
+
+
+def visible_text(text: str) -> str:
+    """The text without control and format characters (controls become spaces), so that NUL
+    or a bidi override never reaches accepted.jsonl or alpaca.json; newlines and tabs stay."""
+    return _FORMAT_IN_TEXT.sub("", _CONTROL.sub(" ", str(text)))
+
+
+MARKS = char_class(lambda c: unicodedata.category(c)[0] == "M")[1:-1]  # inside a class
+# Everything but letters, digits, combining marks (Hindi vowel signs) and spaces becomes a
+# space: punctuation, symbols, and in ASCII text the control characters too.
+_NON_WORD = re.compile("[^\\w\\s" + MARKS + "]+")
+# Scripts written without spaces between words: each character is keyed as a word of its own,
+# so near-duplicate shingles and echo checks see words there too.
+UNSPACED = re.compile(
+    "([\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f])"
+)
 
 
 def text_key(text: str) -> str:
-    """Canonical form of a text for "is it the same text?": Unicode NFKC, case-folded,
-    punctuation dropped, single spaces."""
-    text = unicodedata.normalize("NFKC", str(text)).casefold()
-    return " ".join(_NON_WORD.sub(" ", text).split())
+    """Canonical form of a text for "is it the same text?": control and format characters
+    dropped (a zero-width space changes nothing), Unicode NFKC, case-folded, punctuation and
+    symbols dropped, single spaces (and a space between characters of unspaced scripts)."""
+    text = str(text)
+    if text.isascii():  # the common case, 4x faster: no format characters, NFKC a no-op
+        return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+    text = _FORMAT.sub("", _CONTROL.sub(" ", text))
+    text = _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(UNSPACED.sub(r" \1 ", text).split())
