@@ -30,8 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import json_lines
-from synthpack.common.labels import LABEL, POLARITIES, polarity_of, text_key, unknown_label
+from synthpack.common.files import json_lines, read_user_text
+from synthpack.common.labels import (
+    LABEL,
+    POLARITIES,
+    label_problem,
+    polarity_of,
+    text_key,
+    unknown_label,
+    visible_text,
+)
 from synthpack.common.problems import Problems, located
 from synthpack.prompts.categories import Category
 
@@ -59,8 +67,9 @@ class SeedText:
 
 
 def clean_text(text: str) -> str:
-    """One line of text: prompts list examples and answers number entries one per line."""
-    return " ".join(str(text).split())
+    """One line of visible text: prompts list examples and answers number entries one per
+    line, and control or format characters (NUL, U+200B, bidi overrides) never travel on."""
+    return " ".join(visible_text(str(text)).split())
 
 
 def unwrap_bytes_literal(raw: str) -> str:
@@ -108,7 +117,7 @@ def iter_rows(path: Path) -> Iterable[tuple[int, dict | str | None, str | None]]
     when the problem is the whole file.
     """
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_user_text(path)
     if suffix == ".txt":
         # split("\n"), not splitlines(): the latter also breaks at U+2028 and friends.
         for number, raw in enumerate(text.split("\n"), start=1):
@@ -144,8 +153,8 @@ def iter_rows(path: Path) -> Iterable[tuple[int, dict | str | None, str | None]]
 
 
 def csv_header(path: Path) -> list[str]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return next(csv.reader(handle, delimiter=_delimiter(path)), None) or []
+    first = read_user_text(path).split("\n", 1)[0].rstrip("\r")
+    return next(csv.reader([first], delimiter=_delimiter(path)), None) or []
 
 
 def require_columns(path: Path, header: list[str], needed: Iterable[str | None]) -> None:
@@ -213,6 +222,23 @@ def _txt_texts(path: Path, label: str | None, notes: list[str], problems: Proble
         )
 
 
+def _row_label(row: dict, label_field: str) -> tuple[str | None, tuple[str, str] | None]:
+    """(polarity, None), or (None, (field, problem)). accepted.jsonl rows carry both `label`
+    (1/0) and `polarity` (pos/neg): either will do, and when both are there they must agree."""
+    value = row.get(label_field)
+    other = row.get(POLARITY_FIELD) if label_field == "label" else None
+    if value in (None, "") and other not in (None, ""):
+        label_field, value, other = POLARITY_FIELD, other, None
+    polarity, problem = label_problem(value)
+    if problem:
+        return None, (label_field, problem)
+    if other not in (None, ""):
+        second, problem = label_problem(other)
+        if problem or second != polarity:
+            return None, (POLARITY_FIELD, problem or f"{other!r} disagrees with label {value!r}")
+    return polarity, None
+
+
 def _read(
     path: Path,
     label: str | None,
@@ -256,7 +282,7 @@ def _read(
             continue
         if suffix in (".csv", ".tsv"):
             text = unwrap_bytes_literal(text)
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not visible_text(text).strip():
             add("empty or not a string", number, text_field)
             continue
         polarity = label
@@ -265,15 +291,9 @@ def _read(
             if polarity is None:
                 continue
         elif polarity is None:
-            value = row.get(label_field)
-            if value in (None, "") and label_field == "label":
-                value = row.get(POLARITY_FIELD)
-            if value in (None, ""):
-                add("missing", number, label_field)
-                continue
-            polarity = polarity_of(value)
-            if polarity is None:
-                add(unknown_label(value), number, label_field)
+            polarity, problem = _row_label(row, label_field)
+            if problem:
+                add(problem[1], number, problem[0])
                 continue
         category = row.get(category_field)
         rows.append(

@@ -98,6 +98,7 @@ def generate(
     """
     from synthpack.clean.dedup import DedupSettings
     from synthpack.clean.report import format_report
+    from synthpack.cli.evaluate import progress_bar
     from synthpack.common.errors import SynthpackError
     from synthpack.generate.backends import Sampling
     from synthpack.generate.run import run_generate
@@ -124,6 +125,7 @@ def generate(
         samples=samples,
         dedup=DedupSettings(threshold=near_threshold),
         restart=restart,
+        progress_bar=progress_bar,
     )
     click.echo(format_report(report))
     if dataset_dir:

@@ -42,6 +42,21 @@ def atomic_write_jsonl(path: Path, rows: Iterable[dict], mode: int = 0o600) -> N
     atomic_write_text(path, text, mode)
 
 
+def read_user_text(path: Path) -> str:
+    """A user's text file as str (UTF-8, a BOM allowed); a binary or mis-encoded file is a
+    SynthpackError naming the line and byte, not a UnicodeDecodeError traceback."""
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise SynthpackError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset "
+            f"{err.start}); is it a binary file? Save it as UTF-8"
+        ) from None
+
+
 def json_lines(text: str) -> Iterable[tuple[int, dict | None, str | None]]:
     """(line, object, None) for each JSON-object line of JSONL text, (line, None, problem) for
     a bad one; blank lines are skipped.
@@ -61,7 +76,7 @@ def json_lines(text: str) -> Iterable[tuple[int, dict | None, str | None]]:
 
 def iter_jsonl(path: Path, problems: Problems):
     """Yield (line number, object) for each JSON-object line; record the bad ones."""
-    for line_no, row, problem in json_lines(Path(path).read_text(encoding="utf-8")):
+    for line_no, row, problem in json_lines(read_user_text(path)):
         if problem:
             problems.add(problem, line=line_no)
         else:

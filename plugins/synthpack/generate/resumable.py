@@ -2,20 +2,25 @@
 
 Finished batches are appended (and fsynced) as they complete and each batch has its own seed,
 so rerunning the same command after a stop skips what is done and gives the same file as an
-uninterrupted run. LLaMA-Factory's predictions are turned into the same rows.
+uninterrupted run. LLaMA-Factory's predictions are turned into the same rows. The prompts and
+predictions files are checked record by record where they are read: a polarity spelled
+`positive` or `harmful` is normalised through the one vocabulary, one it does not know is an
+error naming the file, line and field, so no harmful entry is ever labelled harmless.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_jsonl, read_jsonl
-from synthpack.common.problems import located
+from synthpack.common.files import atomic_write_jsonl, iter_jsonl
+from synthpack.common.labels import label_problem, version_of
+from synthpack.common.problems import Problems, located
 from synthpack.generate.backends import Sampling, make_generator
 
 # Fields of a prompts.jsonl record that every raw row carries (the cleaning step needs them).
@@ -35,9 +40,120 @@ def _raw_row(prompt: dict, sample: int, batch: int, answer: dict, provenance: di
     }
 
 
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a category name: the stem of its YAML file
+_VERSION = re.compile(r"^v\d+$")  # template versions of a forked pack: v4, v5, ...
+MAX_N_ENTRIES = 1000
+# The fields of a prompts.jsonl record that generating and cleaning need.
+PROMPT_FIELDS = ("id", "category", "version", "polarity", "n_entries", "examples", "prompt")
+
+
+def json_kind(value) -> str:
+    """What a JSON value is, without showing it (it may be generated harmful text)."""
+    if value is None:
+        return "nothing (missing or null)"
+    if isinstance(value, str):
+        return "an empty string" if not value.strip() else "a string"
+    kinds = {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "an object",
+    }
+    return next((f"{kinds[t]}" for t in kinds if isinstance(value, t)), type(value).__name__)
+
+
+def _non_empty_jsonl(path: Path, problems: Problems):
+    """(line, row) of a JSONL file that must hold at least one record."""
+    path = Path(path)
+    if not path.is_file():
+        raise SynthpackError(f"{path}: file not found")
+    rows = list(iter_jsonl(path, problems))
+    if not rows and not problems:
+        raise SynthpackError(f"{path}: empty file (no JSON records)")
+    return rows
+
+
+def _check_prompt(row: dict, line: int, problems: Problems, versions: list[str]) -> dict:
+    """One prompts.jsonl record with its polarity and version spelled the canonical way."""
+
+    def bad(field: str, message: str) -> None:
+        if field not in row:
+            message = "missing"
+        if (field, line) not in reported:
+            reported.add((field, line))
+            problems.add(message, line, field)
+
+    reported: set[tuple[str, int]] = set()
+    for name in PROMPT_FIELDS:
+        if name not in row:
+            bad(name, "missing")
+    for name in ("id", "prompt", "category"):
+        value = row.get(name)
+        if not isinstance(value, str) or not value.strip():
+            bad(name, f"expected a non-empty string, got {json_kind(value)}")
+    category = row.get("category")
+    if isinstance(category, str) and category.strip() and not _NAME.match(category):
+        bad("category", f"{category!r} is not a category name (lower case, digits, _)")
+    polarity, problem = label_problem(row.get("polarity"))
+    if problem:
+        bad("polarity", problem)
+    version = version_of(row.get("version"), versions)
+    if version is None and isinstance(row.get("version"), str):
+        spelled = row["version"].strip().casefold()
+        version = spelled if _VERSION.match(spelled) else None
+    if version is None:
+        bad("version", f"unknown version {row.get('version')!r}. Available: {', '.join(versions)}")
+    n = row.get("n_entries")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= MAX_N_ENTRIES:
+        bad("n_entries", f"expected a whole number from 1 to {MAX_N_ENTRIES}, got {n!r}")
+    examples = row.get("examples")
+    if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+        bad("examples", f"expected a list of strings, got {json_kind(examples)}")
+    return {**row, "polarity": polarity, "version": version}
+
+
+def read_prompts(path: Path, versions: list[str]) -> list[dict]:
+    """prompts.jsonl as `synthpack render` writes it, every record checked, all problems
+    reported at once; `versions` are the template versions the installed pack knows."""
+    problems = Problems(path)
+    records, first_line = [], {}
+    for line, row in _non_empty_jsonl(path, problems):
+        record = _check_prompt(row, line, problems, versions)
+        key = record.get("id")
+        if isinstance(key, str) and key in first_line:
+            problems.add(f"the same id as line {first_line[key]}", line, "id")
+        elif isinstance(key, str):
+            first_line[key] = line
+        records.append(record)
+    problems.raise_if_any()
+    return records
+
+
+def read_predictions(path: Path) -> list[dict]:
+    """LLaMA-Factory's generated_predictions.jsonl: `predict` a string on every line."""
+    problems = Problems(path)
+    rows = []
+    for line, row in _non_empty_jsonl(path, problems):
+        if not isinstance(row.get("predict"), str):
+            value = row.get("predict")
+            problems.add(
+                "missing" if value is None else f"expected a string, got {value!r}"[:200],
+                line,
+                "predict",
+            )
+        elif "prompt" in row and not isinstance(row["prompt"], str):
+            problems.add("expected a string", line, "prompt")
+        elif row.get("stopped") is not None and not isinstance(row["stopped"], bool):
+            problems.add(f"expected true or false, got {row['stopped']!r}", line, "stopped")
+        rows.append(row)
+    problems.raise_if_any()
+    return rows
+
+
 def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[dict]:
     """Pair LLaMA-Factory's generated_predictions.jsonl with the prompts, line by line."""
-    preds = read_jsonl(predictions_path, ("predict",))
+    preds = read_predictions(predictions_path)
     if len(preds) != len(prompts):
         raise SynthpackError(
             f"{predictions_path}: {len(preds)} predictions for {len(prompts)} prompts; they must "

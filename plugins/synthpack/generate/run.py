@@ -7,6 +7,7 @@ cleaned set's files, all owner-only; `augment` joins real and synthetic rows.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from synthpack.clean.dedup import DedupSettings
@@ -15,12 +16,12 @@ from synthpack.clean.pipeline import clean_generations
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from synthpack.common.labels import LABEL, text_key
+from synthpack.common.progress import ProgressBar, silent
 from synthpack.generate.backends import DEFAULT_BATCH_SIZE, Sampling
-from synthpack.generate.resumable import generate_resumable, rows_from_predictions
-from synthpack.prompts.templates import numbered
+from synthpack.generate.resumable import generate_resumable, read_prompts, rows_from_predictions
+from synthpack.prompts.templates import list_versions, numbered
 from synthpack.seeds import read_seeds
 
-PROMPT_FIELDS = ("id", "category", "version", "polarity", "n_entries", "examples", "prompt")
 DEFAULT_SAMPLING = Sampling(max_new_tokens=512, temperature=0.8, top_p=0.95)
 
 
@@ -51,26 +52,43 @@ def run_generate(
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
     restart: bool = False,
+    progress_bar: ProgressBar = silent,
 ) -> dict:
     """The whole command; returns the report (also written to OUT/report.json)."""
     if (model_dir is None) == (predictions is None):
         raise SynthpackError(
             "give either --model (to generate) or --predictions (to read), not both"
         )
-    prompts = read_jsonl(prompts_path, PROMPT_FIELDS)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(out_dir, 0o700)
-    raw_path = out_dir / "raw.jsonl"
-    if restart:
-        raw_path.unlink(missing_ok=True)
-    stats = None
-    if predictions is not None:
-        atomic_write_jsonl(raw_path, rows_from_predictions(prompts, predictions))
-    else:
-        stats = generate_resumable(
-            prompts, raw_path, model_dir, adapter_dir, backend, sampling, batch_size, samples
-        )
-    return clean_raw(out_dir, prompts_path, against, limits, dedup, stats)
+    # Every input is read and checked before anything is written: a bad file leaves no folder.
+    prompts = read_prompts(prompts_path, list_versions())
+    raw_rows = rows_from_predictions(prompts, predictions) if predictions is not None else None
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(out_dir, 0o700)
+        raw_path = out_dir / "raw.jsonl"
+        if restart:
+            raw_path.unlink(missing_ok=True)
+        stats = None
+        if raw_rows is not None:
+            atomic_write_jsonl(raw_path, raw_rows)
+        else:
+            stats = generate_resumable(
+                prompts, raw_path, model_dir, adapter_dir, backend, sampling, batch_size, samples
+            )
+        return clean_raw(out_dir, prompts_path, against, limits, dedup, stats, progress_bar)
+    except BaseException:
+        if created:
+            _remove_unfinished(out_dir)
+        raise
+
+
+def _remove_unfinished(out_dir: Path) -> None:
+    """Remove a folder this run created when it holds nothing worth resuming from (no
+    generated rows); a stopped generation keeps its raw.jsonl so the rerun continues."""
+    raw = out_dir / "raw.jsonl"
+    if not raw.exists() or raw.stat().st_size == 0:
+        shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def clean_raw(
@@ -80,13 +98,14 @@ def clean_raw(
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
     stats: dict | None = None,
+    progress_bar: ProgressBar = silent,
 ) -> dict:
     """Clean OUT/raw.jsonl into accepted / rejected / alpaca / report files; returns the report.
 
     `stats` (from `generate_resumable`) adds the generation speed to the report.
     """
     generations = read_jsonl(out_dir / "raw.jsonl")
-    cleaned = clean_generations(generations, against=against, limits=limits, dedup=dedup)
+    cleaned = clean_generations(generations, against, limits, dedup, progress_bar)
     report = {"prompts": str(prompts_path), **cleaned.report}
     if stats is not None:
         report["generation"] = {
