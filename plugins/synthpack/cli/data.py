@@ -65,7 +65,7 @@ def _by_category(values: tuple[str, ...], default: str | None, option: str) -> d
 )
 @click.option(
     "--shots",
-    type=int,
+    type=click.IntRange(min=0),
     default=DEFAULT_SHOTS,
     show_default=True,
     help="Few-shot examples per prompt.",
@@ -73,12 +73,18 @@ def _by_category(values: tuple[str, ...], default: str | None, option: str) -> d
 @EXAMPLE_LENGTH_OPTION
 @click.option(
     "--n-entries",
-    type=int,
+    type=click.IntRange(min=1),
     default=DEFAULT_N_ENTRIES,
     show_default=True,
     help="Entries asked per prompt (N).",
 )
-@click.option("--n-prompts", type=int, default=10, show_default=True, help="Prompts per stem.")
+@click.option(
+    "--n-prompts",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Prompts per stem.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--seeds", "labelled", multiple=True, help="Seed file with text + label columns.")
 @click.option(
@@ -150,15 +156,15 @@ def sft() -> None:
 )
 @click.option(
     "--per-class",
-    type=int,
+    type=click.IntRange(min=1),
     default=DEFAULT_PER_CLASS,
     show_default=True,
     help="Training records per class (positives = negatives).",
 )
-@click.option("--shots", type=int, default=DEFAULT_SHOTS, show_default=True)
+@click.option("--shots", type=click.IntRange(min=0), default=DEFAULT_SHOTS, show_default=True)
 @click.option(
     "--n-entries",
-    type=int,
+    type=click.IntRange(min=1),
     default=DEFAULT_N_ENTRIES,
     show_default=True,
     help="Answer entries (N).",

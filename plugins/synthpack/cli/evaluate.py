@@ -57,7 +57,7 @@ def scoring_lm_options(model_required: bool):
             type=_path(exists=True, file_okay=False),
             help="PEFT adapter applied on top of --model.",
         ),
-        click.option("--batch-size", type=int, default=16, show_default=True),
+        click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True),
         click.option("--start-token", help=START_TOKEN_HELP),
     )
 
@@ -101,7 +101,7 @@ def scoring_lm_options(model_required: bool):
     help="tfidf: word 1-2 + char_wb 2-5 grams (fast); minilm: MiniLM-L6-v2 embeddings.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--max-epochs", type=int, default=30, show_default=True)
+@click.option("--max-epochs", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option(
     "--bootstrap",
     "n_boot",
@@ -189,7 +189,11 @@ def classify(model, file, out, text_field) -> None:
     type=click.Choice([*SPLITS, "both"]),
     help="Default: intrasentence with --model; every split the file covers with --scores.",
 )
-@click.option("--limit", type=int, help="Score only this many examples per split (evenly spaced).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Score only this many examples per split (evenly spaced).",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -219,7 +223,9 @@ def stereoset_command(data, model_dir, adapter, scores, split, limit, batch_size
     help="crows_pairs_anonymized.csv (columns sent_more, sent_less, stereo_antistereo, bias_type).",
 )
 @scoring_lm_options(model_required=True)
-@click.option("--limit", type=int, help="Score only this many pairs (evenly spaced).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Score only this many pairs (evenly spaced)."
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -265,7 +271,7 @@ def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token
     show_default=True,
     help="Debias system prompt: general or job_postings (templates/debias/).",
 )
-@click.option("--max-new-tokens", type=int, default=256, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--original-field", default="original", show_default=True)
 @click.option("--rewrite-field", default="rewrite", show_default=True)
 @click.option(
@@ -289,10 +295,10 @@ def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token
     type=_path(exists=True, dir_okay=False),
     help="Gender Decoder wordlists.json: counts gender-coded terms (job postings).",
 )
-@click.option("--limit", type=int, help="Use only the first N pairs or texts.")
-@click.option("--review-size", type=int, default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N pairs or texts.")
+@click.option("--review-size", type=click.IntRange(min=0), default=100, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option(
     "--out", type=_path(file_okay=False), default=Path("runs/eval/debias"), show_default=True
 )

@@ -43,21 +43,30 @@ from synthpack.generate.run import DEFAULT_SAMPLING
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option(
     "--batch-size",
-    type=int,
+    type=click.IntRange(min=1),
     default=DEFAULT_BATCH_SIZE,
     show_default=True,
     help="Prompts per padded batch.",
 )
-@click.option("--samples", type=int, default=1, show_default=True, help="Generations per prompt.")
 @click.option(
-    "--max-new-tokens", type=int, default=DEFAULT_SAMPLING.max_new_tokens, show_default=True
+    "--samples",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Generations per prompt.",
+)
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(min=1),
+    default=DEFAULT_SAMPLING.max_new_tokens,
+    show_default=True,
 )
 @click.option("--temperature", type=float, default=DEFAULT_SAMPLING.temperature, show_default=True)
 @click.option("--top-p", type=float, default=DEFAULT_SAMPLING.top_p, show_default=True)
 @click.option("--seed", type=int, default=DEFAULT_SAMPLING.seed, show_default=True)
 @click.option(
     "--near-threshold",
-    type=float,
+    type=click.FloatRange(0, 1),
     default=0.7,
     show_default=True,
     help="Word-bigram Jaccard at or above which two entries are near duplicates.",
@@ -69,7 +78,12 @@ from synthpack.generate.run import DEFAULT_SAMPLING
     help="dataset_dir (or its dataset_info.json) to register the cleaned data in.",
 )
 @click.option("--name", help="Dataset name for --register (e.g. hate_pos_v2_gen).")
-@click.option("--show-samples", type=int, default=0, help="Print this many accepted entries.")
+@click.option(
+    "--show-samples",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Print this many accepted entries.",
+)
 @click.option("--restart", is_flag=True, help="Discard raw.jsonl of an earlier run in --out.")
 def generate(
     prompts_path,

@@ -3,6 +3,11 @@
 SPEC Pipeline A step 2. One prompt set per stem (`hate_pos_v2`): the JSONL records that
 `synthpack generate` reads, and the same prompts as an Alpaca dataset registered under the
 stem, so `llamafactory-cli train ... do_predict=true eval_dataset=<stem>` can generate from it.
+
+All or nothing: every stem is rendered (and so checked) before any file is written, the stems'
+folders are written into a hidden staging folder and moved into place together, and they are
+registered only then; a failure on the second stem leaves the first neither written nor
+registered.
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
+import tempfile
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
 from synthpack.prompts.categories import Category, load_category
 from synthpack.prompts.templates import check_polarity, check_version, render_synthesis, stem
-from synthpack.register import write_alpaca_dataset
+from synthpack.register import alpaca_entry, file_name_for, register_dataset
 from synthpack.seeds import length_filter, load_pools, require_pool
 
 DEFAULT_SHOTS = 5
@@ -45,8 +52,11 @@ def render_prompts(
     """Render `n_prompts` prompts, each with `shots` distinct examples sampled from `pool`."""
     prompt_stem = stem(category.name, polarity, version)
     candidates = length_filter(pool, example_length)
-    if shots < 0:
-        raise SynthpackError(f"shots must be 0 or more, got {shots}")
+    if shots < 0 or n_entries < 1 or n_prompts < 1:
+        raise SynthpackError(
+            f"--shots must be 0 or more, --n-entries and --n-prompts 1 or more; got {shots}, "
+            f"{n_entries} and {n_prompts}"
+        )
     if len(candidates) < shots:
         raise SynthpackError(
             f"{prompt_stem}: {shots} examples per prompt asked for, but only {len(candidates)} "
@@ -75,26 +85,56 @@ def render_prompts(
     return records
 
 
-def write_prompt_set(
-    records: list[dict],
+def write_prompt_sets(
+    sets: list[tuple[str, list[dict], dict, list[dict]]],
     out_dir: Path,
-    prompt_stem: str,
     dataset_dir: Path | None = None,
-    manifest: dict | None = None,
-    rejects: list[dict] | None = None,
-) -> dict:
-    """Write `<out>/<stem>/prompts.jsonl` + `alpaca.json` and register `<stem>` in dataset_dir.
+) -> list[dict]:
+    """Write `<out>/<stem>/prompts.jsonl`, `rejects.jsonl`, `alpaca.json` and `manifest.json`
+    for every (stem, records, manifest, rejects), then register each `<stem>` in dataset_dir.
 
     dataset_dir defaults to `out_dir`, which then is a LLaMA-Factory dataset_dir of its own.
+    The folders are built in a staging folder inside `out_dir` and renamed into place (a rename
+    within one file system is atomic), so a failure leaves the old folders as they were.
     """
-    folder = Path(out_dir) / prompt_stem
-    dataset_dir = Path(dataset_dir) if dataset_dir else Path(out_dir)
-    atomic_write_jsonl(folder / "prompts.jsonl", records)
-    atomic_write_jsonl(folder / "rejects.jsonl", rejects or [])
-    alpaca = [{"instruction": r["prompt"], "input": "", "output": ""} for r in records]
-    status = write_alpaca_dataset(dataset_dir, prompt_stem, folder / "alpaca.json", alpaca)
-    atomic_write_json(folder / "manifest.json", {"stem": prompt_stem, **(manifest or {})})
-    return {"stem": prompt_stem, "folder": folder, "dataset_dir": dataset_dir, "registered": status}
+    out_dir = Path(out_dir)
+    dataset_dir = Path(dataset_dir) if dataset_dir else out_dir
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".render-"))
+    try:
+        for prompt_stem, records, manifest, rejects in sets:
+            folder = staging / prompt_stem
+            alpaca = [{"instruction": r["prompt"], "input": "", "output": ""} for r in records]
+            atomic_write_jsonl(folder / "prompts.jsonl", records)
+            atomic_write_jsonl(folder / "rejects.jsonl", rejects)
+            atomic_write_json(folder / "alpaca.json", alpaca)
+            atomic_write_json(folder / "manifest.json", {"stem": prompt_stem, **manifest})
+        for prompt_stem, *_ in sets:
+            final = out_dir / prompt_stem
+            if final.exists():
+                final.rename(staging / f"{prompt_stem}.old")
+            (staging / prompt_stem).rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    rows = []
+    for prompt_stem, *_ in sets:
+        alpaca_path = out_dir / prompt_stem / "alpaca.json"
+        entry = alpaca_entry(file_name_for(alpaca_path, dataset_dir))
+        status = register_dataset(dataset_dir, prompt_stem, entry)
+        rows.append(
+            {
+                "stem": prompt_stem,
+                "folder": out_dir / prompt_stem,
+                "dataset_dir": dataset_dir,
+                "registered": status,
+            }
+        )
+    return rows
 
 
 def run_render(
@@ -119,7 +159,7 @@ def run_render(
     versions = [check_version(v, templates_dir) for v in versions]
     polarities = [check_polarity(p) for p in polarities]
     pools = load_pools(category, labelled, positive, negative)
-    rows = []
+    sets, sizes = [], []
     for polarity in polarities:
         pool = require_pool(pools, polarity, category)
         class_rejects = [r for r in pools.rejects if r["label"] == polarity]
@@ -149,13 +189,7 @@ def run_render(
                 "seed_texts_kept": len(pool),
                 "seed_rows_rejected": len(class_rejects),
             }
-            info = write_prompt_set(
-                records,
-                out_dir,
-                stem(category.name, polarity, version),
-                dataset_dir,
-                manifest,
-                class_rejects,
-            )
-            rows.append({**info, "prompts": len(records), "pool": len(pool)})
-    return rows
+            sets.append((stem(category.name, polarity, version), records, manifest, class_rejects))
+            sizes.append({"prompts": len(records), "pool": len(pool)})
+    written = write_prompt_sets(sets, out_dir, dataset_dir)
+    return [{**info, **size} for info, size in zip(written, sizes, strict=True)]

@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.labels import NEGATIVE_WORDS, POSITIVE_WORDS, polarity_of
+from synthpack.common.labels import NEGATIVE_WORDS, POSITIVE_WORDS, polarity_of, version_of
 from synthpack.common.paths import templates_root
 from synthpack.common.problems import unknown_name
 from synthpack.prompts.categories import Category
@@ -24,10 +24,12 @@ def list_versions(templates_dir: Path | None = None) -> list[str]:
 
 
 def check_version(version: str, templates_dir: Path | None = None) -> str:
+    """The version a spelling names (`v2`, `V2`, `2`), or an error listing those that exist."""
     available = list_versions(templates_dir)
-    if version not in available:
-        raise unknown_name("version", version, available)
-    return version
+    found = version_of(version, available)
+    if found is None:
+        raise unknown_name("version", str(version), available)
+    return found
 
 
 def check_polarity(polarity: str) -> str:
