@@ -369,11 +369,7 @@ def category_new(name, definition, title, negative_description, root, force) -> 
         click.echo(f"wrote {path}")
     for dataset, status in result["registered"].items():
         click.echo(f"{status} {dataset} in dataset_info.json")
-    click.echo(
-        f"next: put positives (one per line) in {result['seed_file']}, then\n"
-        f"  synthpack render --category {name}\n"
-        f"  synthpack sft build --category {name} --out dataset_info/sft --dataset-dir dataset_info"
-    )
+    click.echo(result["next"])
 
 
 COMMANDS = (render, sft, register, category)

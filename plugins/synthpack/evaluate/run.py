@@ -186,11 +186,18 @@ def load_data(
         return read_labelled(path, text_field=text_field, label_field=label_field)
 
     real, evaluation = read(train), read(eval_path)
+    if not len(evaluation):
+        raise SynthpackError(f"{eval_path}: the evaluation file holds no texts")
     if len(set(evaluation.labels)) < 2:
-        raise SynthpackError(f"{eval_path}: the evaluation set needs both labels")
+        raise SynthpackError(
+            f"{eval_path}: the evaluation set needs both labels; all {len(evaluation)} texts "
+            f"have label {evaluation.labels[0]}"
+        )
     eval_keys = {text_key(t) for t in evaluation.texts}
     data_info = {"eval": _describe(evaluation)}
+    n_read = len(real)
     real, dropped = drop_overlap(real, eval_keys)
+    check_training(real, train, eval_path, n_read, dropped)
     data_info[BASELINE] = {**_describe(real), "dropped_eval_overlap": dropped}
     synth = []
     for name, path in synthetic:
@@ -208,6 +215,23 @@ def load_data(
     data_info["validation"] = {**_describe(real_val), "taken_from": BASELINE}
     echo(f"validation (from {BASELINE}): {len(real_val)} texts, {real_val.n_harmful} harmful")
     return real, real_val, evaluation, synth, data_info
+
+
+def check_training(real: Labelled, train: Path, eval_path: Path, n_read: int, dropped: int):
+    """Name the real cause when the training data cannot train a classifier."""
+    if n_read == 0:
+        raise SynthpackError(f"{train}: the training file holds no texts")
+    if not len(real):
+        raise SynthpackError(
+            f"{train}: all {n_read} training texts are also in the evaluation set {eval_path} "
+            "and were dropped (they would leak into the scores); train on other texts"
+        )
+    if len(set(real.labels)) < 2:
+        after = f" after dropping {dropped} texts that are in {eval_path}" if dropped else ""
+        raise SynthpackError(
+            f"{train}: the training data needs both labels (harmful 1 and harmless 0); "
+            f"all {len(real)} texts{after} have label {real.labels[0]}"
+        )
 
 
 def plan_runs(

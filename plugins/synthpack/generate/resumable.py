@@ -135,15 +135,11 @@ def read_predictions(path: Path) -> list[dict]:
     problems = Problems(path)
     rows = []
     for line, row in _non_empty_jsonl(path, problems):
-        if not isinstance(row.get("predict"), str):
-            value = row.get("predict")
-            problems.add(
-                "missing" if value is None else f"expected a string, got {value!r}"[:200],
-                line,
-                "predict",
-            )
+        if not isinstance(row.get("predict"), str):  # the value may be harmful: not shown
+            found = "missing" if "predict" not in row else json_kind(row["predict"])
+            problems.add(f"expected a string, got {found}", line, "predict")
         elif "prompt" in row and not isinstance(row["prompt"], str):
-            problems.add("expected a string", line, "prompt")
+            problems.add(f"expected a string, got {json_kind(row['prompt'])}", line, "prompt")
         elif row.get("stopped") is not None and not isinstance(row["stopped"], bool):
             problems.add(f"expected true or false, got {row['stopped']!r}", line, "stopped")
         rows.append(row)

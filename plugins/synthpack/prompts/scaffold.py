@@ -151,4 +151,21 @@ def scaffold_category(
         "configs": written_configs,
         "registered": registered,
         "seed_file": dataset_dir / "seeds" / name / "positive.txt",
+        "next": next_steps(name, root),
     }
+
+
+def next_steps(name: str, root: Path) -> str:
+    """The commands that use the new category. A pack outside the one synthpack runs from
+    needs `--templates ROOT/templates` on every command, or its category is not found."""
+    root = Path(root)
+    own = root.resolve() == pack_dir("templates").resolve().parent
+    templates = "" if own else f" --templates {root / 'templates'}"
+    dataset_dir = "dataset_info" if own else str(root / "dataset_info")
+    return (
+        f"next: put positives (one per line) in {root / 'dataset_info' / 'seeds' / name}"
+        f"/positive.txt, then\n"
+        f"  synthpack render --category {name}{templates}\n"
+        f"  synthpack sft build --category {name}{templates} --out {dataset_dir}/sft "
+        f"--dataset-dir {dataset_dir}"
+    )

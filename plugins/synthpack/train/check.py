@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import yaml_key_lines
+from synthpack.common.files import read_user_text, yaml_key_lines
 from synthpack.common.problems import Problem, listed
 from synthpack.train.lf_config import (
     llamafactory_export_keys,
@@ -238,15 +238,22 @@ def check_config(
     path = Path(path)
     cwd = Path(cwd) if cwd else Path(os.getcwd())
     try:
-        text = path.read_text(encoding="utf-8")
-        config = yaml.safe_load(text) or {}
+        text = read_user_text(path)
+        config = yaml.safe_load(text)
         lines = yaml_key_lines(text)
     except OSError as exc:
         return CheckResult(path, "train", {}, [Problem(f"cannot read: {exc}", None, None)])
+    except SynthpackError as exc:  # not UTF-8: the message already names the line and byte
+        message = exc.message.split(": ", 1)[-1]
+        return CheckResult(path, "train", {}, [Problem(message, None, None)])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         return CheckResult(path, "train", {}, [Problem(f"not valid YAML: {exc}", line, None)])
+    if config is None:
+        return CheckResult(
+            path, "train", {}, [Problem("empty file: no settings (comments only, or nothing)")]
+        )
     if not isinstance(config, dict):
         return CheckResult(path, "train", {}, [Problem("expected key: value pairs", 1, None)])
     problems = [
