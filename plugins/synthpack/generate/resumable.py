@@ -67,7 +67,8 @@ def _non_empty_jsonl(path: Path, problems: Problems):
     """(line, row) of a JSONL file that must hold at least one record."""
     path = Path(path)
     if not path.is_file():
-        raise SynthpackError(f"{path}: file not found")
+        what = "a folder, not a JSONL file" if path.is_dir() else "file not found"
+        raise SynthpackError(f"{path}: {what}")
     rows = list(iter_jsonl(path, problems))
     if not rows and not problems:
         raise SynthpackError(f"{path}: empty file (no JSON records)")
@@ -136,8 +137,8 @@ def read_predictions(path: Path) -> list[dict]:
     rows = []
     for line, row in _non_empty_jsonl(path, problems):
         if not isinstance(row.get("predict"), str):  # the value may be harmful: not shown
-            found = "missing" if "predict" not in row else json_kind(row["predict"])
-            problems.add(f"expected a string, got {found}", line, "predict")
+            found = f"expected a string, got {json_kind(row.get('predict'))}"
+            problems.add(found if "predict" in row else "missing", line, "predict")
         elif "prompt" in row and not isinstance(row["prompt"], str):
             problems.add(f"expected a string, got {json_kind(row['prompt'])}", line, "prompt")
         elif row.get("stopped") is not None and not isinstance(row["stopped"], bool):

@@ -249,7 +249,9 @@ def check_config(
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        return CheckResult(path, "train", {}, [Problem(f"not valid YAML: {exc}", line, None)])
+        what = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        where = f" (column {mark.column + 1})" if mark else ""
+        return CheckResult(path, "train", {}, [Problem(f"not valid YAML: {what}{where}", line)])
     if config is None:
         return CheckResult(
             path, "train", {}, [Problem("empty file: no settings (comments only, or nothing)")]
