@@ -3,9 +3,12 @@
 Makes N synthetic entries with known exact and near duplicates, deduplicates them with
 synthpack, and compares with a reference pipeline built on datasketch's MinHashLSH (same
 shingles, threshold and permutations) run in the same process on a subset. Recall is
-measured against exact Jaccard truth on a sample of planted near-duplicate pairs.
+measured against exact Jaccard truth on a sample of planted near-duplicate pairs. The worst
+case for near deduplication is timed too: many near-identical entries (a model looping on one
+sentence), which land in one huge LSH bucket.
 
     .venv/bin/python bench/bench_clean.py --n 1000000 --reference-n 100000
+    .venv/bin/python bench/bench_clean.py --only-near-identical --near-identical 10000
 """
 
 from __future__ import annotations
@@ -42,6 +45,31 @@ def make_entries(n: int, seed: int = 0) -> tuple[list[str], list[tuple[int, int]
     return texts, planted
 
 
+def near_identical_entries(n: int, seed: int = 0) -> list[str]:
+    """One 25-word sentence with one word replaced at random: every pair is a near duplicate."""
+    rng = random.Random(seed)
+    base = [f"w{i}" for i in range(25)]
+    texts = []
+    for _ in range(n):
+        words = list(base)
+        words[rng.randrange(len(words))] = f"x{rng.randrange(10**6)}"
+        texts.append(" ".join(words) + ".")
+    return texts
+
+
+def time_near_identical(n: int, settings: DedupSettings) -> dict:
+    texts = near_identical_entries(n)
+    started = time.perf_counter()
+    result = deduplicate(texts, settings=settings)
+    seconds = time.perf_counter() - started
+    return {
+        "near_identical_n": n,
+        "near_identical_seconds": round(seconds, 2),
+        "near_identical_ms_per_entry": round(1000 * seconds / n, 3),
+        "near_identical_kept": sum(r is None for r in result.reasons),
+    }
+
+
 def reference_dedup(texts: list[str], settings: DedupSettings) -> list[bool]:
     """Exact (normalised) then datasketch MinHashLSH near-duplicates; True = dropped."""
     from datasketch import MinHash, MinHashLSH
@@ -71,9 +99,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--reference-n", type=int, default=100_000)
+    parser.add_argument("--near-identical", type=int, default=10_000)
+    parser.add_argument("--only-near-identical", action="store_true")
     parser.add_argument("--out", default="bench/clean_results.json")
     args = parser.parse_args()
     settings = DedupSettings(threshold=0.7)
+    if args.only_near_identical:
+        print(json.dumps(time_near_identical(args.near_identical, settings), indent=2))
+        return
     texts, planted = make_entries(args.n)
 
     started = time.perf_counter()
@@ -115,6 +148,7 @@ def main() -> None:
         "near_duplicate_recall": round(recall, 4),
         "copy_marked_share": round(strict, 4),
         "recall_pairs": len(truth),
+        **time_near_identical(args.near_identical, settings),
     }
     print(json.dumps(numbers, indent=2))
     with open(args.out, "w") as handle:

@@ -95,3 +95,15 @@ def test_charts_are_written_atomically_and_owner_only(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["line.png"]  # no temporary file left
+
+
+def test_the_readme_lists_every_accepted_label_spelling():
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `polarity`, `label`"))
+    harmful, harmless = row.split("|")[2:4]
+    for word in POSITIVE_WORDS:
+        assert f"`{word}`" in harmful, word
+    for word in NEGATIVE_WORDS:
+        assert f"`{word}`" in harmless, word
