@@ -101,7 +101,8 @@ def test_the_readme_lists_every_accepted_label_spelling():
     from conftest import REPO
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    row = next(line for line in readme.splitlines() if line.startswith("| `polarity`, `label`"))
+    rows = (line.strip() for line in readme.splitlines())
+    row = next(line for line in rows if line.startswith("| `polarity`, `label`"))
     harmful, harmless = row.split("|")[2:4]
     for word in POSITIVE_WORDS:
         assert f"`{word}`" in harmful, word
