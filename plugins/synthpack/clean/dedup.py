@@ -15,14 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthpack.common.labels import reason, text_key
+from synthpack.common.labels import check_reason, text_key
 
-DUPLICATE = reason("duplicate", "the same text (after text_key) as an earlier entry")
-NEAR_DUPLICATE = reason("near_duplicate", "word-bigram Jaccard >= threshold with an earlier one")
-DUPLICATE_OF_AGAINST = reason("duplicate_of_against", "the same text as a --against text")
-NEAR_DUPLICATE_OF_AGAINST = reason(
-    "near_duplicate_of_against", "a near duplicate of a --against text"
-)
+DUPLICATE = check_reason("duplicate")
+NEAR_DUPLICATE = check_reason("near_duplicate")
+DUPLICATE_OF_AGAINST = check_reason("duplicate_of_against")
+NEAR_DUPLICATE_OF_AGAINST = check_reason("near_duplicate_of_against")
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from synthpack.clean.text import jaccard, word_shingles
-from synthpack.common.labels import MARKS, UNSPACED, reason, text_key
+from synthpack.common.labels import MARKS, UNSPACED, check_reason, text_key
 
-REFUSAL = reason("refusal", "the model declined or lectured instead of writing an entry")
-GARBAGE = reason("garbage", "a random string, symbol run, word loop, URL or code fragment")
-TOO_SHORT = reason("too_short", "fewer words or characters than the limits allow")
-TOO_LONG = reason("too_long", "more words or characters than the limits allow")
-ECHO_EXAMPLE = reason("echo_example", "a copy or near copy of one of the prompt's examples")
-ECHO_PROMPT = reason("echo_prompt", "repeats the prompt's own instructions")
-TRUNCATED = reason("truncated", "the last entry, cut off by the token limit")
-META = reason("meta", "the model talking about the task ('Here are 10 entries:')")
-NO_ENTRIES = reason("no_entries", "a generation in which no numbered entry was found")
-EXCESS = reason("excess", "entries beyond EXCESS_FACTOR x n_entries of one generation")
+REFUSAL = check_reason("refusal")
+GARBAGE = check_reason("garbage")
+TOO_SHORT = check_reason("too_short")
+TOO_LONG = check_reason("too_long")
+ECHO_EXAMPLE = check_reason("echo_example")
+ECHO_PROMPT = check_reason("echo_prompt")
+TRUNCATED = check_reason("truncated")
+META = check_reason("meta")
+NO_ENTRIES = check_reason("no_entries")
+EXCESS = check_reason("excess")
 
 _REFUSAL = re.compile(
     r"""\b(?:

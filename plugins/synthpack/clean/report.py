@@ -8,7 +8,7 @@ from collections import Counter
 
 from synthpack.clean.dedup import DUPLICATE, NEAR_DUPLICATE
 from synthpack.clean.text import jaccard, word_shingles
-from synthpack.common.labels import text_key
+from synthpack.common.labels import check_reason, text_key
 from synthpack.common.tables import format_table
 
 SUCCESS_BAR = 0.6  # the first paper's pass mark: at least 60% valid entries per request
@@ -36,7 +36,7 @@ def build_report(
     dup_by_prompt: dict,
 ) -> dict:
     """The numbers of the first paper's Tables 2 and 6, the reject reasons and diversity."""
-    reasons = Counter(r["reason"] for r in rejected_rows)
+    reasons = Counter(check_reason(r["reason"]) for r in rejected_rows)  # no typo columns
     parsed = len(accepted_rows) + len(rejected_rows)
     report = {
         "generations": len(per_generation),

@@ -93,8 +93,24 @@ def version_of(value, available: list[str]) -> str | None:
 # ---------------------------------------------------------------- reject reasons
 
 # Why an entry was dropped: the `reason` column of rejected.jsonl and the keys of the report's
-# `rejected_by_reason`. A step that drops rows for a new reason adds it here with `reason()`.
-REJECT_REASONS: dict[str, str] = {}
+# `rejected_by_reason`. A step that drops rows for a new reason adds it here, or registers it
+# with `reason()`; the report refuses a reason that is in neither place.
+REJECT_REASONS: dict[str, str] = {
+    "refusal": "the model declined or lectured instead of writing an entry",
+    "garbage": "a random string, symbol run, word loop, URL or code fragment",
+    "too_short": "fewer words or characters than the limits allow",
+    "too_long": "more words or characters than the limits allow",
+    "echo_example": "a copy or near copy of one of the prompt's examples",
+    "echo_prompt": "repeats the prompt's own instructions",
+    "truncated": "the last entry, cut off by the token limit",
+    "meta": "the model talking about the task ('Here are 10 entries:')",
+    "no_entries": "a generation in which no numbered entry was found",
+    "excess": "beyond the cap of one generation (3 x n_entries, at least 30)",
+    "duplicate": "the same text (after text_key) as an earlier entry",
+    "near_duplicate": "word-bigram Jaccard at or above the threshold with an earlier entry",
+    "duplicate_of_against": "the same text as one of the --against texts",
+    "near_duplicate_of_against": "a near duplicate of one of the --against texts",
+}
 
 
 def reason(name: str, meaning: str) -> str:
