@@ -53,14 +53,10 @@ def json_kind(value) -> str:
         return "nothing (missing or null)"
     if isinstance(value, str):
         return "an empty string" if not value.strip() else "a string"
-    kinds = {
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        dict: "an object",
-    }
-    return next((f"{kinds[t]}" for t in kinds if isinstance(value, t)), type(value).__name__)
+    if isinstance(value, bool):  # before int: True is an int to Python
+        return "true/false"
+    kinds = ((int, "a number"), (float, "a number"), (list, "a list"), (dict, "an object"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
 def _non_empty_jsonl(path: Path, problems: Problems):
