@@ -167,8 +167,14 @@ def test_format_and_control_characters_never_reach_the_outputs(tmp_path):
     rows = records(PREDICTIONS)
     rows[0]["predict"] = rows[0]["predict"].replace(" ", " \u200b", 3).replace("e", "e\x00", 2)
     rows[0]["predict"] = "\ufeff\u202e" + rows[0]["predict"]
-    result, out = generate(tmp_path, predictions=write(tmp_path / "p.jsonl", rows))
+    prompts = records(PROMPTS)
+    prompts[0]["prompt"] = prompts[0]["prompt"].replace("Produce", "Pro\x00duce\u202e")
+    rows[0]["prompt"] = prompts[0]["prompt"]  # LLaMA-Factory repeats the prompt it was given
+    result, out = generate(
+        tmp_path, write(tmp_path / "q.jsonl", prompts), write(tmp_path / "p.jsonl", rows)
+    )
     assert result.exit_code == 0, result.output
+    assert "Pro duce" in (out / "alpaca.json").read_text()  # the NUL became a space
     for name in ("accepted.jsonl", "rejected.jsonl", "alpaca.json"):
         text = (out / name).read_text()
         for char in ("\x00", "\u200b", "\u202e", "\ufeff"):

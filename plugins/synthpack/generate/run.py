@@ -15,7 +15,7 @@ from synthpack.clean.filters import Limits
 from synthpack.clean.pipeline import clean_generations
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
-from synthpack.common.labels import LABEL, text_key
+from synthpack.common.labels import LABEL, text_key, visible_text
 from synthpack.common.progress import ProgressBar, silent
 from synthpack.generate.backends import DEFAULT_BATCH_SIZE, Sampling
 from synthpack.generate.resumable import generate_resumable, read_prompts, rows_from_predictions
@@ -34,7 +34,8 @@ def alpaca_records(generations: list[dict], accepted: list[dict]) -> list[dict]:
     for gen in generations:
         entries = by_key.get((gen["prompt_id"], gen["sample"]))
         if entries:
-            records.append({"instruction": gen["prompt"], "input": "", "output": numbered(entries)})
+            instruction = visible_text(gen["prompt"])  # no NUL or bidi override in SFT data
+            records.append({"instruction": instruction, "input": "", "output": numbered(entries)})
     return records
 
 
