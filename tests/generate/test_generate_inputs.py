@@ -168,13 +168,16 @@ def test_format_and_control_characters_never_reach_the_outputs(tmp_path):
     rows[0]["predict"] = rows[0]["predict"].replace(" ", " \u200b", 3).replace("e", "e\x00", 2)
     rows[0]["predict"] = "\ufeff\u202e" + rows[0]["predict"]
     prompts = records(PROMPTS)
-    prompts[0]["prompt"] = prompts[0]["prompt"].replace("Produce", "Pro\x00duce\u202e")
-    rows[0]["prompt"] = prompts[0]["prompt"]  # LLaMA-Factory repeats the prompt it was given
+    for prompt, row in zip(prompts, rows, strict=True):
+        prompt["prompt"] = prompt["prompt"][:20] + "\x00\u202e" + prompt["prompt"][20:]
+        row["prompt"] = prompt["prompt"]  # LLaMA-Factory repeats the prompt it was given
     result, out = generate(
         tmp_path, write(tmp_path / "q.jsonl", prompts), write(tmp_path / "p.jsonl", rows)
     )
     assert result.exit_code == 0, result.output
-    assert "Pro duce" in (out / "alpaca.json").read_text()  # the NUL became a space
+    cleaned = {p["prompt"][:20] + " " + p["prompt"][22:] for p in prompts}  # NUL: a space
+    alpaca = json.loads((out / "alpaca.json").read_text())
+    assert alpaca and all(r["instruction"] in cleaned for r in alpaca)
     for name in ("accepted.jsonl", "rejected.jsonl", "alpaca.json"):
         text = (out / name).read_text()
         for char in ("\x00", "\u200b", "\u202e", "\ufeff"):
