@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from synthpack.clean.label_check import DEFAULT_THRESHOLD, MODES
 from synthpack.generate.backends import DEFAULT_BATCH_SIZE
 from synthpack.generate.run import DEFAULT_SAMPLING
 
@@ -69,6 +70,28 @@ from synthpack.generate.run import DEFAULT_SAMPLING
     help="dataset_dir (or its dataset_info.json) to register the cleaned data in.",
 )
 @click.option("--name", help="Dataset name for --register (e.g. hate_pos_v2_gen).")
+@click.option(
+    "--label-check",
+    "checker_dir",
+    type=click.Path(exists=True, path_type=Path),
+    help="Classifier folder trained on REAL data only (`synthpack eval train-checker`, a model "
+    "of `eval mlp`, or a Hugging Face classifier): entries whose P(harmful) contradicts their "
+    "prompt's polarity are rejected as label_disagrees (or relabelled).",
+)
+@click.option(
+    "--label-check-threshold",
+    type=click.FloatRange(0, 1),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="P(harmful) below it: a positive disagrees; at or above it: a negative disagrees.",
+)
+@click.option(
+    "--label-check-mode",
+    type=click.Choice(MODES),
+    default="reject",
+    show_default=True,
+    help="reject: drop a disagreeing entry; relabel: keep it with the checker's label.",
+)
 @click.option("--show-samples", type=int, default=0, help="Print this many accepted entries.")
 @click.option("--restart", is_flag=True, help="Discard raw.jsonl of an earlier run in --out.")
 def generate(
@@ -88,6 +111,9 @@ def generate(
     near_threshold,
     dataset_dir,
     name,
+    checker_dir,
+    label_check_threshold,
+    label_check_mode,
     show_samples,
     restart,
 ) -> None:
@@ -105,6 +131,13 @@ def generate(
 
     if bool(dataset_dir) != bool(name):
         raise SynthpackError("--register and --name go together")
+    checker = None
+    if checker_dir:  # loaded first: a bad checker should fail before minutes of generation
+        from synthpack.clean.label_check import LabelCheck
+        from synthpack.evaluate.checker import load_checker
+
+        check = LabelCheck(label_check_threshold, label_check_mode)
+        checker = load_checker(checker_dir, check)
     if model_dir == "default":
         from synthpack.model import prepare_default_model
 
@@ -124,6 +157,7 @@ def generate(
         samples=samples,
         dedup=DedupSettings(threshold=near_threshold),
         restart=restart,
+        checker=checker,
     )
     click.echo(format_report(report))
     if dataset_dir:

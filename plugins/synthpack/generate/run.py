@@ -11,6 +11,7 @@ from pathlib import Path
 
 from synthpack.clean.dedup import DedupSettings
 from synthpack.clean.filters import Limits
+from synthpack.clean.label_check import LabelChecker
 from synthpack.clean.pipeline import clean_generations
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
@@ -25,9 +26,12 @@ DEFAULT_SAMPLING = Sampling(max_new_tokens=512, temperature=0.8, top_p=0.95)
 
 
 def alpaca_records(generations: list[dict], accepted: list[dict]) -> list[dict]:
-    """Each prompt with its cleaned entries, numbered: SFT data in the pack's own format."""
+    """Each prompt with its cleaned entries, numbered: SFT data in the pack's own format.
+
+    Entries the label check relabelled are left out: they do not answer their prompt.
+    """
     by_key: dict[tuple, list[str]] = {}
-    for row in accepted:
+    for row in (r for r in accepted if "relabelled_from" not in r):
         by_key.setdefault((row["prompt_id"], row["sample"]), []).append(row["text"])
     records = []
     for gen in generations:
@@ -51,6 +55,7 @@ def run_generate(
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
     restart: bool = False,
+    checker: LabelChecker | None = None,
 ) -> dict:
     """The whole command; returns the report (also written to OUT/report.json)."""
     if (model_dir is None) == (predictions is None):
@@ -70,7 +75,7 @@ def run_generate(
         stats = generate_resumable(
             prompts, raw_path, model_dir, adapter_dir, backend, sampling, batch_size, samples
         )
-    return clean_raw(out_dir, prompts_path, against, limits, dedup, stats)
+    return clean_raw(out_dir, prompts_path, against, limits, dedup, stats, checker)
 
 
 def clean_raw(
@@ -80,13 +85,15 @@ def clean_raw(
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
     stats: dict | None = None,
+    checker: LabelChecker | None = None,
 ) -> dict:
     """Clean OUT/raw.jsonl into accepted / rejected / alpaca / report files; returns the report.
 
-    `stats` (from `generate_resumable`) adds the generation speed to the report.
+    `stats` (from `generate_resumable`) adds the generation speed to the report; `checker`
+    (`synthpack.evaluate.checker.load_checker`) adds the label check.
     """
     generations = read_jsonl(out_dir / "raw.jsonl")
-    cleaned = clean_generations(generations, against=against, limits=limits, dedup=dedup)
+    cleaned = clean_generations(generations, against, limits, dedup, checker)
     report = {"prompts": str(prompts_path), **cleaned.report}
     if stats is not None:
         report["generation"] = {
