@@ -15,8 +15,10 @@ import csv
 import io
 import json
 import random
+import re
 import shutil
 import sys
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,6 +29,13 @@ N_STEREOSET = 300  # intrasentence examples, evenly spaced through dev.json
 TOXIC_ABOVE = 5.5  # toxic iff toxicity_ai + toxicity_human > 5.5 (ToxiGen's SOURCE.md)
 
 
+def same_text_key(text: str) -> str:
+    """synthpack's "same text" rule (common.labels.text_key): NFKC, case-folded, punctuation
+    dropped, single spaces; written out here so the script needs nothing but Python."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.sub(r"[^\w\s]+", " ", text).split())
+
+
 def toxic(row: dict) -> bool:
     return float(row["toxicity_ai"]) + float(row["toxicity_human"]) > TOXIC_ABOVE
 
@@ -34,34 +43,40 @@ def toxic(row: dict) -> bool:
 def split_annotated(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """Stratified by (target group, toxic): each stratum gives train and eval their share.
 
-    Texts that occur twice are kept once, so no text is on both sides.
+    A text that occurs twice (by synthpack's "same text" rule) is kept once, so no text is on
+    both sides.
     """
     seen, unique = set(), []
     for row in rows:
-        if row["text"] not in seen:
-            seen.add(row["text"])
+        key = same_text_key(row["text"])
+        if key not in seen:
+            seen.add(key)
             unique.append(row)
     strata = defaultdict(list)
     for row in unique:
         strata[(row["target_group"], toxic(row))].append(row)
+    keys = sorted(strata)
+    sizes = [len(strata[k]) for k in keys]
     rng = random.Random(SEED)
-    total, train, evaluation = len(unique), [], []
-    for key in sorted(strata):
+    train, evaluation = [], []
+    for key, n_eval, n_train in zip(keys, shares(sizes, N_EVAL), shares(sizes, N_TRAIN)):
         members = strata[key]
         rng.shuffle(members)
-        n_eval = round(N_EVAL * len(members) / total)
-        n_train = round(N_TRAIN * len(members) / total)
         evaluation += members[:n_eval]
         train += members[n_eval : n_eval + n_train]
-    return _exactly(train, N_TRAIN, rng), _exactly(evaluation, N_EVAL, rng)
+    order = {id(row): i for i, row in enumerate(unique)}  # back into file order
+    return sorted(train, key=lambda r: order[id(r)]), sorted(evaluation, key=lambda r: order[id(r)])
 
 
-def _exactly(rows: list[dict], n: int, rng: random.Random) -> list[dict]:
-    """Rounding per stratum can miss the total by a few rows: trim (a seeded choice)."""
-    if len(rows) < n:
-        raise SystemExit(f"only {len(rows)} rows for a split of {n}")
-    keep = sorted(rng.sample(range(len(rows)), n))
-    return [rows[i] for i in keep]
+def shares(sizes: list[int], n: int) -> list[int]:
+    """n split in proportion to sizes, exactly (largest remainders get the leftover rows)."""
+    total = sum(sizes)
+    quotas = [n * size / total for size in sizes]
+    counts = [int(q) for q in quotas]
+    by_remainder = sorted(range(len(sizes)), key=lambda i: (counts[i] - quotas[i], i))
+    for i in by_remainder[: n - sum(counts)]:
+        counts[i] += 1
+    return counts
 
 
 def write_csv(path: Path, header: list[str], rows: list[dict]) -> None:

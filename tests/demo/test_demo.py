@@ -88,8 +88,13 @@ def test_reduced_demo_end_to_end(tmp_path, smollm2):
     assert set(generation["by_polarity"]) == {"pos", "neg"}
     names = [r["name"] for r in summary["classifier"]["runs"]]
     skipped = [r["name"] for r in summary["classifier"]["skipped_runs"]]
-    assert names + skipped == ["real", "real+synthetic", "synthetic"]
+    assert names + skipped == ["real", "real+synthetic", "synthetic", "real+checked", "checked"]
     assert all(0.0 <= r["f1"] <= 1.0 for r in summary["classifier"]["runs"])
+    assert summary["classifier"]["verdict"].startswith("Against real data alone")
+    assert any(line == summary["classifier"]["verdict"] for line in lines)
+    check = summary["label_check"]
+    assert check["read"] == generation["accepted"] == check["kept"] + check["rejected"]
+    assert check["checker_training"]["n_train"] + check["checker_training"]["n_val"] <= 400
     info = json.loads((run_dir / "dataset_info.json").read_text())
     assert {"hate_v1_synthetic", "hate_v1_sft_train"} <= set(info)
 
@@ -98,7 +103,8 @@ def test_reduced_demo_end_to_end(tmp_path, smollm2):
         assert mode == 0o600, sensitive
 
     html = (run_dir / "report.html").read_text()
-    for section in ('id="steps"', 'id="generation"', 'id="classifier"', 'id="stereoset"'):
+    for section in ('id="steps"', 'id="generation"', 'id="label-check"', 'id="classifier"',
+                    'id="stereoset"'):  # fmt: skip
         assert section in html
     assert html.count("data:image/png;base64,") >= 5
     if SHARED_DATA.exists():

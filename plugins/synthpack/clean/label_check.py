@@ -27,11 +27,12 @@ class LabelCheck:
     """When an entry disagrees with its polarity, and what happens to it.
 
     A positive disagrees when its P(harmful) is below `threshold`; a negative when it is at or
-    above `negative_threshold` (default: the same cut). `reject` drops a disagreeing entry;
-    `relabel` keeps it with the checker's label instead of the prompt's.
+    above `negative_threshold` (default: the same cut). `threshold=None` means the checker's
+    own decision threshold (`load_checker` fills it in; 0.5 when there is none). `reject` drops
+    a disagreeing entry; `relabel` keeps it with the checker's label instead of the prompt's.
     """
 
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = None
     mode: str = "reject"
     negative_threshold: float | None = None
 
@@ -45,7 +46,7 @@ class LabelCheck:
     def cut(self, polarity: str) -> float:
         if polarity == NEGATIVE and self.negative_threshold is not None:
             return self.negative_threshold
-        return self.threshold
+        return DEFAULT_THRESHOLD if self.threshold is None else self.threshold
 
     def agrees(self, polarity: str, score: float) -> bool:
         harmful = score >= self.cut(polarity)
@@ -113,7 +114,7 @@ def summarise(counts: dict, check: LabelCheck, checker: str, relabelled: int) ->
     return {
         "checker": checker,
         "mode": check.mode,
-        "threshold": check.threshold,
+        "threshold": check.cut(POSITIVE),
         "negative_threshold": check.cut(NEGATIVE),
         "checked": sum(c["checked"] for c in counts.values()),
         "rejected": sum(p["rejected"] for p in by_polarity.values()),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from synthpack.clean.label_check import DEFAULT_THRESHOLD, MODES
+from synthpack.clean.label_check import MODES
 from synthpack.generate.backends import DEFAULT_BATCH_SIZE
 from synthpack.generate.run import DEFAULT_SAMPLING
 
@@ -81,9 +81,8 @@ from synthpack.generate.run import DEFAULT_SAMPLING
 @click.option(
     "--label-check-threshold",
     type=click.FloatRange(0, 1),
-    default=DEFAULT_THRESHOLD,
-    show_default=True,
-    help="P(harmful) below it: a positive disagrees; at or above it: a negative disagrees.",
+    help="P(harmful) below it: a positive disagrees; at or above it: a negative disagrees. "
+    "Default: the checker's own decision threshold (0.5 for a Hugging Face classifier).",
 )
 @click.option(
     "--label-check-mode",

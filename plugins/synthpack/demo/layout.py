@@ -51,8 +51,9 @@ class DemoSize:
     real_eval: int
     stereoset_examples: int  # intrasentence examples, evenly spaced over the dev set
     seed: int = 0
-    # The label check (issue 16): P(harmful) cut of the checker trained on real_train only.
-    label_check_threshold: float = 0.5
+    # The label check (issue 16): P(harmful) cut of the checker trained on real_train only;
+    # None = the checker's own decision threshold (F1-best on its validation split).
+    label_check_threshold: float | None = None
     label_check_mode: str = "reject"
 
 

@@ -9,6 +9,7 @@ that is also in `exclude`.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from synthpack.clean.label_check import LabelCheck, LabelChecker
@@ -57,7 +58,9 @@ def load_checker(path: Path, check: LabelCheck = LabelCheck()) -> LabelChecker:
     """A saved `eval mlp` classifier or any classifier `eval debias --toxicity` loads.
 
     A synthpack classifier whose record says it saw one label only is refused: its scores
-    would say nothing about the other class.
+    would say nothing about the other class. Without a threshold in `check`, a synthpack
+    classifier's own decision threshold (the F1-best on its real validation split) is the
+    cut: "the checker calls it harmful" then means what its own predictions mean.
     """
     path = Path(path)
     if path.is_file():
@@ -68,7 +71,10 @@ def load_checker(path: Path, check: LabelCheck = LabelCheck()) -> LabelChecker:
         )
     meta = path / "classifier.json"
     if meta.is_file():
-        info = json.loads(meta.read_text(encoding="utf-8")).get("info") or {}
+        saved = json.loads(meta.read_text(encoding="utf-8"))
+        info = saved.get("info") or {}
+        if check.threshold is None and saved.get("threshold") is not None:
+            check = replace(check, threshold=float(saved["threshold"]))
         n_train, n_harmful = info.get("n_train"), info.get("n_harmful")
         if n_train is not None and n_harmful in (0, n_train):
             raise SynthpackError(
