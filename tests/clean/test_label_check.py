@@ -43,7 +43,7 @@ def _lines(path: Path) -> list[dict]:
 def test_reject_drops_entries_that_contradict_their_polarity_with_reason_and_score():
     rows = _rows("pos", "pos", "pos", "pos", "neg", "neg", "neg")
     scores = [0.9, 0.5, 0.49, 0.1, 0.05, 0.5, 0.7]
-    checked = check_labels(rows, scores, LabelCheck(threshold=0.5), "hand")
+    checked = check_labels(rows, scores, LabelCheck(), "hand")  # both cuts 0.5
     # pos agrees at >= 0.5 (0.9, 0.5); neg agrees below 0.5 (0.05).
     assert [r["text"] for r in checked.kept] == ["entry 0", "entry 1", "entry 4"]
     assert [(r["text"], r["reason"], r["score"]) for r in checked.rejected] == [
@@ -131,8 +131,10 @@ def test_generate_with_label_check_counts_add_up(checker_dir, tmp_path, mode, th
         )
         assert check["checked"] == len(accepted) + len(disagreeing)
         for row in disagreeing:
-            pos = row["polarity"] == "pos"
-            assert row["score"] < threshold if pos else row["score"] >= threshold
+            if row["polarity"] == "pos":
+                assert row["score"] < threshold
+            else:
+                assert row["score"] >= check["negative_threshold"] == 0.5
     else:
         assert not disagreeing and check["checked"] == len(accepted)
         relabelled = [r for r in accepted if "relabelled_from" in r]

@@ -26,10 +26,12 @@ SCORE_FIELD = "label_check_score"
 class LabelCheck:
     """When an entry disagrees with its polarity, and what happens to it.
 
-    A positive disagrees when its P(harmful) is below `threshold`; a negative when it is at or
-    above `negative_threshold` (default: the same cut). `threshold=None` means the checker's
-    own decision threshold (`load_checker` fills it in; 0.5 when there is none). `reject` drops
-    a disagreeing entry; `relabel` keeps it with the checker's label instead of the prompt's.
+    A positive disagrees when its P(harmful) is below `threshold`; None means the checker's own
+    decision threshold (`load_checker` fills it in; 0.5 when there is none). A negative
+    disagrees when its P(harmful) is at or above `negative_threshold`, 0.5 unless given: the
+    F1-tuned threshold of a checker trained on a few hundred texts is low (0.14 in
+    bench/RESULTS.md) and would reject about 4 in 10 real harmless texts. `reject` drops a
+    disagreeing entry; `relabel` keeps it with the checker's label instead of the prompt's.
     """
 
     threshold: float | None = None
@@ -44,9 +46,8 @@ class LabelCheck:
                 raise SynthpackError(f"label-check threshold {value} is not between 0 and 1")
 
     def cut(self, polarity: str) -> float:
-        if polarity == NEGATIVE and self.negative_threshold is not None:
-            return self.negative_threshold
-        return DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+        cut = self.negative_threshold if polarity == NEGATIVE else self.threshold
+        return DEFAULT_THRESHOLD if cut is None else cut
 
     def agrees(self, polarity: str, score: float) -> bool:
         harmful = score >= self.cut(polarity)

@@ -81,8 +81,13 @@ from synthpack.generate.run import DEFAULT_SAMPLING
 @click.option(
     "--label-check-threshold",
     type=click.FloatRange(0, 1),
-    help="P(harmful) below it: a positive disagrees; at or above it: a negative disagrees. "
-    "Default: the checker's own decision threshold (0.5 for a Hugging Face classifier).",
+    help="P(harmful) below it: a positive disagrees. Default: the checker's own decision "
+    "threshold (0.5 for a Hugging Face classifier).",
+)
+@click.option(
+    "--label-check-negative-threshold",
+    type=click.FloatRange(0, 1),
+    help="P(harmful) at or above it: a negative disagrees (default 0.5).",
 )
 @click.option(
     "--label-check-mode",
@@ -112,6 +117,7 @@ def generate(
     name,
     checker_dir,
     label_check_threshold,
+    label_check_negative_threshold,
     label_check_mode,
     show_samples,
     restart,
@@ -135,7 +141,7 @@ def generate(
         from synthpack.clean.label_check import LabelCheck
         from synthpack.evaluate.checker import load_checker
 
-        check = LabelCheck(label_check_threshold, label_check_mode)
+        check = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
         checker = load_checker(checker_dir, check)
     if model_dir == "default":
         from synthpack.model import prepare_default_model

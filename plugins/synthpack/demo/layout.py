@@ -54,6 +54,7 @@ class DemoSize:
     # The label check (issue 16): P(harmful) cut of the checker trained on real_train only;
     # None = the checker's own decision threshold (F1-best on its validation split).
     label_check_threshold: float | None = None
+    label_check_negative_threshold: float | None = None  # None: 0.5
     label_check_mode: str = "reject"
 
 

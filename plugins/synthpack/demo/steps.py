@@ -197,7 +197,10 @@ class DemoRun:
             self.files.real_train, self.files.checker, exclude=[self.files.real_eval]
         )
         checker = load_checker(
-            self.files.checker, LabelCheck(s.label_check_threshold, s.label_check_mode)
+            self.files.checker,
+            LabelCheck(
+                s.label_check_threshold, s.label_check_mode, s.label_check_negative_threshold
+            ),
         )
         rows = read_jsonl(self.files.generations / "accepted.jsonl")
         checked = checker.apply(rows)
