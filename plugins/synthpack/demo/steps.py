@@ -257,6 +257,7 @@ class DemoRun:
                 f"{n_train} training + {n_eval} evaluation texts asked for, "
                 f"{len(pairs)} + {len(eval_pairs)} exist "
                 f"({self.data.description['classifier_data']})"
+                + ("; pass --data DIR with full copies" if self.data.shipped else "")
             )
         atomic_write_jsonl(
             self.files.real_train, [{"text": t, "label": y} for t, y in pairs[:n_train]]
