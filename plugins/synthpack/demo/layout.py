@@ -56,6 +56,8 @@ class DemoSize:
     label_check_threshold: float | None = None
     label_check_negative_threshold: float | None = None  # None: 0.5
     label_check_mode: str = "reject"
+    # tfidf: the same features as the classifier it judges for; minilm: a second opinion
+    label_check_features: str = "tfidf"
 
 
 SIZES = {

@@ -194,8 +194,9 @@ class DemoRun:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
         trained = train_checker(
-            self.files.real_train, self.files.checker, exclude=[self.files.real_eval]
-        )
+            self.files.real_train, self.files.checker, s.label_check_features,
+            exclude=[self.files.real_eval],
+        )  # fmt: skip
         checker = load_checker(
             self.files.checker,
             LabelCheck(
