@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SHARED_DATA
+from conftest import FIXTURES, SHARED_DATA
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
@@ -88,8 +88,15 @@ def test_reduced_demo_end_to_end(tmp_path, smollm2):
     assert set(generation["by_polarity"]) == {"pos", "neg"}
     names = [r["name"] for r in summary["classifier"]["runs"]]
     skipped = [r["name"] for r in summary["classifier"]["skipped_runs"]]
-    assert names + skipped == ["real", "real+synthetic", "synthetic"]
+    assert sorted(names + skipped) == sorted(
+        ["real", "real+synthetic", "synthetic", "real+checked", "checked"]
+    )
     assert all(0.0 <= r["f1"] <= 1.0 for r in summary["classifier"]["runs"])
+    assert summary["classifier"]["verdict"].startswith("Against real data alone")
+    assert any(line == summary["classifier"]["verdict"] for line in lines)
+    check = summary["label_check"]
+    assert check["read"] == generation["accepted"] == check["kept"] + check["rejected"]
+    assert check["checker_training"]["n_train"] + check["checker_training"]["n_val"] <= 400
     info = json.loads((run_dir / "dataset_info.json").read_text())
     assert {"hate_v1_synthetic", "hate_v1_sft_train"} <= set(info)
 
@@ -98,7 +105,8 @@ def test_reduced_demo_end_to_end(tmp_path, smollm2):
         assert mode == 0o600, sensitive
 
     html = (run_dir / "report.html").read_text()
-    for section in ('id="steps"', 'id="generation"', 'id="classifier"', 'id="stereoset"'):
+    for section in ('id="steps"', 'id="generation"', 'id="label-check"', 'id="classifier"',
+                    'id="stereoset"'):  # fmt: skip
         assert section in html
     assert html.count("data:image/png;base64,") >= 5
     if SHARED_DATA.exists():
@@ -137,3 +145,48 @@ def screenshot_in_chromium(html: Path, png: Path) -> None:
     assert high - low > 100, "the screenshot is blank"
     dark = sum(image.histogram()[:128]) / (image.size[0] * image.size[1])
     assert dark > 0.005, "almost nothing drawn"
+
+
+def test_label_check_and_classifier_steps_on_the_shipped_data(tmp_path):
+    """The steps after cleaning, for real, on real SmolLM2 answers (the fixtures) and the
+    shipped ToxiGen subset: the checker never sees the evaluation texts, the four runs of the
+    issue are compared on F1 and AUROC, and the verdict opens the report's classifier section."""
+    from synthpack.demo.steps import DemoRun
+    from synthpack.generate.run import run_generate
+
+    run_dir = tmp_path / "run"
+    size = replace(REDUCED, real_train=600, real_eval=1000, label_check_threshold=0.3)
+    run = DemoRun(run_dir, size, find_data(None), echo=_quiet)
+    run.check_settings(force=False)
+    run.write_real_data()
+    run_generate(FIXTURES / "smollm2_hate_prompts.jsonl", run.files.generations,
+                 predictions=FIXTURES / "smollm2_hate_predictions.jsonl")  # fmt: skip
+    for step in ("prepare", "clean"):  # stand-ins for the steps that need the model
+        run.files.stamp(step).write_text(json.dumps({"step": step, "seconds": 0.0}))
+    lines: list[str] = []
+    records = run_demo(
+        run_dir, size, steps="label_check,eval_mlp,report", echo=lambda m, **k: lines.append(m)
+    )
+    assert [r["status"] for r in records] == ["ran"] * 3
+
+    check = json.loads((run_dir / "label_check" / "report.json").read_text())
+    accepted = (run_dir / "generations" / "accepted.jsonl").read_text().splitlines()
+    assert check["read"] == len(accepted) == check["kept"] + check["rejected"]
+    assert check["threshold"] == 0.3 and check["rejected"] > 0
+    training = check["checker_training"]
+    assert training["n_train"] + training["n_val"] == 600  # real_train only
+    assert training["dropped_excluded"] == 0  # the shipped train and eval share no text
+    rejected = [json.loads(x) for x in (run_dir / "label_check" / "rejected.jsonl").open()]
+    assert {r["reason"] for r in rejected} == {"label_disagrees"}
+
+    mlp = json.loads((run_dir / "eval_mlp" / "report.json").read_text())
+    names = [r["name"] for r in mlp["runs"]] + [r["name"] for r in mlp["skipped_runs"]]
+    assert names[:2] == ["real", "real+synthetic"] and "real+checked" in names
+    assert mlp["data"]["eval"]["n"] == 1000
+    for row in mlp["runs"][1:]:
+        assert {"auroc_delta", "auroc_p_better", "auroc_p_worse"} <= set(row["vs_real"])
+    assert mlp["verdict"] in lines
+    html = (run_dir / "report.html").read_text()
+    assert html.index(mlp["verdict"].split(":")[0]) > html.index('id="classifier"')
+    assert 'id="label-check"' in html
+    assert not any(json.loads(x)["text"] in html for x in accepted), "no samples in reports"

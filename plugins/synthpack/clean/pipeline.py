@@ -21,6 +21,7 @@ from synthpack.clean.filters import (
     first_reason,
     refusal,
 )
+from synthpack.clean.label_check import LabelChecker
 from synthpack.clean.parse import parse_numbered
 from synthpack.clean.report import build_report
 from synthpack.common.labels import LABEL
@@ -52,12 +53,15 @@ def clean_generations(
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
     progress_bar: ProgressBar = silent,
+    checker: LabelChecker | None = None,
 ) -> Cleaned:
     """Parse, filter and deduplicate; every parsed entry is accepted or rejected with a reason.
 
     Each generation is a raw.jsonl row: the prompt record's fields (`prompt_id`, `prompt`,
     `examples`, `polarity`, `n_entries`, ...), `output`, `truncated` (True/False/None) and
     `provenance`. Duplicates are looked for within each polarity and against `against`.
+    A `checker` then scores what is left and rejects (or relabels) entries that contradict
+    their prompt's polarity (`synthpack.clean.label_check`).
     """
     out = Cleaned()
     candidates: list[tuple[dict, str]] = []  # (row template, entry) that passed the filters
@@ -80,7 +84,13 @@ def clean_generations(
                 out.accepted.append(
                     {"text": entry, "label": LABEL[polarity], "category": b["category"], **b}
                 )
+    checked = checker.apply(out.accepted) if checker else None
+    if checked is not None:
+        out.accepted = checked.kept
+        out.rejected.extend(checked.rejected)
     out.report = build_report(out.accepted, out.rejected, per_generation, dup_by_prompt)
+    if checked is not None:
+        out.report["label_check"] = checked.report
     return out
 
 

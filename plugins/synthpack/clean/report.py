@@ -7,6 +7,7 @@ import random
 from collections import Counter
 
 from synthpack.clean.dedup import DUPLICATE, NEAR_DUPLICATE
+from synthpack.clean.label_check import format_label_check
 from synthpack.clean.text import jaccard, word_shingles
 from synthpack.common.labels import check_reason, text_key
 from synthpack.common.tables import format_table
@@ -117,6 +118,8 @@ def format_report(report: dict) -> str:
     )
     reasons = ", ".join(f"{k} {v}" for k, v in report["rejected_by_reason"].items())
     lines.append(f"rejected by reason: {reasons or 'none'}")
+    if report.get("label_check"):
+        lines.append(format_label_check(report["label_check"]))
     if (report.get("generation") or {}).get("seconds"):
         lines.append(f"generation: {report['generation']['tokens_per_s']} tokens/s")
     return "\n".join(lines)

@@ -14,21 +14,23 @@ import click
 @click.option(
     "--steps",
     help="Run only these steps: a comma list or a range such as train-eval_mlp. "
-    "Steps: prepare, render, sft, train, generate, clean, register, eval_mlp, stereoset, report.",
+    "Steps: prepare, render, sft, train, generate, clean, label_check, register, eval_mlp, "
+    "stereoset, report.",
 )
 @click.option("--full", is_flag=True, help="Paper-like sizes (30 entries, 150 steps): hours.")
 @click.option(
     "--data",
     "data_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder with toxigen/ and stereoset/ (default: ../shared/data beside the checkout).",
+    help="Folder with full copies of toxigen/ and stereoset/ (default: $SYNTHPACK_DATA, else "
+    "the real subset shipped in dataset_info/demo).",
 )
 @click.option("--force", is_flag=True, help="Redo the chosen steps instead of reusing them.")
 def demo(out: Path, steps: str | None, full: bool, data_dir: Path | None, force: bool) -> None:
     """Seed data to an evaluated, augmented classifier on the embedded SmolLM2 (Algorithm 1).
 
-    render -> sft -> LoRA SFT (llamafactory-cli) -> generate -> clean -> register -> eval mlp
-    -> StereoSet, then OUT/report.html. Finished steps are reused on the next call.
+    render -> sft -> LoRA SFT (llamafactory-cli) -> generate -> clean -> label check -> register
+    -> eval mlp -> StereoSet, then OUT/report.html. Finished steps are reused on the next call.
     """
     from synthpack.demo.steps import run_demo
 

@@ -130,6 +130,46 @@ def eval_mlp(
     )  # fmt: skip
 
 
+@click.command("train-checker")
+@click.option(
+    "--train",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="REAL labelled training data (the formats of `eval mlp --train`).",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Model folder.")
+@click.option(
+    "--features",
+    type=click.Choice(FEATURE_KINDS),
+    default="tfidf",
+    show_default=True,
+    help="tfidf (fast) or minilm (MiniLM-L6-v2 embeddings: better meaning with few labels).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Labelled sets the checker must not see (the evaluation set): their texts are "
+    "dropped from --train. Repeatable.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def train_checker_command(train, out, features, exclude, seed) -> None:
+    """Train the label checker for `synthpack generate --label-check` on real data only.
+
+    The same MLP as `eval mlp`, saved as OUT/classifier.json + OUT/weights.npz.
+    """
+    from synthpack.evaluate.checker import train_checker
+    from synthpack.evaluate.classifier.mlp import MLPConfig
+
+    info = train_checker(train, out, features, list(exclude), MLPConfig(seed=seed))
+    click.echo(
+        f"checker trained on {info['n_train']} texts ({info['n_harmful']} harmful), "
+        f"{info['n_val']} held out for early stopping and its threshold "
+        f"{info['threshold']:.3f}; {info['dropped_excluded']} excluded texts dropped; "
+        f"{info['fit_s']:.1f} s -> {info['model']}"
+    )
+
+
 @click.command("classify")
 @click.argument("model", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -349,7 +389,13 @@ def debias_command(
                f"{out / 'review_sheet.csv'}")  # fmt: skip
 
 
-for _command in (eval_mlp, stereoset_command, crows_pairs_command, debias_command):
+for _command in (
+    eval_mlp,
+    train_checker_command,
+    stereoset_command,
+    crows_pairs_command,
+    debias_command,
+):
     eval_group.add_command(_command)
 
 COMMANDS = (eval_group, classify)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from synthpack.clean.label_check import MODES
 from synthpack.generate.backends import DEFAULT_BATCH_SIZE
 from synthpack.generate.run import DEFAULT_SAMPLING
 
@@ -79,6 +80,32 @@ from synthpack.generate.run import DEFAULT_SAMPLING
 )
 @click.option("--name", help="Dataset name for --register (e.g. hate_pos_v2_gen).")
 @click.option(
+    "--label-check",
+    "checker_dir",
+    type=click.Path(exists=True, path_type=Path),
+    help="Classifier folder trained on REAL data only (`synthpack eval train-checker`, a model "
+    "of `eval mlp`, or a Hugging Face classifier): entries whose P(harmful) contradicts their "
+    "prompt's polarity are rejected as label_disagrees (or relabelled).",
+)
+@click.option(
+    "--label-check-threshold",
+    type=click.FloatRange(0, 1),
+    help="P(harmful) below it: a positive disagrees. Default: the checker's own decision "
+    "threshold (0.5 for a Hugging Face classifier).",
+)
+@click.option(
+    "--label-check-negative-threshold",
+    type=click.FloatRange(0, 1),
+    help="P(harmful) at or above it: a negative disagrees (default 0.5).",
+)
+@click.option(
+    "--label-check-mode",
+    type=click.Choice(MODES),
+    default="reject",
+    show_default=True,
+    help="reject: drop a disagreeing entry; relabel: keep it with the checker's label.",
+)
+@click.option(
     "--show-samples",
     type=click.IntRange(min=0),
     default=0,
@@ -102,6 +129,10 @@ def generate(
     near_threshold,
     dataset_dir,
     name,
+    checker_dir,
+    label_check_threshold,
+    label_check_negative_threshold,
+    label_check_mode,
     show_samples,
     restart,
 ) -> None:
@@ -120,6 +151,13 @@ def generate(
 
     if bool(dataset_dir) != bool(name):
         raise SynthpackError("--register and --name go together")
+    checker = None
+    if checker_dir:  # loaded first: a bad checker should fail before minutes of generation
+        from synthpack.clean.label_check import LabelCheck
+        from synthpack.evaluate.checker import load_checker
+
+        check = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
+        checker = load_checker(checker_dir, check)
     if model_dir == "default":
         from synthpack.model import prepare_default_model
 
@@ -140,6 +178,7 @@ def generate(
         dedup=DedupSettings(threshold=near_threshold),
         restart=restart,
         progress_bar=progress_bar,
+        checker=checker,
     )
     click.echo(format_report(report))
     if dataset_dir:

@@ -110,6 +110,10 @@ REJECT_REASONS: dict[str, str] = {
     "near_duplicate": "word-bigram Jaccard at or above the threshold with an earlier entry",
     "duplicate_of_against": "the same text as one of the --against texts",
     "near_duplicate_of_against": "a near duplicate of one of the --against texts",
+    "semantic_duplicate": "MiniLM cosine similarity at or above --semantic-dedup with an earlier "
+    "entry or an --against text (`matched_id` names it)",
+    "label_disagrees": "a classifier trained on real data scores it against its prompt's "
+    "polarity (`label_check_score`)",
 }
 
 

@@ -20,6 +20,7 @@ STEPS = (
     "train",
     "generate",
     "clean",
+    "label_check",
     "register",
     "eval_mlp",
     "stereoset",
@@ -50,6 +51,13 @@ class DemoSize:
     real_eval: int
     stereoset_examples: int  # intrasentence examples, evenly spaced over the dev set
     seed: int = 0
+    # The label check (issue 16): P(harmful) cut of the checker trained on real_train only;
+    # None = the checker's own decision threshold (F1-best on its validation split).
+    label_check_threshold: float | None = None
+    label_check_negative_threshold: float | None = None  # None: 0.5
+    label_check_mode: str = "reject"
+    # tfidf: the same features as the classifier it judges for; minilm: a second opinion
+    label_check_features: str = "tfidf"
 
 
 SIZES = {
@@ -66,7 +74,7 @@ SIZES = {
         max_new_tokens=256,
         temperature=0.8,
         top_p=0.95,
-        real_train=2000,
+        real_train=600,  # the scarce-data setting; the shipped subset has 600 + 1,000
         real_eval=1000,
         stereoset_examples=60,
     ),
@@ -99,18 +107,34 @@ def demo_size(size: str | DemoSize) -> DemoSize:
 
 @dataclass(frozen=True)
 class DemoData:
-    """Where the demo's real data comes from: ToxiGen and StereoSet when present."""
+    """Where the demo's real data comes from: ToxiGen and StereoSet, shipped or full copies.
+
+    `annotated` is the pool the classifier's train and eval samples are drawn from, or, with
+    `annotated_eval` set (the shipped subset), the fixed training file beside a fixed
+    evaluation file.
+    """
 
     toxigen: Path | None
     stereoset: Path | None
+    annotated: Path | None = None
+    annotated_eval: Path | None = None
+    shipped: bool = False
 
     @property
     def description(self) -> dict:
+        where = " (shipped subset, dataset_info/demo)" if self.shipped else ""
+        classifier = (
+            f"ToxiGen annotated {self.annotated.name}"
+            + (f" + {self.annotated_eval.name}" if self.annotated_eval else "")
+            + where
+            if self.annotated
+            else "synthpack's shipped demo seeds (48 texts: numbers are not meaningful)"
+        )
         return {
-            "seeds": "ToxiGen demonstrations" if self.toxigen else "synthpack's shipped demo seeds",
-            "classifier_data": "ToxiGen annotated_train.csv"
+            "seeds": f"ToxiGen demonstrations{where}"
             if self.toxigen
-            else "synthpack's shipped demo seeds (48 texts: numbers are not meaningful)",
+            else "synthpack's shipped demo seeds",
+            "classifier_data": classifier,
             "stereoset": str(self.stereoset) if self.stereoset else None,
         }
 
@@ -125,20 +149,46 @@ class DemoData:
         }
 
 
-def default_data_dir() -> Path:
-    """`$SYNTHPACK_DATA`, else `../shared/data` beside a checkout (absent in a fresh clone)."""
+SHIPPED_DATA = "demo"  # under dataset_info/: the real subset a fresh clone runs on
+
+
+def shipped_data() -> DemoData:
+    """The seeded ToxiGen and StereoSet subset in dataset_info/demo (see its SOURCE.md)."""
+    root = pack_dir("dataset_info") / SHIPPED_DATA
+    annotated = root / "toxigen" / "annotated"
+    return DemoData(
+        toxigen=root / "toxigen",
+        stereoset=root / "stereoset" / "dev_intrasentence_300.json",
+        annotated=annotated / "train.csv",
+        annotated_eval=annotated / "eval.csv",
+        shipped=True,
+    )
+
+
+def default_data_dir() -> Path | None:
+    """`$SYNTHPACK_DATA` when set; None means the shipped subset."""
     env = os.environ.get("SYNTHPACK_DATA")
-    return Path(env) if env else pack_dir("templates").parents[1] / "shared" / "data"
+    return Path(env) if env else None
 
 
 def find_data(data_dir: Path | None) -> DemoData:
+    """Full copies in `data_dir` (or `$SYNTHPACK_DATA`), else the shipped subset.
+
+    A folder without ToxiGen falls back to the category's 48 shipped seeds for the
+    synthesis and the classifier (its report says the numbers mean nothing).
+    """
     data_dir = Path(data_dir) if data_dir else default_data_dir()
+    if data_dir is None:
+        return shipped_data()
     toxigen = data_dir / "toxigen"
     stereoset = data_dir / "stereoset" / "dev.json"
-    has_toxigen = (toxigen / "annotated" / "annotated_train.csv").is_file() and any(
-        toxigen.glob("demonstrations/*/hate_*.txt")
+    annotated = toxigen / "annotated" / "annotated_train.csv"
+    has_toxigen = annotated.is_file() and any(toxigen.glob("demonstrations/*/hate_*.txt"))
+    return DemoData(
+        toxigen if has_toxigen else None,
+        stereoset if stereoset.is_file() else None,
+        annotated if has_toxigen else None,
     )
-    return DemoData(toxigen if has_toxigen else None, stereoset if stereoset.is_file() else None)
 
 
 def parse_steps(value: str | None) -> list[str]:
@@ -218,6 +268,31 @@ class RunLayout:
     @property
     def generation_report(self) -> Path:
         return self.generations / "report.json"
+
+    # label_check: the checker (trained on real_train only) and the entries it kept
+    @property
+    def label_check(self) -> Path:
+        return self.root / "label_check"
+
+    @property
+    def checker(self) -> Path:
+        return self.label_check / "checker"
+
+    @property
+    def checked_accepted(self) -> Path:
+        return self.label_check / "accepted.jsonl"
+
+    @property
+    def checked_rejected(self) -> Path:
+        return self.label_check / "rejected.jsonl"
+
+    @property
+    def checked_alpaca(self) -> Path:
+        return self.label_check / "alpaca.json"
+
+    @property
+    def label_check_report(self) -> Path:
+        return self.label_check / "report.json"
 
     # eval_mlp, stereoset
     @property

@@ -34,6 +34,7 @@ def collect(run_dir: Path) -> dict:
         raise SynthpackError(f"{run_dir}: no finished demo step found (no .STEP.done files)")
     generation = _read_json(files.generation_report)
     mlp = _read_json(files.eval_mlp_report)
+    label_check = _read_json(files.label_check_report)
     stereoset = {
         name: report["intrasentence"]
         for name in STEREOSET_MODELS
@@ -48,6 +49,7 @@ def collect(run_dir: Path) -> dict:
         "steps": [{k: v for k, v in s.items() if k != "status"} for s in steps],
         "total_seconds": round(sum(s["seconds"] for s in steps if s["step"] != "report"), 1),
         "generation": generation and _generation_summary(generation),
+        "label_check": label_check,
         "classifier": mlp and _classifier_summary(mlp),
         "stereoset": stereoset or None,
     }
@@ -78,11 +80,15 @@ def _classifier_summary(report: dict) -> dict:
                 "train_size": r["train_size"],
                 **{k: r[k] for k in ("precision", "recall", "f1", "accuracy", "auroc")},
                 "f1_interval": r["intervals"]["f1"],
+                "auroc_interval": r["intervals"]["auroc"],
                 "f1_delta_vs_real": versus.get("f1_delta"),
                 "p_better": versus.get("p_better"),
+                "auroc_delta_vs_real": versus.get("auroc_delta"),
+                "auroc_p_better": versus.get("auroc_p_better"),
             }
         )
     return {
+        "verdict": report.get("verdict"),
         "eval_size": report["data"]["eval"]["n"],
         "features": report["features"],
         "runs": runs,

@@ -1,10 +1,10 @@
 """`synthpack demo`: the first paper's Algorithm 1 end to end on the embedded default, on a CPU.
 
-prepare -> render -> sft -> train -> generate -> clean -> register -> eval_mlp -> stereoset
--> report. Every step writes into one run folder (`RunLayout`) and leaves a `.STEP.done`
-stamp; a second call reuses finished steps, so a stopped demo resumes where it stopped. The
-sizes (`layout.SIZES`) were chosen so that the default finishes in about 10 minutes on a
-2-core CPU.
+prepare -> render -> sft -> train -> generate -> clean -> label_check -> register -> eval_mlp
+-> stereoset -> report. Every step writes into one run folder (`RunLayout`) and leaves a
+`.STEP.done` stamp; a second call reuses finished steps, so a stopped demo resumes where it
+stopped. The sizes (`layout.SIZES`) were chosen so that the default finishes in about 10
+minutes on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from synthpack.clean.label_check import format_label_check
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from synthpack.common.paths import pack_dir
@@ -179,14 +180,54 @@ class DemoRun:
         report = clean_raw(self.files.generations, self.files.prompts, against, stats=stats)
         return {k: report[k] for k in ("entries_parsed", "accepted", "rejected")}
 
+    def label_check(self) -> dict:
+        """Score the cleaned entries with a checker trained on the real training texts only
+        (never the evaluation set); keep the entries it agrees with."""
+        from synthpack.clean.label_check import LabelCheck
+        from synthpack.evaluate.checker import load_checker, train_checker
+        from synthpack.generate.run import alpaca_records
+
+        self.require("prepare")
+        self.require("clean")
+        s = self.size
+        folder = self.files.label_check
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        trained = train_checker(
+            self.files.real_train, self.files.checker, s.label_check_features,
+            exclude=[self.files.real_eval],
+        )  # fmt: skip
+        checker = load_checker(
+            self.files.checker,
+            LabelCheck(
+                s.label_check_threshold, s.label_check_mode, s.label_check_negative_threshold
+            ),
+        )
+        rows = read_jsonl(self.files.generations / "accepted.jsonl")
+        checked = checker.apply(rows)
+        generations = read_jsonl(self.files.generations / "raw.jsonl")
+        atomic_write_jsonl(self.files.checked_accepted, checked.kept)
+        atomic_write_jsonl(self.files.checked_rejected, checked.rejected)
+        atomic_write_json(self.files.checked_alpaca, alpaca_records(generations, checked.kept))
+        report = {"read": len(rows), "kept": len(checked.kept), "checker_training": trained}
+        atomic_write_json(self.files.label_check_report, {**report, **checked.report})
+        self.echo(format_label_check(checked.report), err=True)
+        pos = checked.report["by_polarity"]["pos"]
+        return {
+            "read": len(rows),
+            "kept": len(checked.kept),
+            "rejected": checked.report["rejected"],
+            "relabelled": checked.report["relabelled"],
+            "agreement_rate": checked.report["agreement_rate"],
+            "positives_kept": pos["agree"],
+        }
+
     def register(self) -> dict:
         from synthpack.register import register_file
 
-        self.require("clean")
+        self.require("label_check")
         dataset_dir = self.files.dataset_dir
-        status = register_file(
-            dataset_dir, SYNTHETIC_DATASET, self.files.generations / "alpaca.json"
-        )
+        status = register_file(dataset_dir, SYNTHETIC_DATASET, self.files.checked_alpaca)
         return {"dataset": SYNTHETIC_DATASET, "dataset_dir": str(dataset_dir), "status": status}
 
     def write_real_data(self) -> dict:
@@ -195,10 +236,14 @@ class DemoRun:
         from synthpack.seeds import load_pools, read_labelled
 
         s = self.size
-        if self.data.toxigen:
-            real = read_labelled(self.data.toxigen / "annotated" / "annotated_train.csv")
+        eval_pairs = None
+        if self.data.annotated:
+            real = read_labelled(self.data.annotated)
             pairs = list(zip(real.texts, real.labels, strict=True))
             n_train, n_eval = s.real_train, s.real_eval
+            if self.data.annotated_eval:  # a fixed held-out file (the shipped subset)
+                held = read_labelled(self.data.annotated_eval)
+                eval_pairs = list(zip(held.texts, held.labels, strict=True))
         else:
             # The category's shipped seeds, read as the render step reads them.
             pools = load_pools(load_category(CATEGORY)).texts
@@ -206,24 +251,42 @@ class DemoRun:
             n_eval = len(pairs) // 3
             n_train = len(pairs) - n_eval
         random.Random(s.seed).shuffle(pairs)
-        if n_train + n_eval > len(pairs):
-            raise SynthpackError(f"{n_train} + {n_eval} real texts asked for, {len(pairs)} exist")
-        rows = [{"text": t, "label": y} for t, y in pairs]
-        atomic_write_jsonl(self.files.real_train, rows[:n_train])
-        atomic_write_jsonl(self.files.real_eval, rows[n_train : n_train + n_eval])
+        if eval_pairs is None:  # one pool: the eval sample follows the training sample
+            pairs, eval_pairs = pairs[:n_train], pairs[n_train:]
+        if n_train > len(pairs) or n_eval > len(eval_pairs):
+            raise SynthpackError(
+                f"{n_train} training + {n_eval} evaluation texts asked for, "
+                f"{len(pairs)} + {len(eval_pairs)} exist "
+                f"({self.data.description['classifier_data']})"
+                + ("; pass --data DIR with full copies" if self.data.shipped else "")
+            )
+        atomic_write_jsonl(
+            self.files.real_train, [{"text": t, "label": y} for t, y in pairs[:n_train]]
+        )
+        atomic_write_jsonl(
+            self.files.real_eval, [{"text": t, "label": y} for t, y in eval_pairs[:n_eval]]
+        )
         return {"real_train": n_train, "real_eval": n_eval}
 
     def eval_mlp(self) -> dict:
         from synthpack.evaluate.run import run_mlp_eval
 
         self.require("prepare")
-        self.require("clean")
-        accepted = self.files.generations / "accepted.jsonl"
+        self.require("label_check")
+        synthetic = [
+            ("synthetic", self.files.generations / "accepted.jsonl"),
+            ("checked", self.files.checked_accepted),
+        ]
         report = run_mlp_eval(
             self.files.real_train, self.files.real_eval, self.files.eval_mlp,
-            synthetic=[("synthetic", accepted)], echo=lambda msg: None,
+            synthetic=synthetic, echo=lambda msg: None,
         )  # fmt: skip
-        return {r["name"]: round(r["f1"], 4) for r in report["runs"]}
+        self.echo(report["verdict"])
+        return {
+            **{r["name"]: {"f1": round(r["f1"], 4), "auroc": round(r["auroc"], 4)}
+               for r in report["runs"]},
+            "verdict": report["verdict"],
+        }  # fmt: skip
 
     def stereoset(self) -> dict:
         """StereoSet intrasentence on an evenly spaced subset, base model against the tuned one."""

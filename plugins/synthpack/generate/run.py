@@ -12,6 +12,7 @@ from pathlib import Path
 
 from synthpack.clean.dedup import DedupSettings
 from synthpack.clean.filters import Limits
+from synthpack.clean.label_check import LabelChecker
 from synthpack.clean.pipeline import clean_generations
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
@@ -26,9 +27,12 @@ DEFAULT_SAMPLING = Sampling(max_new_tokens=512, temperature=0.8, top_p=0.95)
 
 
 def alpaca_records(generations: list[dict], accepted: list[dict]) -> list[dict]:
-    """Each prompt with its cleaned entries, numbered: SFT data in the pack's own format."""
+    """Each prompt with its cleaned entries, numbered: SFT data in the pack's own format.
+
+    Entries the label check relabelled are left out: they do not answer their prompt.
+    """
     by_key: dict[tuple, list[str]] = {}
-    for row in accepted:
+    for row in (r for r in accepted if "relabelled_from" not in r):
         by_key.setdefault((row["prompt_id"], row["sample"]), []).append(row["text"])
     records = []
     for gen in generations:
@@ -54,6 +58,7 @@ def run_generate(
     dedup: DedupSettings = DedupSettings(),
     restart: bool = False,
     progress_bar: ProgressBar = silent,
+    checker: LabelChecker | None = None,
 ) -> dict:
     """The whole command; returns the report (also written to OUT/report.json)."""
     if (model_dir is None) == (predictions is None):
@@ -77,7 +82,10 @@ def run_generate(
             stats = generate_resumable(
                 prompts, raw_path, model_dir, adapter_dir, backend, sampling, batch_size, samples
             )
-        return clean_raw(out_dir, prompts_path, against, limits, dedup, stats, progress_bar)
+        return clean_raw(
+            out_dir, prompts_path, against, limits, dedup, stats,
+            progress_bar=progress_bar, checker=checker,
+        )  # fmt: skip
     except BaseException:
         if created:
             _remove_unfinished(out_dir)
@@ -100,13 +108,17 @@ def clean_raw(
     dedup: DedupSettings = DedupSettings(),
     stats: dict | None = None,
     progress_bar: ProgressBar = silent,
+    checker: LabelChecker | None = None,
 ) -> dict:
     """Clean OUT/raw.jsonl into accepted / rejected / alpaca / report files; returns the report.
 
-    `stats` (from `generate_resumable`) adds the generation speed to the report.
+    `stats` (from `generate_resumable`) adds the generation speed to the report; `checker`
+    (`synthpack.evaluate.checker.load_checker`) adds the label check.
     """
     generations = read_jsonl(out_dir / "raw.jsonl")
-    cleaned = clean_generations(generations, against, limits, dedup, progress_bar)
+    cleaned = clean_generations(
+        generations, against, limits, dedup, progress_bar=progress_bar, checker=checker
+    )
     report = {"prompts": str(prompts_path), **cleaned.report}
     if stats is not None:
         report["generation"] = {
