@@ -13,7 +13,9 @@ from synthpack.clean.dedup import DedupSettings, deduplicate
 from synthpack.clean.filters import REFUSAL, TRUNCATED, EchoContext, Limits, first_reason, refusal
 from synthpack.clean.parse import parse_numbered
 from synthpack.clean.report import build_report
+from synthpack.clean.semantic import Embed, minilm_embedder, semantic_matches
 from synthpack.common.labels import LABEL
+from synthpack.common.progress import ProgressBar, silent
 
 PROVENANCE = ("prompt_id", "sample", "stem", "category", "version", "polarity")
 
@@ -30,50 +32,88 @@ def clean_generations(
     against: list[str] = (),
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
+    semantic: float | None = None,
+    embed: Embed | None = None,
+    progress_bar: ProgressBar = silent,
 ) -> Cleaned:
     """Parse, filter and deduplicate; every parsed entry is accepted or rejected with a reason.
 
     Each generation is a raw.jsonl row: the prompt record's fields (`prompt_id`, `prompt`,
     `examples`, `polarity`, `n_entries`, ...), `output`, `truncated` (True/False/None) and
-    `provenance`. Duplicates are looked for within each polarity and against `against`.
+    `provenance`. Duplicates are looked for within each polarity and against `against`;
+    with `semantic` (a cosine threshold), paraphrases too, by `embed` (default MiniLM).
     """
     out = Cleaned()
     candidates: list[tuple[dict, str]] = []  # (row template, entry) that passed the filters
     per_generation = []
-    for gen in generations:
-        parsed = parse_numbered(gen["output"], gen.get("truncated"))
-        base = {k: gen.get(k) for k in PROVENANCE} | {"provenance": gen.get("provenance", {})}
-        ctx = EchoContext.build(gen.get("prompt", ""), gen.get("examples", []))
-        stats = {
-            "gen": gen,
-            "parsed": len(parsed.entries) + (parsed.truncated is not None),
-            "valid": 0,
-        }
-        stats["refused"] = bool(refusal(f"{parsed.preamble} {parsed.trailer}"))
-        for entry in parsed.entries:
-            reason = first_reason(entry, ctx, limits)
-            if reason:
-                out.rejected.append({"text": entry, "reason": reason, **base})
-                stats["refused"] |= reason == REFUSAL
-            else:
-                stats["valid"] += 1
-                candidates.append((base, entry))
-        if parsed.truncated is not None:
-            out.rejected.append({"text": parsed.truncated, "reason": TRUNCATED, **base})
-        per_generation.append(stats)
+    with progress_bar(len(generations), "clean", unit="gen") as update:
+        for gen in generations:
+            per_generation.append(_parse_and_filter(gen, limits, out, candidates))
+            update(1)
 
     dup_by_prompt: dict[str, Counter] = defaultdict(Counter)
     for polarity in sorted({b["polarity"] for b, _ in candidates}):
         group = [(b, e) for b, e in candidates if b["polarity"] == polarity]
         result = deduplicate([e for _, e in group], against=against, settings=dedup)
+        kept = []
         for (b, entry), reason in zip(group, result.reasons, strict=False):
             if reason:
                 out.rejected.append({"text": entry, "reason": reason, **b})
                 if not reason.endswith("_of_against"):
                     dup_by_prompt[polarity][b["prompt_id"]] += 1
             else:
-                out.accepted.append(
-                    {"text": entry, "label": LABEL[polarity], "category": b["category"], **b}
-                )
+                kept.append((b, entry))
+        if semantic is not None and kept:
+            kept = _drop_paraphrases(kept, against, semantic, embed or minilm_embedder(), out)
+        for b, entry in kept:
+            out.accepted.append(
+                {"text": entry, "label": LABEL[polarity], "category": b["category"], **b}
+            )
     out.report = build_report(out.accepted, out.rejected, per_generation, dup_by_prompt)
+    if semantic is not None:
+        out.report["semantic_dedup"] = {"model": "all-MiniLM-L6-v2", "threshold": semantic}
     return out
+
+
+def entry_id(row: dict) -> str:
+    """`prompt_id:sample:entry`: which numbered entry of which answer a row is."""
+    return f"{row['prompt_id']}:{row['sample']}:{row['entry']}"
+
+
+def _drop_paraphrases(kept, against, threshold: float, embed: Embed, out: Cleaned) -> list:
+    """Reject entries MinHash kept whose meaning repeats a kept one or an `against` text."""
+    refs = embed(list(against)) if len(against) else None
+    matches = semantic_matches(embed([e for _, e in kept]), threshold, refs)
+    dropped = {m.index for m in matches}
+    for m in matches:
+        b, entry = kept[m.index]
+        matched = f"against:{m.of}" if m.of_against else entry_id(kept[m.of][0])
+        out.rejected.append(
+            {"text": entry, "reason": m.reason, "matched_id": matched,
+             "similarity": round(m.similarity, 4), **b}
+        )  # fmt: skip
+    return [pair for k, pair in enumerate(kept) if k not in dropped]
+
+
+def _parse_and_filter(gen: dict, limits: Limits, out: Cleaned, candidates: list) -> dict:
+    """One generation: its entries rejected with a reason or added to `candidates`."""
+    parsed = parse_numbered(gen["output"], gen.get("truncated"))
+    base = {k: gen.get(k) for k in PROVENANCE} | {"provenance": gen.get("provenance", {})}
+    ctx = EchoContext.build(gen.get("prompt", ""), gen.get("examples", []))
+    stats = {
+        "gen": gen,
+        "parsed": len(parsed.entries) + (parsed.truncated is not None),
+        "valid": 0,
+    }
+    stats["refused"] = bool(refusal(f"{parsed.preamble} {parsed.trailer}"))
+    for number, entry in enumerate(parsed.entries, start=1):
+        reason = first_reason(entry, ctx, limits)
+        if reason:
+            out.rejected.append({"text": entry, "reason": reason, **base})
+            stats["refused"] |= reason == REFUSAL
+        else:
+            stats["valid"] += 1
+            candidates.append(({**base, "entry": number}, entry))
+    if parsed.truncated is not None:
+        out.rejected.append({"text": parsed.truncated, "reason": TRUNCATED, **base})
+    return stats

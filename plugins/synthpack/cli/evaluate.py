@@ -8,12 +8,11 @@ prints a table.
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from synthpack.common.progress import terminal as progress_bar
 from synthpack.common.tables import format_table
 from synthpack.evaluate.classifier.features import FEATURE_KINDS
 from synthpack.evaluate.stereoset import SPLITS
@@ -29,13 +28,6 @@ START_TOKEN_HELP = (
     "SmolLM2, whose BOS is the chat token <|im_start|>, '<|endoftext|>' is the document start "
     "it saw in pre-training."
 )
-
-
-@contextmanager
-def progress_bar(total: int, label: str):
-    """A progress bar on stderr; yields the `progress(n)` callback the runners accept."""
-    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
-        yield bar.update
 
 
 def _path(**kwargs):

@@ -20,6 +20,7 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from synthpack.common.paths import pack_dir
+from synthpack.common.progress import ProgressBar, terminal
 from synthpack.common.tables import format_table
 from synthpack.demo.layout import (
     CATEGORY,
@@ -45,12 +46,21 @@ def echo_to_terminal(message: str, err: bool = False) -> None:
 class DemoRun:
     """One run folder: its settings, the steps' actions and their stamps."""
 
-    def __init__(self, run_dir: Path, size: DemoSize, data: DemoData, echo=echo_to_terminal):
+    def __init__(
+        self,
+        run_dir: Path,
+        size: DemoSize,
+        data: DemoData,
+        echo=echo_to_terminal,
+        progress_bar: ProgressBar = terminal,
+        model_dir: Path | None = None,
+    ):
         self.files = RunLayout(Path(run_dir))
         self.size = size
         self.data = data
         self.echo = echo
-        self.model_dir: Path | None = None
+        self.progress_bar = progress_bar
+        self.model_dir = model_dir
 
     def check_settings(self, force: bool) -> None:
         """Refuse to mix the outputs of two settings in one folder; `force` starts afresh."""
@@ -131,7 +141,10 @@ class DemoRun:
             "seed": s.seed,
         }
         log = self.files.train_log
-        run_llamafactory_train(pack_dir("llamafactory_configs") / TRAIN_CONFIG, overrides, log)
+        run_llamafactory_train(
+            pack_dir("llamafactory_configs") / TRAIN_CONFIG, overrides, log,
+            progress_bar=self.progress_bar,
+        )  # fmt: skip
         losses = [
             json.loads(line)["loss"]
             for line in (self.files.adapter / "trainer_log.jsonl").read_text().splitlines()
@@ -159,7 +172,7 @@ class DemoRun:
         stats = generate_resumable(
             prompts, generations / "raw.jsonl", self.model(), self.files.adapter, "hf",
             Sampling(s.max_new_tokens, s.temperature, s.top_p, s.seed),
-            batch_size=len(prompts), samples=1,
+            batch_size=len(prompts), samples=1, progress_bar=self.progress_bar,
         )  # fmt: skip
         atomic_write_json(self.files.generation_stats, stats)
         speed = stats["new_tokens"] / stats["seconds"] if stats["seconds"] else None
@@ -176,7 +189,10 @@ class DemoRun:
         # Synthetic entries must be new: not copies of the real training texts or the seeds.
         against = [r["text"] for r in read_jsonl(self.files.real_train)]
         against += [r.text for r in read_seeds(positive=self.data.seed_files().get("positive", []))]
-        report = clean_raw(self.files.generations, self.files.prompts, against, stats=stats)
+        report = clean_raw(
+            self.files.generations, self.files.prompts, against, stats=stats,
+            progress_bar=self.progress_bar, command=f"synthpack demo --out {self.files.root}",
+        )  # fmt: skip
         return {k: report[k] for k in ("entries_parsed", "accepted", "rejected")}
 
     def register(self) -> dict:
@@ -236,7 +252,7 @@ class DemoRun:
         for name, adapter in zip(STEREOSET_MODELS, (None, self.files.adapter), strict=True):
             report = run_stereoset(
                 self.data.stereoset, self.files.stereoset(name), self.model(), adapter,
-                limit=self.size.stereoset_examples,
+                limit=self.size.stereoset_examples, progress_bar=self.progress_bar,
             )  # fmt: skip
             block = report["intrasentence"]
             figures[name] = {k: round(block[k], 2) for k in ("lms", "ss", "icat")}
@@ -268,12 +284,16 @@ def run_demo(
     data_dir: Path | None = None,
     force: bool = False,
     echo: Callable[..., None] = echo_to_terminal,
+    progress_bar: ProgressBar = terminal,
+    model_dir: Path | None = None,
 ) -> list[dict]:
-    """Run (or resume) the demo's steps; `echo` the step table and return one record per step.
+    """Run (or resume) the demo's steps; `echo` the step and results tables and return one
+    record per step.
 
-    `echo(message, err=False)` receives every line (progress notes with `err=True`).
+    `echo(message, err=False)` receives every line (progress notes with `err=True`); the long
+    steps draw `progress_bar` (on a terminal only). `model_dir` replaces the embedded model.
     """
-    run = DemoRun(run_dir, demo_size(size), find_data(data_dir), echo)
+    run = DemoRun(run_dir, demo_size(size), find_data(data_dir), echo, progress_bar, model_dir)
     chosen = parse_steps(steps)
     run.check_settings(force)
     for step in chosen if force else ():
@@ -287,6 +307,12 @@ def run_demo(
         ["step", "status", "seconds"], [*rows, ["total", "ran", f"{total:.1f}"]]
     ).splitlines():
         echo(line)
+    if run.files.summary.exists() and "report" in chosen:
+        from synthpack.demo.report import results_table
+
+        echo("")
+        for line in results_table(json.loads(run.files.summary.read_text())).splitlines():
+            echo(line)
     echo(f"outputs in {run.files.root} (owner-only: generated text may be harmful)")
     if run.files.report_html.exists():
         echo(f"report: {run.files.report_html}")
