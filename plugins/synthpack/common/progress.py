@@ -33,12 +33,14 @@ def terminal(total: int, label: str, unit: str = "it") -> Iterator[Update]:
     with tqdm(
         total=total or None, desc=label, unit=unit, file=sys.stderr, disable=None, leave=True
     ) as bar:
+        shown: dict = {}  # a fact stays on screen until a newer value replaces it
 
         def update(n: int = 1, **facts) -> None:
             if "total" in facts:
                 bar.total = facts.pop("total")
             if facts:
-                bar.set_postfix(facts, refresh=False)
+                shown.update(facts)
+                bar.set_postfix(shown, refresh=False)
             bar.update(n)
             if not n:
                 bar.refresh()
