@@ -56,11 +56,11 @@ def semantic_matches(
             score = to_refs[np.arange(hi - lo), best]
             for k in np.flatnonzero(score >= threshold):
                 kept[lo + k] = False
-                matches.append(SemanticMatch(lo + k, int(best[k]), True, float(score[k])))
+                matches.append(SemanticMatch(int(lo + k), int(best[k]), True, float(score[k])))
         sims = block @ vectors[:hi].T
         sims[np.arange(hi - lo)[:, None] <= np.arange(hi)[None, :] - lo] = -1.0  # earlier only
         for k in np.flatnonzero((sims >= threshold).any(axis=1)):
-            i = lo + k
+            i = int(lo + k)
             if not kept[i]:
                 continue
             row = np.where(kept[:hi], sims[k], -1.0)
