@@ -125,7 +125,9 @@ def _header(facts: dict) -> dict:
 
 def _table(head: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [
+        "| " + " | ".join("-" if c is None else str(c) for c in row) + " |" for row in rows
+    ]
 
 
 def render_card(facts: dict) -> str:
@@ -167,6 +169,11 @@ def render_card(facts: dict) -> str:
             ],
         ),  # fmt: skip
         "",
+        *(
+            [f"Answers read from LLaMA-Factory's predictions: `{gen['predictions']}`.", ""]
+            if gen.get("predictions")
+            else []
+        ),
         "## Prompts",
         "",
         *_table(

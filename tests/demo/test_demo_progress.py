@@ -20,6 +20,7 @@ import termios
 from dataclasses import asdict
 
 from conftest import REPO
+from test_dataset_card import check_card
 from test_demo import REDUCED
 
 SCRIPT = """
@@ -89,6 +90,10 @@ def test_the_demo_shows_training_and_generation_progress_then_the_results(tiny_m
         )
     accepted = [json.loads(x)["text"] for x in (run_dir / "generations" / "accepted.jsonl").open()]
     assert not any(text in screen for text in accepted if len(text) > 20), "no samples on screen"
+    # the cleaned set's dataset card, with the seeds' origin and the command that made it
+    _, card = check_card(run_dir / "generations")
+    assert "dataset_info/seeds/README.md" in card
+    assert f"synthpack demo --out {run_dir}" in card
 
 
 def test_without_a_terminal_the_bars_stay_silent(tmp_path, capfd):
