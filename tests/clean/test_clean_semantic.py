@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from conftest import FIXTURES
 
 from synthpack.clean.pipeline import clean_generations, entry_id
 from synthpack.clean.semantic import (
@@ -120,3 +123,17 @@ def test_paraphrases_of_the_against_texts_and_across_polarities(embed):
     assert sorted(r["text"] for r in cleaned.accepted) == sorted(
         [UNRELATED[0], PARAPHRASES[1][0], PARAPHRASES[1][1]]
     )
+
+
+def test_the_benchmark_pairs_are_paraphrases_that_minhash_keeps(embed):
+    """bench/bench_semantic_dedup.py wrote these real ToxiGen pairs (both labelled benign)."""
+    from synthpack.clean.dedup import deduplicate
+
+    pairs = [json.loads(line) for line in (FIXTURES / "semantic_dedup_pairs.jsonl").open()]
+    assert len(pairs) >= 5
+    for pair in pairs:
+        texts = [pair["kept"], pair["removed"]]
+        assert deduplicate(texts).reasons == [None, None]
+        a, b = embed(texts)
+        assert float(a @ b) == pytest.approx(pair["cosine"], abs=2e-3)
+        assert float(a @ b) >= 0.9
