@@ -12,7 +12,7 @@ and only when stderr is a terminal; `progress_bars(quiet=True)` draws nothing at
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 
 Update = Callable[..., None]
@@ -51,3 +51,11 @@ def terminal(total: int, label: str, unit: str = "it") -> Iterator[Update]:
 def progress_bars(quiet: bool = False) -> ProgressBar:
     """The bar every command passes to its runner: `terminal`, or `silent` with --quiet."""
     return silent if quiet else terminal
+
+
+def counted(items: Sequence, progress_bar: ProgressBar, label: str, unit: str = "it") -> Iterator:
+    """Iterate over `items` with a bar that advances by one after each."""
+    with progress_bar(len(items), label, unit=unit) as update:
+        for item in items:
+            yield item
+            update(1)

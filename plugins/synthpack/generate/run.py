@@ -54,6 +54,7 @@ def run_generate(
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
     restart: bool = False,
+    *,
     semantic: float | None = None,
     progress_bar: ProgressBar = silent,
     command: str | None = None,
@@ -79,11 +80,12 @@ def run_generate(
     else:
         stats = generate_resumable(
             prompts, raw_path, model_dir, adapter_dir, backend, sampling, batch_size, samples,
-            progress_bar,
+            progress_bar=progress_bar,
         )  # fmt: skip
     return clean_raw(
-        out_dir, prompts_path, against, limits, dedup, stats, semantic, progress_bar, command
-    )
+        out_dir, prompts_path, against, limits, dedup, stats,
+        semantic=semantic, progress_bar=progress_bar, command=command,
+    )  # fmt: skip
 
 
 def clean_raw(
@@ -93,6 +95,7 @@ def clean_raw(
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
     stats: dict | None = None,
+    *,
     semantic: float | None = None,
     progress_bar: ProgressBar = silent,
     command: str | None = None,
