@@ -105,3 +105,19 @@ def test_without_a_terminal_the_bars_stay_silent(tmp_path, capfd):
                 update(1, loss="0.5")
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_the_card_command_remakes_the_run(tmp_path):
+    from synthpack.demo.layout import SIZES, DemoData
+    from synthpack.demo.steps import DemoRun
+
+    data = DemoData(tmp_path / "d" / "toxigen", tmp_path / "d" / "stereoset" / "dev.json")
+    run = DemoRun(tmp_path / "run", SIZES["full"], data)
+    assert (
+        run.command() == f"synthpack demo --out {tmp_path / 'run'} --full --data {tmp_path / 'd'}"
+    )
+    run = DemoRun(tmp_path / "run", SIZES["default"], DemoData(None, None))
+    assert run.command() == f"synthpack demo --out {tmp_path / 'run'}"
+    assert (
+        DemoRun(tmp_path / "r", REDUCED, DemoData(None, None)).command().endswith("settings.json")
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from synthpack.common.progress import ProgressBar, terminal
 from synthpack.common.tables import format_table
 from synthpack.demo.layout import (
     CATEGORY,
+    SIZES,
     STEPS,
     STEREOSET_MODELS,
     SYNTHETIC_DATASET,
@@ -79,6 +81,18 @@ class DemoRun:
         self.files.root.mkdir(parents=True, exist_ok=True)
         self.files.root.chmod(0o700)
         atomic_write_json(path, wanted)
+
+    def command(self) -> str:
+        """The `synthpack demo` line that makes this run folder again (for the dataset card)."""
+        argv = ["synthpack", "demo", "--out", str(self.files.root)]
+        if self.size == SIZES["full"]:
+            argv.append("--full")
+        data = self.data.toxigen.parent if self.data.toxigen else None
+        data = data or (self.data.stereoset.parents[1] if self.data.stereoset else None)
+        if data:
+            argv += ["--data", str(data)]
+        custom = self.size not in (SIZES["default"], SIZES["full"])
+        return shlex.join(argv) + ("  # sizes: see settings.json" if custom else "")
 
     def require(self, step: str) -> None:
         if not self.files.stamp(step).exists():
@@ -191,7 +205,7 @@ class DemoRun:
         against += [r.text for r in read_seeds(positive=self.data.seed_files().get("positive", []))]
         report = clean_raw(
             self.files.generations, self.files.prompts, against, stats=stats,
-            progress_bar=self.progress_bar, command=f"synthpack demo --out {self.files.root}",
+            progress_bar=self.progress_bar, command=self.command(),
         )  # fmt: skip
         return {k: report[k] for k in ("entries_parsed", "accepted", "rejected")}
 
