@@ -17,6 +17,7 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.problems import Problems, located
+from synthpack.dataset_card import note_registration
 from synthpack.seeds import iter_rows
 
 DATASET_INFO = "dataset_info.json"
@@ -118,10 +119,13 @@ def check_alpaca_file(path: Path, system: bool = False) -> int:
 
 
 def register_file(dataset_dir: Path, name: str, data_file: Path, system: bool = False) -> str:
-    """Check an Alpaca file and register it under `name`; see `register_dataset`."""
+    """Check an Alpaca file and register it under `name`; see `register_dataset`. A dataset
+    card beside the file (written by `synthpack generate`) learns the name."""
     check_alpaca_file(data_file, system=system)
     entry = alpaca_entry(file_name_for(data_file, dataset_dir), system=system)
-    return register_dataset(dataset_dir, name, entry)
+    status = register_dataset(dataset_dir, name, entry)
+    note_registration(data_file, name, dataset_dir)
+    return status
 
 
 def write_alpaca_dataset(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, SHARED_DATA
+from test_dataset_card import check_card
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
@@ -80,6 +82,16 @@ def test_reduced_demo_end_to_end(tmp_path, smollm2):
     assert [r["step"] for r in records] == list(STEPS)
     assert all(r["status"] == "ran" for r in records)
     assert any(line.startswith("total") for line in lines)
+    # the results table: numbers only, one row per polarity and per classifier run
+    screen = "\n".join(lines)
+    assert re.search(r"^polarity\s+success\s+pass %\s+dup %\s+kept$", screen, re.M)
+    assert re.search(r"^classifier\s+train\s+F1 \[95% CI\]\s+AUROC\s+dF1\s+p$", screen, re.M)
+    assert re.search(
+        r"^real\s+\d+\s+[0-9.]+ \[[0-9.]+, [0-9.]+\]\s+[0-9.]+\s+baseline", screen, re.M
+    )
+    assert re.search(
+        r"latency p50 [0-9.]+ ms, p99 [0-9.]+ ms: (within|OVER) the 10 ms bound", screen
+    )
 
     summary = json.loads((run_dir / "summary.json").read_text())
     generation = summary["generation"]
@@ -99,6 +111,8 @@ def test_reduced_demo_end_to_end(tmp_path, smollm2):
     assert check["checker_training"]["n_train"] + check["checker_training"]["n_val"] <= 400
     info = json.loads((run_dir / "dataset_info.json").read_text())
     assert {"hate_v1_synthetic", "hate_v1_sft_train"} <= set(info)
+    _, card = check_card(run_dir / "generations")
+    assert "registered as `hate_v1_synthetic`" in card
 
     for sensitive in ("raw.jsonl", "accepted.jsonl", "rejected.jsonl"):
         mode = stat.S_IMODE((run_dir / "generations" / sensitive).stat().st_mode)
@@ -121,6 +135,8 @@ def test_reduced_demo_end_to_end(tmp_path, smollm2):
     (run_dir / "report.html").unlink()
     result = CliRunner().invoke(main, ["report", str(run_dir)])
     assert result.exit_code == 0, result.output
+    table = screen[screen.index("polarity") : screen.index("outputs in")].strip()
+    assert table in result.output  # `synthpack report` prints the same results table
     assert (run_dir / "report.html").read_text().count('id="classifier"') == 1
 
     screenshot_in_chromium(run_dir / "report.html", tmp_path / "report.png")

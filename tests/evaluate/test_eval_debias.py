@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from conftest import shared_data
 
 from synthpack.cli import main
+from synthpack.common.embeddings import minilm_model_path
 from synthpack.common.errors import SynthpackError
-from synthpack.evaluate.classifier.features import minilm_model_path
 from synthpack.evaluate.debias import metrics as debias
 from synthpack.evaluate.toxicity import load_toxicity_scorer, unsafe_index
 

@@ -65,3 +65,35 @@ def test_lora_sft_trains_smollm2_and_its_adapter_generates(smollm2, tmp_path):
     answer = _generate(smollm2, adapter, max_new_tokens=24)
     assert answer["new_tokens"] > 0
     assert any(ch.isalpha() for ch in answer["text"])
+
+
+def test_the_trainer_log_reader_skips_an_old_log_and_waits_for_whole_lines(tmp_path):
+    from synthpack.common.progress import silent
+    from synthpack.train.launch import TrainerLogReader, show_training
+
+    log = tmp_path / "trainer_log.jsonl"
+    log.write_text('{"current_steps": 9, "total_steps": 9, "loss": 0.1}\n')
+    reader = TrainerLogReader(log)
+    assert reader.read_new() == []  # an earlier run's log, appended to
+    with log.open("a") as f:
+        f.write('{"current_steps": 1, "total_steps": 4, "loss": 2.5}\n{"current_')
+    assert reader.read_new() == [{"current_steps": 1, "total_steps": 4, "loss": 2.5}]
+    with log.open("a") as f:
+        f.write('steps": 2, "total_steps": 4}\n')
+    assert reader.read_new() == [{"current_steps": 2, "total_steps": 4}]
+    log.unlink()  # LLaMA-Factory deletes the old log with overwrite_output_dir, then writes anew
+    log.write_text(
+        '{"current_steps": 1, "total_steps": 2, "loss": 3.0, "remaining_time": "0:01"}\n'
+    )
+    (new,) = reader.read_new()
+    assert new["loss"] == 3.0
+
+    seen = []
+    with silent(0, "train") as update:
+        done = show_training(
+            [new, {"current_steps": 2, "total_steps": 2}],
+            lambda n, **facts: seen.append((n, facts)) or update(n),
+            0,
+        )
+    assert done == 2
+    assert seen == [(1, {"total": 2, "loss": "3.0000", "left": "0:01"}), (1, {"total": 2})]

@@ -24,8 +24,9 @@ from synthpack.clean.filters import (
 from synthpack.clean.label_check import LabelChecker
 from synthpack.clean.parse import parse_numbered
 from synthpack.clean.report import build_report
+from synthpack.clean.semantic import Embed, minilm_embedder, semantic_matches
 from synthpack.common.labels import LABEL
-from synthpack.common.progress import ProgressBar, silent
+from synthpack.common.progress import ProgressBar, counted, silent
 
 PROVENANCE = ("prompt_id", "sample", "stem", "category", "version", "polarity")
 # A generation may hold this many times the entries its prompt asked for; the rest are
@@ -52,6 +53,9 @@ def clean_generations(
     against: list[str] = (),
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
+    *,
+    semantic: float | None = None,
+    embed: Embed | None = None,
     progress_bar: ProgressBar = silent,
     checker: LabelChecker | None = None,
 ) -> Cleaned:
@@ -59,23 +63,27 @@ def clean_generations(
 
     Each generation is a raw.jsonl row: the prompt record's fields (`prompt_id`, `prompt`,
     `examples`, `polarity`, `n_entries`, ...), `output`, `truncated` (True/False/None) and
-    `provenance`. Duplicates are looked for within each polarity and against `against`.
+    `provenance`. Duplicates are looked for within each polarity and against `against`;
+    with `semantic` (a cosine threshold), paraphrases too, by `embed` (default MiniLM).
     A `checker` then scores what is left and rejects (or relabels) entries that contradict
     their prompt's polarity (`synthpack.clean.label_check`).
     """
     out = Cleaned()
     candidates: list[tuple[dict, str]] = []  # (row template, entry) that passed the filters
     per_generation = []
-    with progress_bar(len(generations), "cleaning generations") as advance:
-        for gen in generations:
-            stats = _filter_generation(gen, limits, out.rejected, candidates)
-            per_generation.append(stats)
-            advance(1)
+    for gen in counted(generations, progress_bar, "clean", "gen"):
+        per_generation.append(_filter_generation(gen, limits, out.rejected, candidates))
     dup_by_prompt: dict[str, Counter] = defaultdict(Counter)
     for polarity in sorted({b["polarity"] for b, _ in candidates}):
         group = [(b, e) for b, e in candidates if b["polarity"] == polarity]
         result = deduplicate([e for _, e in group], against=against, settings=dedup)
-        for (b, entry), reason in zip(group, result.reasons, strict=False):
+        dropped = set()
+        if semantic is not None:
+            embed = embed or minilm_embedder()
+            dropped = _paraphrases(group, result.reasons, against, semantic, embed, out)
+        for k, ((b, entry), reason) in enumerate(zip(group, result.reasons, strict=False)):
+            if k in dropped:
+                continue  # rejected by _paraphrases, with the id of what it repeats
             if reason:
                 out.rejected.append({"text": entry, "reason": reason, **b})
                 if not reason.endswith("_of_against"):
@@ -91,6 +99,8 @@ def clean_generations(
     out.report = build_report(out.accepted, out.rejected, per_generation, dup_by_prompt)
     if checked is not None:
         out.report["label_check"] = checked.report
+    if semantic is not None:
+        out.report["semantic_dedup"] = {"model": "all-MiniLM-L6-v2", "threshold": semantic}
     return out
 
 
@@ -109,14 +119,14 @@ def _filter_generation(
         "valid": 0,
         "refused": bool(refusal(f"{parsed.preamble} {parsed.trailer}")),
     }
-    for entry in entries[:cap]:
+    for number, entry in enumerate(entries[:cap], start=1):
         reason = first_reason(entry, ctx, limits)
         if reason:
             rejected.append({"text": entry, "reason": reason, **base})
             stats["refused"] |= reason == REFUSAL
         else:
             stats["valid"] += 1
-            candidates.append((base, entry))
+            candidates.append(({**base, "entry": number}, entry))
     rejected.extend({"text": entry, "reason": EXCESS, **base} for entry in entries[cap:])
     if parsed.truncated is not None:
         rejected.append({"text": parsed.truncated, "reason": TRUNCATED, **base})
@@ -126,3 +136,26 @@ def _filter_generation(
         stats["refused"] |= bool(refusal(text))
     stats["rows"] = max(1, stats["parsed"])  # rows it put into accepted + rejected
     return stats
+
+
+def entry_id(row: dict) -> str:
+    """`prompt_id:sample:entry`: which numbered entry of which answer a row is."""
+    return f"{row['prompt_id']}:{row['sample']}:{row['entry']}"
+
+
+def _paraphrases(group, reasons, against, threshold: float, embed: Embed, out: Cleaned) -> set:
+    """Reject the entries MinHash kept whose meaning repeats a kept entry or an `against`
+    text (with `matched_id` and `similarity`); return their positions in `group`."""
+    kept = [k for k, reason in enumerate(reasons) if reason is None]
+    if not kept:
+        return set()
+    refs = embed(list(against)) if len(against) else None
+    matches = semantic_matches(embed([group[k][1] for k in kept]), threshold, refs)
+    for m in matches:
+        base, entry = group[kept[m.index]]
+        matched = f"against:{m.of}" if m.of_against else entry_id(group[kept[m.of]][0])
+        out.rejected.append(
+            {"text": entry, "reason": m.reason, "matched_id": matched,
+             "similarity": round(m.similarity, 4), **base}
+        )  # fmt: skip
+    return {kept[m.index] for m in matches}

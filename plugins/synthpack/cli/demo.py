@@ -26,27 +26,35 @@ import click
     "the real subset shipped in dataset_info/demo).",
 )
 @click.option("--force", is_flag=True, help="Redo the chosen steps instead of reusing them.")
-def demo(out: Path, steps: str | None, full: bool, data_dir: Path | None, force: bool) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
+def demo(
+    out: Path, steps: str | None, full: bool, data_dir: Path | None, force: bool, quiet: bool
+) -> None:
     """Seed data to an evaluated, augmented classifier on the embedded SmolLM2 (Algorithm 1).
 
     render -> sft -> LoRA SFT (llamafactory-cli) -> generate -> clean -> label check -> register
-    -> eval mlp -> StereoSet, then OUT/report.html. Finished steps are reused on the next call.
+    -> eval mlp -> StereoSet, then OUT/report.html and a table of the results. Finished steps
+    are reused on the next call.
     """
+    from synthpack.common.progress import progress_bars
     from synthpack.demo.steps import run_demo
 
     run_demo(
         out, "full" if full else "default", steps=steps, data_dir=data_dir, force=force,
-        echo=click.echo,
+        echo=click.echo, progress_bar=progress_bars(quiet),
     )  # fmt: skip
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
-    """Rebuild RUN_DIR/report.html and RUN_DIR/summary.json from a demo run's files."""
-    from synthpack.demo.report import build_report
+    """Rebuild RUN_DIR/report.html and RUN_DIR/summary.json from a demo run's files, and print
+    the results table (numbers only, no generated text)."""
+    from synthpack.demo.report import rebuild_report
 
-    click.echo(build_report(run_dir))
+    html, table = rebuild_report(run_dir)
+    click.echo(table)
+    click.echo(f"report: {html}")
 
 
 COMMANDS = (demo, report)

@@ -8,12 +8,11 @@ prints a table.
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from synthpack.common.progress import progress_bars
 from synthpack.common.tables import format_table
 from synthpack.evaluate.classifier.features import FEATURE_KINDS
 from synthpack.evaluate.stereoset import SPLITS
@@ -31,15 +30,11 @@ START_TOKEN_HELP = (
 )
 
 
-@contextmanager
-def progress_bar(total: int, label: str):
-    """A progress bar on stderr; yields the `progress(n)` callback the runners accept."""
-    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
-        yield bar.update
-
-
 def _path(**kwargs):
     return click.Path(path_type=Path, **kwargs)
+
+
+QUIET = click.option("--quiet", is_flag=True, help="No progress bar (it shows on a terminal only).")
 
 
 def scoring_lm_options(model_required: bool):
@@ -59,6 +54,7 @@ def scoring_lm_options(model_required: bool):
         ),
         click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True),
         click.option("--start-token", help=START_TOKEN_HELP),
+        QUIET,
     )
 
     def decorate(command):
@@ -240,7 +236,9 @@ def classify(model, file, out, text_field) -> None:
     default=Path("runs/eval/stereoset"),
     show_default=True,
 )
-def stereoset_command(data, model_dir, adapter, scores, split, limit, batch_size, start_token, out):
+def stereoset_command(
+    data, model_dir, adapter, scores, split, limit, batch_size, start_token, quiet, out
+):
     """StereoSet LMS, SS and ICAT (overall and per domain), as the official scorer computes them.
 
     Writes report.json (and predictions.json when a model was scored) into --out.
@@ -248,7 +246,16 @@ def stereoset_command(data, model_dir, adapter, scores, split, limit, batch_size
     from synthpack.evaluate import stereoset
 
     report = stereoset.run_stereoset(
-        data, out, model_dir, adapter, scores, split, limit, batch_size, start_token, progress_bar
+        data,
+        out,
+        model_dir,
+        adapter,
+        scores,
+        split,
+        limit,
+        batch_size,
+        start_token,
+        progress_bars(quiet),
     )
     headers = ["split", "domain", "LMS", "SS", "ICAT", "examples"]
     click.echo(format_table(headers, stereoset.report_rows(report)))
@@ -272,7 +279,7 @@ def stereoset_command(data, model_dir, adapter, scores, split, limit, batch_size
     default=Path("runs/eval/crows_pairs"),
     show_default=True,
 )
-def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token, out):
+def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token, quiet, out):
     """CrowS-Pairs: % of pairs where the LM prefers the more stereotyping sentence (50 = none).
 
     Sentences are scored by full log-likelihood (the causal-LM substitute for upstream's masked
@@ -281,7 +288,7 @@ def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token
     from synthpack.evaluate import crows_pairs
 
     summary = crows_pairs.run_crows_pairs(
-        data, out, model_dir, adapter, limit, batch_size, start_token, progress_bar
+        data, out, model_dir, adapter, limit, batch_size, start_token, progress_bars(quiet)
     )
     click.echo(format_table(["group", "metric %", "pairs"], crows_pairs.report_rows(summary)))
     click.echo(f"Report: {out / 'report.json'}  (50 = no preference for the stereotype)")
@@ -342,6 +349,7 @@ def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token
 @click.option(
     "--out", type=_path(file_okay=False), default=Path("runs/eval/debias"), show_default=True
 )
+@QUIET
 def debias_command(
     pairs,
     texts,
@@ -363,6 +371,7 @@ def debias_command(
     seed,
     batch_size,
     out,
+    quiet,
 ):
     """Safety, similarity, retention, perplexity and style of rewrites, before vs after.
 
@@ -380,7 +389,7 @@ def debias_command(
     report = run_debias(
         out, settings, pairs=pairs, texts=texts, model_dir=model_dir, adapter=adapter,
         system=system, max_new_tokens=max_new_tokens, original_field=original_field,
-        rewrite_field=rewrite_field, limit=limit, progress_bar=progress_bar,
+        rewrite_field=rewrite_field, limit=limit, progress_bar=progress_bars(quiet),
     )  # fmt: skip
     click.echo(f"Toxicity classifier: {report['meta']['toxicity_classifier']}", err=True)
     click.echo(format_table(["metric", "original", "rewrite"], report_rows(report)))

@@ -73,6 +73,13 @@ from synthpack.generate.run import DEFAULT_SAMPLING
     help="Word-bigram Jaccard at or above which two entries are near duplicates.",
 )
 @click.option(
+    "--semantic-dedup",
+    "semantic",
+    type=click.FloatRange(0.0, 1.0),
+    help="Also drop paraphrases: all-MiniLM-L6-v2 cosine at or above THRESHOLD (e.g. 0.9), "
+    "after exact and MinHash dedup, within each polarity and against --against.",
+)
+@click.option(
     "--register",
     "dataset_dir",
     type=click.Path(path_type=Path),
@@ -112,6 +119,7 @@ from synthpack.generate.run import DEFAULT_SAMPLING
     help="Print this many accepted entries.",
 )
 @click.option("--restart", is_flag=True, help="Discard raw.jsonl of an earlier run in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 def generate(
     prompts_path,
     model_dir,
@@ -127,6 +135,7 @@ def generate(
     top_p,
     seed,
     near_threshold,
+    semantic,
     dataset_dir,
     name,
     checker_dir,
@@ -135,16 +144,18 @@ def generate(
     label_check_mode,
     show_samples,
     restart,
+    quiet,
 ) -> None:
     """Generate with a model (or read its predictions), then parse, filter, deduplicate and report.
 
-    Writes OUT/raw.jsonl, accepted.jsonl, rejected.jsonl, alpaca.json and report.json, all
-    owner-only. Rerun the same command to resume a stopped generation.
+    Writes OUT/raw.jsonl, accepted.jsonl, rejected.jsonl, alpaca.json, report.json and the
+    dataset card README.md, all owner-only. Rerun the same command to resume a stopped
+    generation.
     """
     from synthpack.clean.dedup import DedupSettings
     from synthpack.clean.report import format_report
-    from synthpack.cli.evaluate import progress_bar
     from synthpack.common.errors import SynthpackError
+    from synthpack.common.progress import progress_bars
     from synthpack.generate.backends import Sampling
     from synthpack.generate.run import run_generate
     from synthpack.seeds import read_seeds
@@ -177,7 +188,8 @@ def generate(
         samples=samples,
         dedup=DedupSettings(threshold=near_threshold),
         restart=restart,
-        progress_bar=progress_bar,
+        semantic=semantic,
+        progress_bar=progress_bars(quiet),
         checker=checker,
     )
     click.echo(format_report(report))

@@ -111,7 +111,9 @@ REJECT_REASONS: dict[str, str] = {
     "duplicate_of_against": "the same text as one of the --against texts",
     "near_duplicate_of_against": "a near duplicate of one of the --against texts",
     "semantic_duplicate": "MiniLM cosine similarity at or above --semantic-dedup with an earlier "
-    "entry or an --against text (`matched_id` names it)",
+    "kept entry (`matched_id` names it)",
+    "semantic_duplicate_of_against": "MiniLM cosine similarity at or above --semantic-dedup with "
+    "an --against text",
     "label_disagrees": "a classifier trained on real data scores it against its prompt's "
     "polarity (`label_check_score`)",
 }

@@ -17,6 +17,7 @@ from synthpack.clean.report import SUCCESS_BAR
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_text
 from synthpack.common.plots import figure, save_png
+from synthpack.common.tables import format_table
 from synthpack.demo.layout import STEPS, STEREOSET_MODELS, RunLayout
 
 
@@ -197,3 +198,60 @@ def build_report(run_dir: Path) -> Path:
     atomic_write_json(files.summary, summary)
     atomic_write_text(files.report_html, render_html(summary, plots))
     return files.report_html
+
+
+def rebuild_report(run_dir: Path) -> tuple[Path, str]:
+    """`synthpack report RUN_DIR`: the rebuilt page and the results table of its summary."""
+    html = build_report(run_dir)
+    summary = json.loads(RunLayout(Path(run_dir)).summary.read_text(encoding="utf-8"))
+    return html, results_table(summary)
+
+
+# --- terminal ---------------------------------------------------------------------------------
+def results_table(summary: dict) -> str:
+    """The run's results for the terminal: numbers only, never a generated text.
+
+    Per polarity the success rate, duplication and kept entries; the classifier runs with F1
+    [interval], AUROC, delta and p; latency against its bound; StereoSet base against tuned;
+    and the report's verdict sentence when it has one.
+    """
+    blocks = []
+    generation = summary.get("generation")
+    if generation:
+        rows = [
+            [p, f"{s['success_rate_mean']:.2f}", f"{s['prompts_passing_pct']:.1f}",
+             f"{s['duplication_rate_pct']:.1f}", s["accepted"]]
+            for p, s in generation["by_polarity"].items()
+        ]  # fmt: skip
+        head = ["polarity", "success", "pass %", "dup %", "kept"]
+        blocks.append(format_table(head, rows))
+    classifier = summary.get("classifier")
+    if classifier:
+        rows = []
+        for r in classifier["runs"]:
+            lo, hi = r["f1_interval"]
+            delta = r.get("f1_delta_vs_real")
+            rows.append(
+                [r["name"], r["train_size"], f"{r['f1']:.3f} [{lo:.3f}, {hi:.3f}]",
+                 f"{r['auroc']:.3f}", "baseline" if delta is None else f"{delta:+.3f}",
+                 "" if r.get("p_better") is None else f"{r['p_better']:.3f}"]
+            )  # fmt: skip
+        head = ["classifier", "train", "F1 [95% CI]", "AUROC", "dF1", "p"]
+        blocks.append(format_table(head, rows))
+        lat, bound = classifier["latency_ms"], classifier["latency_bound_ms"]
+        within = "within" if classifier["meets_latency_bound"] else "OVER"
+        blocks.append(
+            f"latency p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms: {within} the "
+            f"{bound:g} ms bound"
+        )
+    stereoset = summary.get("stereoset")
+    if stereoset:
+        rows = [
+            [name, f"{b['lms']:.2f}", f"{b['ss']:.2f}", f"{b['icat']:.2f}", b["examples"]]
+            for name, b in stereoset.items()
+        ]
+        blocks.append(format_table(["StereoSet", "LMS", "SS", "ICAT", "examples"], rows))
+    verdict = summary.get("verdict") or (classifier or {}).get("verdict")
+    if verdict:
+        blocks.append(verdict)
+    return "\n\n".join(blocks) if blocks else "no results yet (no step wrote any)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -21,9 +22,11 @@ from synthpack.clean.label_check import format_label_check
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from synthpack.common.paths import pack_dir
+from synthpack.common.progress import ProgressBar, terminal
 from synthpack.common.tables import format_table
 from synthpack.demo.layout import (
     CATEGORY,
+    SIZES,
     STEPS,
     STEREOSET_MODELS,
     SYNTHETIC_DATASET,
@@ -46,12 +49,21 @@ def echo_to_terminal(message: str, err: bool = False) -> None:
 class DemoRun:
     """One run folder: its settings, the steps' actions and their stamps."""
 
-    def __init__(self, run_dir: Path, size: DemoSize, data: DemoData, echo=echo_to_terminal):
+    def __init__(
+        self,
+        run_dir: Path,
+        size: DemoSize,
+        data: DemoData,
+        echo=echo_to_terminal,
+        progress_bar: ProgressBar = terminal,
+        model_dir: Path | None = None,
+    ):
         self.files = RunLayout(Path(run_dir))
         self.size = size
         self.data = data
         self.echo = echo
-        self.model_dir: Path | None = None
+        self.progress_bar = progress_bar
+        self.model_dir = model_dir
 
     def check_settings(self, force: bool) -> None:
         """Refuse to mix the outputs of two settings in one folder; `force` starts afresh."""
@@ -70,6 +82,18 @@ class DemoRun:
         self.files.root.mkdir(parents=True, exist_ok=True)
         self.files.root.chmod(0o700)
         atomic_write_json(path, wanted)
+
+    def command(self) -> str:
+        """The `synthpack demo` line that makes this run folder again (for the dataset card)."""
+        argv = ["synthpack", "demo", "--out", str(self.files.root)]
+        if self.size == SIZES["full"]:
+            argv.append("--full")
+        data = self.data.toxigen.parent if self.data.toxigen else None
+        data = data or (self.data.stereoset.parents[1] if self.data.stereoset else None)
+        if data:
+            argv += ["--data", str(data)]
+        custom = self.size not in (SIZES["default"], SIZES["full"])
+        return shlex.join(argv) + ("  # sizes: see settings.json" if custom else "")
 
     def require(self, step: str) -> None:
         if not self.files.stamp(step).exists():
@@ -132,7 +156,10 @@ class DemoRun:
             "seed": s.seed,
         }
         log = self.files.train_log
-        run_llamafactory_train(pack_dir("llamafactory_configs") / TRAIN_CONFIG, overrides, log)
+        run_llamafactory_train(
+            pack_dir("llamafactory_configs") / TRAIN_CONFIG, overrides, log,
+            progress_bar=self.progress_bar,
+        )  # fmt: skip
         losses = [
             json.loads(line)["loss"]
             for line in (self.files.adapter / "trainer_log.jsonl").read_text().splitlines()
@@ -160,7 +187,7 @@ class DemoRun:
         stats = generate_resumable(
             prompts, generations / "raw.jsonl", self.model(), self.files.adapter, "hf",
             Sampling(s.max_new_tokens, s.temperature, s.top_p, s.seed),
-            batch_size=len(prompts), samples=1,
+            batch_size=len(prompts), samples=1, progress_bar=self.progress_bar,
         )  # fmt: skip
         atomic_write_json(self.files.generation_stats, stats)
         speed = stats["new_tokens"] / stats["seconds"] if stats["seconds"] else None
@@ -177,7 +204,10 @@ class DemoRun:
         # Synthetic entries must be new: not copies of the real training texts or the seeds.
         against = [r["text"] for r in read_jsonl(self.files.real_train)]
         against += [r.text for r in read_seeds(positive=self.data.seed_files().get("positive", []))]
-        report = clean_raw(self.files.generations, self.files.prompts, against, stats=stats)
+        report = clean_raw(
+            self.files.generations, self.files.prompts, against, stats=stats,
+            progress_bar=self.progress_bar, command=self.command(),
+        )  # fmt: skip
         return {k: report[k] for k in ("entries_parsed", "accepted", "rejected")}
 
     def label_check(self) -> dict:
@@ -299,7 +329,7 @@ class DemoRun:
         for name, adapter in zip(STEREOSET_MODELS, (None, self.files.adapter), strict=True):
             report = run_stereoset(
                 self.data.stereoset, self.files.stereoset(name), self.model(), adapter,
-                limit=self.size.stereoset_examples,
+                limit=self.size.stereoset_examples, progress_bar=self.progress_bar,
             )  # fmt: skip
             block = report["intrasentence"]
             figures[name] = {k: round(block[k], 2) for k in ("lms", "ss", "icat")}
@@ -331,12 +361,16 @@ def run_demo(
     data_dir: Path | None = None,
     force: bool = False,
     echo: Callable[..., None] = echo_to_terminal,
+    progress_bar: ProgressBar = terminal,
+    model_dir: Path | None = None,
 ) -> list[dict]:
-    """Run (or resume) the demo's steps; `echo` the step table and return one record per step.
+    """Run (or resume) the demo's steps; `echo` the step and results tables and return one
+    record per step.
 
-    `echo(message, err=False)` receives every line (progress notes with `err=True`).
+    `echo(message, err=False)` receives every line (progress notes with `err=True`); the long
+    steps draw `progress_bar` (on a terminal only). `model_dir` replaces the embedded model.
     """
-    run = DemoRun(run_dir, demo_size(size), find_data(data_dir), echo)
+    run = DemoRun(run_dir, demo_size(size), find_data(data_dir), echo, progress_bar, model_dir)
     chosen = parse_steps(steps)
     run.check_settings(force)
     for step in chosen if force else ():
@@ -350,6 +384,12 @@ def run_demo(
         ["step", "status", "seconds"], [*rows, ["total", "ran", f"{total:.1f}"]]
     ).splitlines():
         echo(line)
+    if run.files.summary.exists() and "report" in chosen:
+        from synthpack.demo.report import results_table
+
+        echo("")
+        for line in results_table(json.loads(run.files.summary.read_text())).splitlines():
+            echo(line)
     echo(f"outputs in {run.files.root} (owner-only: generated text may be harmful)")
     if run.files.report_html.exists():
         echo(f"report: {run.files.report_html}")

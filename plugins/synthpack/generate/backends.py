@@ -109,14 +109,36 @@ def chat_prompts(tokenizer, prompts: list[str], system: str | None = None) -> li
     ]
 
 
+def _each_step(on_step: Callable[[int], None], prompt_len: int, eos_id: int):
+    """A stopping criterion that never stops: it reports how many answers are still running
+    after each decoding step, which is how a batch shows progress before it finishes."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class EachStep(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            running = ~(input_ids[:, prompt_len:] == eos_id).any(dim=1)
+            on_step(int(running.sum()))
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([EachStep()])
+
+
 def generate_batch(
-    model, tokenizer, prompts: list[str], sampling: Sampling, seed: int, system: str | None = None
+    model,
+    tokenizer,
+    prompts: list[str],
+    sampling: Sampling,
+    seed: int,
+    system: str | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> list[dict]:
     """Answer each prompt as a user turn in one left-padded batch.
 
     Seeding per batch makes a resumed run produce exactly what an uninterrupted one would.
     Returns, per prompt, the text, the number of new tokens and whether it stopped by itself
-    (False means it hit `max_new_tokens`, so its last entry is cut off).
+    (False means it hit `max_new_tokens`, so its last entry is cut off). `on_step(running)`
+    is called after every decoding step with the number of answers not finished yet.
     """
     import torch
 
@@ -124,12 +146,18 @@ def generate_batch(
     texts = chat_prompts(tokenizer, prompts, system)
     enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     enc = enc.to(next(model.parameters()).device)
+    extra = {}
+    if on_step is not None:
+        extra["stopping_criteria"] = _each_step(
+            on_step, enc.input_ids.shape[1], tokenizer.eos_token_id
+        )
     with torch.no_grad():
         out = model.generate(
             **enc,
             **sampling.generate_kwargs(),
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
+            **extra,
         )
     results = []
     for row in out[:, enc.input_ids.shape[1] :].cpu():
@@ -171,11 +199,12 @@ def generate_chat(
 
 
 def make_generator(backend: str, model_dir: Path, adapter_dir: Path | None):
-    """Load a model once; return `answer(prompts, sampling, seed) -> list[dict]`."""
+    """Load a model once; return `answer(prompts, sampling, seed, on_step=None) -> list[dict]`
+    (`on_step` as in `generate_batch`; vLLM answers a batch at once and never calls it)."""
     if backend == "hf":
         model, tokenizer = load_model(model_dir, adapter_dir)
-        return lambda prompts, sampling, seed: generate_batch(
-            model, tokenizer, prompts, sampling, seed
+        return lambda prompts, sampling, seed, on_step=None: generate_batch(
+            model, tokenizer, prompts, sampling, seed, on_step=on_step
         )
     if backend == "vllm":
         return _vllm_generator(model_dir, adapter_dir)
@@ -194,7 +223,7 @@ def _vllm_generator(model_dir: Path, adapter_dir: Path | None):
     llm = LLM(model=str(model_dir), enable_lora=adapter_dir is not None)
     lora = LoRARequest("adapter", 1, str(adapter_dir)) if adapter_dir else None
 
-    def answer(prompts: list[str], sampling: Sampling, seed: int) -> list[dict]:
+    def answer(prompts: list[str], sampling: Sampling, seed: int, on_step=None) -> list[dict]:
         params = SamplingParams(
             temperature=sampling.temperature,
             top_p=sampling.top_p,

@@ -21,6 +21,7 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_jsonl, iter_jsonl
 from synthpack.common.labels import label_problem, version_of
 from synthpack.common.problems import Problems, located
+from synthpack.common.progress import ProgressBar, silent
 from synthpack.generate.backends import Sampling, make_generator
 
 # Fields of a prompts.jsonl record that every raw row carries (the cleaning step needs them).
@@ -206,8 +207,14 @@ def generate_resumable(
     sampling: Sampling,
     batch_size: int,
     samples: int,
+    progress_bar: ProgressBar = silent,
 ) -> dict:
-    """Generate every (prompt, sample) into raw.jsonl, skipping batches already there."""
+    """Generate every (prompt, sample) into raw.jsonl, skipping batches already there.
+
+    The bar counts new tokens (so its rate is tokens/s) against the most the batches left can
+    write; when an answer stops early its unused budget leaves the total, so the time left
+    shrinks to the truth. Beside it: prompts done of prompts to do.
+    """
     provenance = {
         "model": str(model_dir),
         "adapter": str(adapter_dir) if adapter_dir else None,
@@ -228,27 +235,38 @@ def generate_resumable(
     }
     if not todo:
         return stats
-    from tqdm import tqdm
-
     answer = make_generator(backend, model_dir, adapter_dir)
+    n_prompts = sum(len(batches[b]) for b in todo)
+    budget = n_prompts * sampling.max_new_tokens
     fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with (
         os.fdopen(fd, "a", encoding="utf-8") as raw,
-        tqdm(total=len(todo), desc="generate", unit="batch", disable=None) as bar,
+        progress_bar(budget, "generate", unit="tok") as update,
     ):
+        update(0, prompts=f"0/{n_prompts}")
+        prompts_done = 0
         for b in todo:
             items = batches[b]
             texts = [p["prompt"] for p, _ in items]
+            shown = 0
+
+            def on_step(running: int) -> None:
+                nonlocal shown
+                shown += running
+                update(running)
+
             started = time.perf_counter()
-            answers = answer(texts, sampling, sampling.seed * 100_003 + b)
+            answers = answer(texts, sampling, sampling.seed * 100_003 + b, on_step=on_step)
             stats["seconds"] += time.perf_counter() - started
-            stats["new_tokens"] += sum(a["new_tokens"] for a in answers)
+            written = sum(a["new_tokens"] for a in answers)
+            stats["new_tokens"] += written
+            budget -= len(items) * sampling.max_new_tokens - written
+            prompts_done += len(items)
             rows = [
                 _raw_row(p, s, b, a, provenance) for (p, s), a in zip(items, answers, strict=False)
             ]
             raw.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
             raw.flush()
             os.fsync(raw.fileno())
-            bar.set_postfix(tok_s=f"{stats['new_tokens'] / max(stats['seconds'], 1e-9):.1f}")
-            bar.update(1)
+            update(written - shown, total=budget, prompts=f"{prompts_done}/{n_prompts}")
     return stats

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 from synthpack.clean.dedup import DedupSettings
@@ -18,6 +19,7 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from synthpack.common.labels import LABEL, text_key, visible_text
 from synthpack.common.progress import ProgressBar, silent
+from synthpack.dataset_card import write_card
 from synthpack.generate.backends import DEFAULT_BATCH_SIZE, Sampling
 from synthpack.generate.resumable import generate_resumable, read_prompts, rows_from_predictions
 from synthpack.prompts.templates import list_versions, numbered
@@ -57,10 +59,17 @@ def run_generate(
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
     restart: bool = False,
+    *,
+    semantic: float | None = None,
     progress_bar: ProgressBar = silent,
+    command: str | None = None,
     checker: LabelChecker | None = None,
 ) -> dict:
-    """The whole command; returns the report (also written to OUT/report.json)."""
+    """The whole command; returns the report (also written to OUT/report.json).
+
+    `semantic` is the cosine threshold of semantic dedup (None: off); `command`, the line
+    the dataset card gives to reproduce the set (default: this process's argv).
+    """
     if (model_dir is None) == (predictions is None):
         raise SynthpackError(
             "give either --model (to generate) or --predictions (to read), not both"
@@ -80,11 +89,12 @@ def run_generate(
             atomic_write_jsonl(raw_path, raw_rows)
         else:
             stats = generate_resumable(
-                prompts, raw_path, model_dir, adapter_dir, backend, sampling, batch_size, samples
-            )
+                prompts, raw_path, model_dir, adapter_dir, backend, sampling, batch_size, samples,
+                progress_bar=progress_bar,
+            )  # fmt: skip
         return clean_raw(
             out_dir, prompts_path, against, limits, dedup, stats,
-            progress_bar=progress_bar, checker=checker,
+            semantic=semantic, progress_bar=progress_bar, command=command, checker=checker,
         )  # fmt: skip
     except BaseException:
         if created:
@@ -107,18 +117,23 @@ def clean_raw(
     limits: Limits = Limits(),
     dedup: DedupSettings = DedupSettings(),
     stats: dict | None = None,
+    *,
+    semantic: float | None = None,
     progress_bar: ProgressBar = silent,
+    command: str | None = None,
     checker: LabelChecker | None = None,
 ) -> dict:
-    """Clean OUT/raw.jsonl into accepted / rejected / alpaca / report files; returns the report.
+    """Clean OUT/raw.jsonl into accepted / rejected / alpaca / report files and the dataset
+    card (README.md); returns the report.
 
     `stats` (from `generate_resumable`) adds the generation speed to the report; `checker`
     (`synthpack.evaluate.checker.load_checker`) adds the label check.
     """
     generations = read_jsonl(out_dir / "raw.jsonl")
     cleaned = clean_generations(
-        generations, against, limits, dedup, progress_bar=progress_bar, checker=checker
-    )
+        generations, against=against, limits=limits, dedup=dedup, semantic=semantic,
+        progress_bar=progress_bar, checker=checker,
+    )  # fmt: skip
     report = {"prompts": str(prompts_path), **cleaned.report}
     if stats is not None:
         report["generation"] = {
@@ -132,6 +147,13 @@ def clean_raw(
     atomic_write_jsonl(out_dir / "rejected.jsonl", cleaned.rejected)
     atomic_write_json(out_dir / "alpaca.json", alpaca_records(generations, cleaned.accepted))
     atomic_write_json(out_dir / "report.json", report)
+    settings = {
+        "limits": asdict(limits),
+        "near_duplicates": asdict(dedup),
+        "semantic_dedup": semantic,
+        "against_texts": len(against),
+    }
+    write_card(out_dir, prompts_path, settings, command)
     return report
 
 

@@ -6,6 +6,7 @@ same YAML behaves identically on a laptop, in the tests and on a GPU cluster.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,11 @@ import sys
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.train.lf_config import format_override
+from synthpack.common.progress import ProgressBar, Update, silent
+from synthpack.train.lf_config import format_override, load_config
+
+TRAINER_LOG = "trainer_log.jsonl"  # LLaMA-Factory appends one line per logged step
+POLL_SECONDS = 1.0
 
 
 def llamafactory_cli() -> str:
@@ -27,16 +32,68 @@ def llamafactory_cli() -> str:
     return found
 
 
+class TrainerLogReader:
+    """The new lines of OUTPUT_DIR/trainer_log.jsonl, read while LLaMA-Factory writes them.
+
+    A log left by an earlier run is skipped: LLaMA-Factory either appends to it (we start at
+    its old end) or deletes and recreates it (a new inode: we start at 0). A last line
+    without its newline is still being written and waits for the next read.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        old = self.path.stat() if self.path.exists() else None
+        self.inode, self.offset = (old.st_ino, old.st_size) if old else (None, 0)
+
+    def read_new(self) -> list[dict]:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return []
+        if st.st_ino != self.inode or st.st_size < self.offset:
+            self.inode, self.offset = st.st_ino, 0
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        records = []
+        for line in complete.decode("utf-8", errors="replace").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # not ours to judge; the log keeps it
+        return records
+
+
+def show_training(records: list[dict], update: Update, done: int) -> int:
+    """Advance the bar to each record's step (total, loss, LLaMA-Factory's time left)."""
+    for rec in records:
+        step = rec.get("current_steps")
+        if not isinstance(step, int):
+            continue
+        facts = {"total": rec["total_steps"]} if rec.get("total_steps") else {}
+        if rec.get("loss") is not None:
+            facts["loss"] = f"{rec['loss']:.4f}"
+        if rec.get("remaining_time"):
+            facts["left"] = rec["remaining_time"]
+        update(max(0, step - done), **facts)
+        done = max(done, step)
+    return done
+
+
 def run_llamafactory_train(
     config: Path,
     overrides: dict | None = None,
     log_path: Path | None = None,
     cwd: Path | None = None,
+    progress_bar: ProgressBar = silent,
 ) -> None:
     """Launch `llamafactory-cli train CONFIG key=value ...`; raise with the log's tail on failure.
 
     Output goes to `log_path` (and the terminal when no log is given) so long runs stay
-    inspectable after the fact.
+    inspectable after the fact. With a log, `progress_bar` shows step / total, loss and time
+    left, read from the trainer_log.jsonl that LLaMA-Factory writes as it trains.
     """
     argv = [llamafactory_cli(), "train", str(config)]
     argv += [format_override(k, v) for k, v in (overrides or {}).items()]
@@ -48,8 +105,25 @@ def run_llamafactory_train(
         tail = ""
     else:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("w") as log:
-            result = subprocess.run(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        output_dir = (overrides or {}).get("output_dir") or load_config(config).get(
+            "output_dir", "."
+        )
+        reader = TrainerLogReader(Path(cwd or ".") / output_dir / TRAINER_LOG)
+        with log_path.open("w") as log, progress_bar(0, "train", unit="step") as update:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            done = 0
+            while True:
+                try:
+                    proc.wait(timeout=POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    done = show_training(reader.read_new(), update, done)
+                except BaseException:  # Ctrl-C: stop the training too, then re-raise
+                    proc.terminate()
+                    proc.wait()
+                    raise
+            show_training(reader.read_new(), update, done)
+        result = proc
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
     if result.returncode != 0:
         where = f" (full log: {log_path})" if log_path else ""

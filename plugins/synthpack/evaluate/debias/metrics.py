@@ -84,7 +84,7 @@ def cosine(a, b) -> float:
 
 def embed(texts: list[str], model_path: Path | None = None, batch_size: int = 64):
     """Sentence embeddings of all-MiniLM-L6-v2 (offline: from a local folder, never the hub)."""
-    from synthpack.evaluate.classifier.features import load_minilm
+    from synthpack.common.embeddings import load_minilm
 
     model = load_minilm(model_path)
     return model.encode(texts, batch_size=batch_size, show_progress_bar=False).tolist()
