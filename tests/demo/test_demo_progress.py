@@ -31,7 +31,7 @@ from synthpack.demo.steps import run_demo
 size = DemoSize(**json.loads(sys.argv[1]))
 run_demo(
     Path(sys.argv[2]), size, steps="prepare-clean,report", data_dir=Path(sys.argv[3]),
-    model_dir=Path(sys.argv[4]),
+    model_dir=Path(sys.argv[4]), precision="bf16",
 )
 """
 

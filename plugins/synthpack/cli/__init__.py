@@ -9,11 +9,14 @@ naming the error, exit status 1, and the traceback only with `synthpack --debug 
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from synthpack import __version__
 from synthpack.cli import data, demo, evaluate, generate, model, train
 from synthpack.common.errors import SynthpackError
+from synthpack.common.precision import PRECISION_ENV, PRECISIONS
 
 # What bad input raises from below synthpack's own checks: unreadable or missing files
 # (OSError), undecodable bytes (UnicodeDecodeError is a ValueError), values a library refuses.
@@ -48,8 +51,16 @@ class SynthpackGroup(click.Group):
 @click.group(cls=SynthpackGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="synthpack")
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
-def main(debug: bool) -> None:
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    help="Number format of every model this command trains, runs or scores: auto (default, "
+    "or $SYNTHPACK_PRECISION) picks bf16 where the CPU or GPU computes it natively, else fp32.",
+)
+def main(debug: bool, precision: str | None) -> None:
     """Synthetic data and debiasing recipes for LLaMA-Factory, for content-safety teams."""
+    if precision:  # read by `resolve_precision`, in this process and in the ones it starts
+        os.environ[PRECISION_ENV] = precision
 
 
 # In the order of the data flow: model, render / sft / register / category, check / train,

@@ -22,6 +22,7 @@ from synthpack.clean.label_check import format_label_check
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from synthpack.common.paths import pack_dir
+from synthpack.common.precision import model_device, resolve_precision
 from synthpack.common.progress import ProgressBar, terminal
 from synthpack.common.tables import format_table
 from synthpack.demo.layout import (
@@ -57,6 +58,7 @@ class DemoRun:
         echo=echo_to_terminal,
         progress_bar: ProgressBar = terminal,
         model_dir: Path | None = None,
+        precision: str | None = None,
     ):
         self.files = RunLayout(Path(run_dir))
         self.size = size
@@ -64,10 +66,15 @@ class DemoRun:
         self.echo = echo
         self.progress_bar = progress_bar
         self.model_dir = model_dir
+        self.precision = resolve_precision(precision, model_device())
 
     def check_settings(self, force: bool) -> None:
         """Refuse to mix the outputs of two settings in one folder; `force` starts afresh."""
-        wanted = {"size": asdict(self.size), "data": self.data.description}
+        wanted = {
+            "size": asdict(self.size),
+            "data": self.data.description,
+            "precision": self.precision.name,
+        }
         path = self.files.settings
         if path.exists():
             have = json.loads(path.read_text())
@@ -140,13 +147,13 @@ class DemoRun:
         return {"dataset": f"{manifest['stem']}_train", "records": manifest["records"]["train"]}
 
     def train(self) -> dict:
-        from synthpack.train.launch import run_llamafactory_train
+        from synthpack.train.launch import precision_overrides, run_llamafactory_train
 
         self.require("sft")
         dataset = json.loads(self.files.stamp("sft").read_text())["dataset"]
         s = self.size
         overrides = {
-            "model_name_or_path": self.model(),
+            **precision_overrides(self.model(), self.precision),
             "dataset": dataset,
             "dataset_dir": self.files.dataset_dir,
             "cutoff_len": s.cutoff_len,
@@ -167,6 +174,7 @@ class DemoRun:
         ]
         return {
             "config": TRAIN_CONFIG,
+            "precision": self.precision.name,
             "steps": s.train_steps,
             "loss_first": losses[0] if losses else None,
             "loss_last": losses[-1] if losses else None,
@@ -188,6 +196,7 @@ class DemoRun:
             prompts, generations / "raw.jsonl", self.model(), self.files.adapter, "hf",
             Sampling(s.max_new_tokens, s.temperature, s.top_p, s.seed),
             batch_size=len(prompts), samples=1, progress_bar=self.progress_bar,
+            precision=self.precision.name,
         )  # fmt: skip
         atomic_write_json(self.files.generation_stats, stats)
         speed = stats["new_tokens"] / stats["seconds"] if stats["seconds"] else None
@@ -330,6 +339,7 @@ class DemoRun:
             report = run_stereoset(
                 self.data.stereoset, self.files.stereoset(name), self.model(), adapter,
                 limit=self.size.stereoset_examples, progress_bar=self.progress_bar,
+                precision=self.precision.name,
             )  # fmt: skip
             block = report["intrasentence"]
             figures[name] = {k: round(block[k], 2) for k in ("lms", "ss", "icat")}
@@ -363,20 +373,25 @@ def run_demo(
     echo: Callable[..., None] = echo_to_terminal,
     progress_bar: ProgressBar = terminal,
     model_dir: Path | None = None,
+    precision: str | None = None,
 ) -> list[dict]:
     """Run (or resume) the demo's steps; `echo` the step and results tables and return one
     record per step.
 
     `echo(message, err=False)` receives every line (progress notes with `err=True`); the long
-    steps draw `progress_bar` (on a terminal only). `model_dir` replaces the embedded model.
+    steps draw `progress_bar` (on a terminal only). `model_dir` replaces the embedded model;
+    `precision` (auto / bf16 / fp32) is that of training, generation and scoring.
     """
-    run = DemoRun(run_dir, demo_size(size), find_data(data_dir), echo, progress_bar, model_dir)
+    run = DemoRun(
+        run_dir, demo_size(size), find_data(data_dir), echo, progress_bar, model_dir, precision
+    )
     chosen = parse_steps(steps)
     run.check_settings(force)
     for step in chosen if force else ():
         run.files.stamp(step).unlink(missing_ok=True)
     for line in (f"{k}: {v}" for k, v in run.data.description.items()):
         echo(f"[demo] {line}", err=True)
+    echo(f"[demo] {run.precision.describe()}", err=True)
     records = [_run_step(run, name, getattr(run, name)) for name in chosen]
     total = sum(r["seconds"] for r in records if r["status"] == "ran")
     rows = [[r["step"], r["status"], f"{r['seconds']}"] for r in records]

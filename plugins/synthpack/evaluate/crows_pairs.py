@@ -125,13 +125,14 @@ def run_crows_pairs(
     batch_size: int = 16,
     start_token: str | None = None,
     progress_bar: ProgressBar = silent,
+    precision: str | None = None,
 ) -> dict:
     """Score every pair with a causal LM; write OUT/report.json and OUT/scores.jsonl (per pair)."""
     from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
 
     pairs = subset(load_crows_pairs(data), limit)
     started = time.perf_counter()
-    model, tokenizer = load_scoring_model(model_dir, adapter)
+    model, tokenizer = load_scoring_model(model_dir, adapter, precision)
     start_id = resolve_start_token(tokenizer, start_token)
     with progress_bar(2 * len(pairs), "Scoring CrowS-Pairs sentences") as progress:
         more, less = model_scores(
@@ -144,6 +145,7 @@ def run_crows_pairs(
         "adapter": str(adapter) if adapter else None,
         "sentence_score": "summed token log-probability after the start token, rounded to 3 dp",
         "start_token": start_token or "BOS",
+        "dtype": str(model.dtype).removeprefix("torch."),
         "limit": limit,
         "seconds": round(time.perf_counter() - started, 2),
     }

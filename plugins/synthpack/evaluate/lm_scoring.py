@@ -114,13 +114,9 @@ def perplexity(scores: Sequence[TextScore]) -> float:
     return math.exp(-sum(s.logprob for s in scores) / tokens)
 
 
-def load_scoring_model(model_dir, adapter=None):
-    """Causal LM + tokenizer for scoring (optionally with a PEFT adapter), on a GPU if any."""
-    import torch
-
+def load_scoring_model(model_dir, adapter=None, precision=None):
+    """Causal LM + tokenizer for scoring (optionally with a PEFT adapter), on a GPU if any, at
+    `precision` (auto / bf16 / fp32; log-softmax is taken in fp32 either way)."""
     from synthpack.generate.backends import load_model
 
-    model, tokenizer = load_model(model_dir, adapter)
-    if torch.cuda.is_available():
-        model.to("cuda")
-    return model, tokenizer
+    return load_model(model_dir, adapter, precision)

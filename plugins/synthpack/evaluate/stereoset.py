@@ -278,6 +278,7 @@ def run_stereoset(
     batch_size: int = 16,
     start_token: str | None = None,
     progress_bar: ProgressBar = silent,
+    precision: str | None = None,
 ) -> dict:
     """Score StereoSet with a model (or read per-sentence scores) and write OUT/report.json,
     plus OUT/predictions.json when a model was scored; returns the report.
@@ -316,7 +317,7 @@ def run_stereoset(
                 f"{data}: has no {missing[0]} examples. Available: {', '.join(all_examples)}"
             )
         examples = {s: subset(all_examples[s], limit) for s in wanted}
-        model, tokenizer = load_scoring_model(model_dir, adapter)
+        model, tokenizer = load_scoring_model(model_dir, adapter, precision)
         start_id = resolve_start_token(tokenizer, start_token)
         pooled = [e for exs in examples.values() for e in exs]
         with progress_bar(3 * len(pooled), "Scoring StereoSet sentences") as progress:
@@ -332,6 +333,7 @@ def run_stereoset(
         "scores": str(scores) if scores else None,
         "sentence_score": "given" if scores else "mean token log-probability after the start token",
         "start_token": None if scores else start_token or "BOS",
+        "dtype": None if scores else str(model.dtype).removeprefix("torch."),
         "limit": limit,
         "seconds": round(time.perf_counter() - started, 2),
     }

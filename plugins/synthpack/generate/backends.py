@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
+from synthpack.common.precision import Precision, model_device, resolve_precision
 
 DEFAULT_BATCH_SIZE = 16  # prompts per padded batch: 3.96x single-sequence throughput on SmolLM2
 
@@ -80,20 +81,28 @@ def attention_for(config) -> str:
     return GROUPED_ATTENTION
 
 
-def load_model(model_dir: Path, adapter_dir: Path | None = None):
-    """Load base model and tokenizer; apply a PEFT adapter when given."""
+def load_model(model_dir: Path, adapter_dir: Path | None = None, precision=None):
+    """Load base model and tokenizer, at `precision` (a `Precision`, or auto / bf16 / fp32),
+    on the GPU when there is one; apply a PEFT adapter when given."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    device = model_device()
+    if not isinstance(precision, Precision):
+        precision = resolve_precision(precision, device)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     attention = attention_for(AutoConfig.from_pretrained(model_dir))
-    model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation=attention)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, attn_implementation=attention, dtype=precision.dtype
+    )
     if adapter_dir is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter_dir)
+        model.to(precision.dtype)  # the adapter's weights are saved in fp32
+    model.to(device)
     model.eval()
     return model, tokenizer
 
@@ -198,11 +207,12 @@ def generate_chat(
     return results
 
 
-def make_generator(backend: str, model_dir: Path, adapter_dir: Path | None):
+def make_generator(backend: str, model_dir: Path, adapter_dir: Path | None, precision=None):
     """Load a model once; return `answer(prompts, sampling, seed, on_step=None) -> list[dict]`
-    (`on_step` as in `generate_batch`; vLLM answers a batch at once and never calls it)."""
+    (`on_step` as in `generate_batch`; vLLM answers a batch at once and never calls it).
+    `precision` is the hf backend's (see `load_model`)."""
     if backend == "hf":
-        model, tokenizer = load_model(model_dir, adapter_dir)
+        model, tokenizer = load_model(model_dir, adapter_dir, precision)
         return lambda prompts, sampling, seed, on_step=None: generate_batch(
             model, tokenizer, prompts, sampling, seed, on_step=on_step
         )

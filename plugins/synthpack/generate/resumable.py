@@ -20,6 +20,7 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_jsonl, iter_jsonl
 from synthpack.common.labels import label_problem, version_of
+from synthpack.common.precision import model_device, resolve_precision
 from synthpack.common.problems import Problems, located
 from synthpack.common.progress import ProgressBar, silent
 from synthpack.generate.backends import Sampling, make_generator
@@ -208,19 +209,25 @@ def generate_resumable(
     batch_size: int,
     samples: int,
     progress_bar: ProgressBar = silent,
+    precision: str | None = None,
 ) -> dict:
     """Generate every (prompt, sample) into raw.jsonl, skipping batches already there.
+
+    `precision` (auto / bf16 / fp32, see `common.precision`) is the hf backend's number
+    format; it is part of the provenance, so a resumed run cannot switch it halfway.
 
     The bar counts new tokens (so its rate is tokens/s) against the most the batches left can
     write; when an answer stops early its unused budget leaves the total, so the time left
     shrinks to the truth. Beside it: prompts done of prompts to do.
     """
+    chosen = resolve_precision(precision, model_device()) if backend == "hf" else None
     provenance = {
         "model": str(model_dir),
         "adapter": str(adapter_dir) if adapter_dir else None,
         "backend": backend,
         "sampling": asdict(sampling),
         "batch_size": batch_size,
+        "precision": chosen.name if chosen else None,
     }
     work = [(p, s) for p in prompts for s in range(samples)]
     batches = [work[i : i + batch_size] for i in range(0, len(work), batch_size)]
@@ -232,10 +239,11 @@ def generate_resumable(
         "seconds": 0.0,
         "batches_run": len(todo),
         "batches_reused": len(finished),
+        "precision": chosen.describe() if chosen else None,
     }
     if not todo:
         return stats
-    answer = make_generator(backend, model_dir, adapter_dir)
+    answer = make_generator(backend, model_dir, adapter_dir, chosen)
     n_prompts = sum(len(batches[b]) for b in todo)
     budget = n_prompts * sampling.max_new_tokens
     fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

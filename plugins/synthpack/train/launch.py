@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
+from synthpack.common.precision import Precision, model_device
 from synthpack.common.progress import ProgressBar, Update, silent
 from synthpack.train.lf_config import format_override, load_config
 
@@ -80,6 +81,27 @@ def show_training(records: list[dict], update: Update, done: int) -> int:
         update(max(0, step - done), **facts)
         done = max(done, step)
     return done
+
+
+def trainer_precision_keys(precision: Precision) -> dict:
+    """The training-argument keys of `precision`; bf16 on a CPU also needs `use_cpu`, without
+    which HF's Trainer refuses bf16 on a machine with no GPU."""
+    keys = {"bf16": precision.is_bf16, "fp16": False}
+    if precision.is_bf16 and model_device() == "cpu":
+        keys["use_cpu"] = True
+    return keys
+
+
+def precision_overrides(model_dir: Path, precision: Precision) -> dict:
+    """LLaMA-Factory keys that train `model_dir` at `precision` (`resolve_precision`): the
+    trainer's keys, and base weights stored in bf16 for a bf16 run (`training_copy`), since
+    autocast alone would re-cast each fp32 weight in every matmul of every step."""
+    from synthpack.model import training_copy
+
+    return {
+        "model_name_or_path": training_copy(model_dir, precision),
+        **trainer_precision_keys(precision),
+    }
 
 
 def run_llamafactory_train(

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
+from synthpack.common.precision import model_device, resolve_precision
 from synthpack.common.problems import Problems, located
+from synthpack.train.launch import trainer_precision_keys
 from synthpack.train.lf_config import init_fields, llamafactory_train_keys, load_config
 
 # The model keys the prefix trainer honours (LLaMA-Factory's ModelArguments has many more:
@@ -223,12 +225,23 @@ def load_prefix_model(settings: PrefixSettings, tokenizer):
     return model
 
 
-def train_prefix(config_path: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
+def with_precision(config: dict, precision: str | None) -> dict:
+    """`config` with the number format to train in: a YAML that sets `bf16` or `fp16` keeps it
+    unless `precision` is given; otherwise `resolve_precision` decides."""
+    if precision is None and ("bf16" in config or "fp16" in config):
+        return config
+    return {**config, **trainer_precision_keys(resolve_precision(precision, model_device()))}
+
+
+def train_prefix(
+    config_path: Path, overrides: list[str] | tuple[str, ...] = (), precision: str | None = None
+) -> dict:
     """Train prefix-tuning as the YAML says; save the PEFT adapter and return a summary."""
     from llamafactory.extras.constants import IGNORE_INDEX
     from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer
 
-    settings = parse_prefix_config(load_config(config_path, overrides), source=str(config_path))
+    config = with_precision(load_config(config_path, overrides), precision)
+    settings = parse_prefix_config(config, source=str(config_path))
     tokenizer, train_set, eval_set = load_prefix_data(settings)
     model = load_prefix_model(settings, tokenizer)
     trainable, total = model.get_nb_trainable_parameters()
