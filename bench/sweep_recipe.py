@@ -1,0 +1,121 @@
+"""Which demo recipe makes synthetic data help the classifier? A small measured sweep.
+
+Each setting is a real demo run (render, SFT, `llamafactory-cli train`, generate, clean, label
+check, eval mlp) on the shipped real data, or on `--data`; StereoSet and the report are left
+out. Settings that differ only after training reuse the trained run (its folder is copied and
+the later steps redone). One row per setting: loss, success rate and raw duplication of the
+positives, the label check's agreement rate, and F1 / AUROC deltas of real + synthetic and
+real + label-checked synthetic against real alone, with their one-sided paired p-values.
+
+    python bench/sweep_recipe.py --out bench/sweep_results.json [--only NAME,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from synthpack.demo.layout import SIZES, DemoSize
+
+BASE = SIZES["default"]
+# name -> (parent whose trained model it reuses, or None; changes to the default size)
+SETTINGS: dict[str, tuple[str | None, dict]] = {
+    "default": (None, {}),
+    "more_steps": (None, {"train_steps": 36, "learning_rate": 1e-3, "sft_per_class": 72,
+                          "n_entries": 8, "prompts_per_polarity": 16}),
+    "more_steps_minilm_check": ("more_steps", {"label_check_features": "minilm"}),
+    "more_steps_relabel": ("more_steps", {"label_check_mode": "relabel"}),
+    "more_steps_strict_check": ("more_steps", {"label_check_threshold": 0.5}),
+    "more_steps_hot": ("more_steps", {"temperature": 1.1}),
+    "more_prompts": ("more_steps", {"prompts_per_polarity": 32}),
+}  # fmt: skip
+AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
+STEPS = "prepare-eval_mlp"
+
+
+def size_of(name: str) -> DemoSize:
+    parent, changes = SETTINGS[name]
+    base = size_of(parent) if parent else BASE
+    return dataclasses.replace(base, **changes)
+
+
+def seed_from_parent(run_dir: Path, parent_dir: Path, size: DemoSize) -> None:
+    """Start `run_dir` from the parent's trained run: copy it, redo what follows training."""
+    shutil.copytree(parent_dir, run_dir)
+    settings = json.loads((run_dir / "settings.json").read_text())
+    settings["size"] = dataclasses.asdict(size)
+    (run_dir / "settings.json").write_text(json.dumps(settings))
+    redo = AFTER_TRAIN if size.prompts_per_polarity == json.loads(
+        (parent_dir / "settings.json").read_text())["size"]["prompts_per_polarity"
+    ] else ("render", *AFTER_TRAIN)  # fmt: skip
+    for step in redo:
+        (run_dir / f".{step}.done").unlink(missing_ok=True)
+    if "render" in redo:
+        shutil.rmtree(run_dir / "generations", ignore_errors=True)
+    else:
+        (run_dir / "generations" / "raw.jsonl").unlink(missing_ok=True)
+
+
+def summarise(name: str, run_dir: Path, seconds: float) -> dict:
+    stamp = lambda step: json.loads((run_dir / f".{step}.done").read_text())  # noqa: E731
+    clean = json.loads((run_dir / "generations" / "report.json").read_text())
+    check = json.loads((run_dir / "label_check" / "report.json").read_text())
+    mlp = json.loads((run_dir / "eval_mlp" / "report.json").read_text())
+    runs = {r["name"]: r for r in mlp["runs"]}
+    row = {
+        "name": name,
+        "changes": SETTINGS[name][1],
+        "seconds": round(seconds, 1),
+        "loss_first": stamp("train").get("loss_first"),
+        "loss_last": stamp("train").get("loss_last"),
+        "accepted": clean["accepted"],
+        "by_polarity": {
+            p: {k: v.get(k) for k in ("success_rate_mean", "duplication_rate_pct", "accepted")}
+            for p, v in clean.get("by_polarity", {}).items()
+        },
+        "agreement_rate": check.get("agreement_rate"),
+        "checked_kept": check.get("kept"),
+        "real": {"f1": runs["real"]["f1"], "auroc": runs["real"]["auroc"]},
+        "verdict": mlp.get("verdict"),
+    }
+    for run in ("real+synthetic", "real+checked"):
+        versus = runs.get(run, {}).get("vs_real")
+        if versus:
+            row[run] = {k: versus[k] for k in ("f1_delta", "p_better", "p_worse", "auroc_delta",
+                                               "auroc_p_better", "auroc_p_worse")}  # fmt: skip
+    return row
+
+
+def main() -> None:
+    from synthpack.demo.steps import run_demo
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/synthpack-sweep"))
+    parser.add_argument("--data", type=Path, help="full data copies (default: shipped subset)")
+    parser.add_argument("--only", default="", help="comma-separated setting names")
+    parser.add_argument("--out", default="bench/sweep_results.json")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n] or list(SETTINGS)
+    out = Path(args.out)
+    rows = json.loads(out.read_text())["rows"] if out.exists() else []
+    for name in names:
+        run_dir = args.work / name
+        parent = SETTINGS[name][0]
+        if parent and not run_dir.exists():
+            seed_from_parent(run_dir, args.work / parent, size_of(name))
+        started = time.perf_counter()
+        run_demo(run_dir, size_of(name), steps=STEPS, data_dir=args.data,
+                 echo=lambda *a, **k: None)  # fmt: skip
+        row = summarise(name, run_dir, time.perf_counter() - started)
+        rows = [r for r in rows if r["name"] != name] + [row]
+        out.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
+        print(json.dumps(row), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
