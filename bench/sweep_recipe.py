@@ -64,7 +64,7 @@ def seed_from_parent(run_dir: Path, parent_dir: Path, size: DemoSize) -> None:
 def summarise(name: str, run_dir: Path, seconds: float) -> dict:
     stamp = lambda step: json.loads((run_dir / f".{step}.done").read_text())  # noqa: E731
     clean = json.loads((run_dir / "generations" / "report.json").read_text())
-    check = json.loads((run_dir / "label_check" / "report.json").read_text())
+    check = json.loads((run_dir / "label_check" / "report.json").read_text())["label_check"]
     mlp = json.loads((run_dir / "eval_mlp" / "report.json").read_text())
     runs = {r["name"]: r for r in mlp["runs"]}
     row = {

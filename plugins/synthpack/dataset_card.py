@@ -242,6 +242,14 @@ def write_card(
     return _write(Path(out_dir), facts)
 
 
+def derive_card(source: Path, folder: Path, report: dict) -> Path:
+    """A card for a set made from a carded one (the demo's label-checked entries): the
+    source's facts (generator, prompts, seeds, command) with the new set's `report`."""
+    facts = json.loads((Path(source) / CARD_INFO).read_text(encoding="utf-8"))
+    facts.update(name=Path(folder).name, report=report, registered={})
+    return _write(Path(folder), facts)
+
+
 def note_registration(data_file: Path, name: str, dataset_dir: Path) -> Path | None:
     """After `register`: add the dataset name to the card beside `data_file`, if there is one."""
     folder = Path(data_file).parent

@@ -111,8 +111,10 @@ def test_reduced_demo_end_to_end(tmp_path, smollm2):
     assert check["checker_training"]["n_train"] + check["checker_training"]["n_val"] <= 400
     info = json.loads((run_dir / "dataset_info.json").read_text())
     assert {"hate_v1_synthetic", "hate_v1_sft_train"} <= set(info)
-    _, card = check_card(run_dir / "generations")
+    check_card(run_dir / "generations")
+    _, card = check_card(run_dir / "label_check")  # the registered set: the checked entries
     assert "registered as `hate_v1_synthetic`" in card
+    assert "## Label check" in card
 
     for sensitive in ("raw.jsonl", "accepted.jsonl", "rejected.jsonl"):
         mode = stat.S_IMODE((run_dir / "generations" / sensitive).stat().st_mode)
@@ -185,9 +187,16 @@ def test_label_check_and_classifier_steps_on_the_shipped_data(tmp_path):
     )
     assert [r["status"] for r in records] == ["ran"] * 3
 
-    check = json.loads((run_dir / "label_check" / "report.json").read_text())
+    report = json.loads((run_dir / "label_check" / "report.json").read_text())
+    check = report["label_check"]
     accepted = (run_dir / "generations" / "accepted.jsonl").read_text().splitlines()
     assert check["read"] == len(accepted) == check["kept"] + check["rejected"]
+    cleaned = json.loads((run_dir / "generations" / "report.json").read_text())
+    assert report["accepted"] == check["kept"]  # the checked set's counts still add up
+    assert report["entries_parsed"] == cleaned["entries_parsed"]
+    assert report["accepted"] + report["rejected"] == cleaned["entries_parsed"]
+    assert report["rejected_by_reason"]["label_disagrees"] == check["rejected"]
+    check_card(run_dir / "label_check")
     assert check["threshold"] == 0.3 and check["rejected"] > 0
     training = check["checker_training"]
     assert training["n_train"] + training["n_val"] == 600  # real_train only

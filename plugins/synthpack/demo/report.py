@@ -35,7 +35,7 @@ def collect(run_dir: Path) -> dict:
         raise SynthpackError(f"{run_dir}: no finished demo step found (no .STEP.done files)")
     generation = _read_json(files.generation_report)
     mlp = _read_json(files.eval_mlp_report)
-    label_check = _read_json(files.label_check_report)
+    label_check = (_read_json(files.label_check_report) or {}).get("label_check")
     stereoset = {
         name: report["intrasentence"]
         for name in STEREOSET_MODELS

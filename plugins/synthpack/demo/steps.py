@@ -222,7 +222,8 @@ class DemoRun:
     def label_check(self) -> dict:
         """Score the cleaned entries with a checker trained on the real training texts only
         (never the evaluation set); keep the entries it agrees with."""
-        from synthpack.clean.label_check import LabelCheck
+        from synthpack.clean.label_check import LabelCheck, checked_report
+        from synthpack.dataset_card import derive_card
         from synthpack.evaluate.checker import load_checker, train_checker
         from synthpack.generate.run import alpaca_records
 
@@ -248,8 +249,12 @@ class DemoRun:
         atomic_write_jsonl(self.files.checked_accepted, checked.kept)
         atomic_write_jsonl(self.files.checked_rejected, checked.rejected)
         atomic_write_json(self.files.checked_alpaca, alpaca_records(generations, checked.kept))
-        report = {"read": len(rows), "kept": len(checked.kept), "checker_training": trained}
-        atomic_write_json(self.files.label_check_report, {**report, **checked.report})
+        check = {"read": len(rows), "kept": len(checked.kept), "checker_training": trained,
+                 **checked.report}  # fmt: skip
+        # The checked set's report and card read as `generate --label-check` would write them.
+        report = checked_report(json.loads(self.files.generation_report.read_text()), check)
+        atomic_write_json(self.files.label_check_report, report)
+        derive_card(self.files.generations, folder, report)
         self.echo(format_label_check(checked.report), err=True)
         pos = checked.report["by_polarity"]["pos"]
         return {
