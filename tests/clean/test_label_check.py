@@ -16,6 +16,7 @@ from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
 from synthpack.evaluate.checker import load_checker
+from synthpack.seeds import read_labelled
 
 ANNOTATED = pack_dir("dataset_info") / "demo" / "toxigen" / "annotated"
 PROMPTS = FIXTURES / "smollm2_hate_prompts.jsonl"
@@ -69,7 +70,9 @@ def test_relabel_keeps_every_entry_with_the_checkers_label():
     assert checked.rejected == []
     assert [r["label"] for r in checked.kept] == [0, 1, 1]
     assert [r.get("relabelled_from") for r in checked.kept] == ["pos", None, "neg"]
-    assert [r["polarity"] for r in checked.kept] == ["pos", "pos", "neg"]  # the prompt's
+    # polarity follows the new label (readers refuse rows where they disagree); the prompt's
+    # polarity stays in relabelled_from
+    assert [r["polarity"] for r in checked.kept] == ["neg", "pos", "pos"]
     assert checked.report["relabelled"] == 2 and checked.report["rejected"] == 0
     assert checked.report["by_polarity"]["neg"]["relabelled"] == 1
 
@@ -140,6 +143,8 @@ def test_generate_with_label_check_counts_add_up(checker_dir, tmp_path, mode, th
         relabelled = [r for r in accepted if "relabelled_from" in r]
         assert len(relabelled) == check["relabelled"]
         assert all(r["label"] == int(r["relabelled_from"] == "neg") for r in relabelled)
+        # The relabelled set reads as labelled data (eval mlp, augment): label and polarity agree.
+        assert len(read_labelled(out / "accepted.jsonl").labels) == len(accepted)
         alpaca = json.loads((out / "alpaca.json").read_text())
         kept_outputs = "\n".join(r["output"] for r in alpaca)
         assert not any(r["text"] in kept_outputs for r in relabelled)

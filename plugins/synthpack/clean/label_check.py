@@ -69,7 +69,8 @@ def check_labels(
     """Split accepted rows (with `polarity`) by whether `scores` agree with their polarity.
 
     Every row ends up kept or rejected: read = kept + rejected. Kept rows carry their score;
-    relabelled ones also `relabelled_from` (the prompt's polarity) and the checker's `label`.
+    relabelled ones also the checker's `label` and `polarity`, and `relabelled_from` (the
+    prompt's polarity), so every reader of accepted.jsonl sees one consistent label.
     """
     if len(rows) != len(scores):
         raise ValueError(f"{len(rows)} rows but {len(scores)} scores")
@@ -88,7 +89,13 @@ def check_labels(
             changed += 1
             other = NEGATIVE if polarity == POSITIVE else POSITIVE
             out.kept.append(
-                {**row, "label": LABEL[other], "relabelled_from": polarity, SCORE_FIELD: score}
+                {
+                    **row,
+                    "label": LABEL[other],
+                    "polarity": other,
+                    "relabelled_from": polarity,
+                    SCORE_FIELD: score,
+                }  # fmt: skip
             )
         else:
             rejected = {k: v for k, v in row.items() if k != "label"}
