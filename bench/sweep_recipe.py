@@ -26,6 +26,8 @@ BASE = SIZES["default"]
 # name -> (parent whose trained model it reuses, or None; changes to the default size)
 SETTINGS: dict[str, tuple[str | None, dict]] = {
     "default": (None, {}),
+    "default_seed1": (None, {"seed": 1}),
+    "default_seed2": (None, {"seed": 2}),
     "more_steps": (None, {"train_steps": 36, "learning_rate": 1e-3, "sft_per_class": 72,
                           "n_entries": 8, "prompts_per_polarity": 16}),
     "more_steps_minilm_check": ("more_steps", {"label_check_features": "minilm"}),
