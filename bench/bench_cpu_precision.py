@@ -165,7 +165,7 @@ def measure_stereoset(work: Path) -> list[dict]:
         )  # fmt: skip
         block = report["intrasentence"]
         rows.append({
-            "precision": precision, "examples": block.get("count"),
+            "precision": precision, "examples": block["examples"],
             "seconds": round(time.perf_counter() - started, 1),
             **{k: round(block[k], 2) for k in ("lms", "ss", "icat")},
         })  # fmt: skip

@@ -17,6 +17,7 @@ from synthpack.common.precision import (
     Precision,
     cpu_bf16_flags,
     resolve_precision,
+    torch_cpu_bf16,
 )
 from synthpack.model import training_copy
 from synthpack.train.launch import precision_overrides, run_llamafactory_train
@@ -63,10 +64,10 @@ def test_an_unknown_precision_names_the_choices():
         resolve_precision("bf61")
 
 
-def test_this_machine_gets_an_answer_it_can_explain():
+def test_this_machine_gets_bf16_exactly_when_its_flags_and_torch_both_say_so():
     chosen = resolve_precision()
-    assert chosen.name in ("bf16", "fp32") and chosen.reason.startswith("auto")
-    assert (chosen.name == "bf16") == bool(cpu_bf16_flags()) or "no native" in chosen.reason
+    assert chosen.reason.startswith("auto")
+    assert (chosen.name == "bf16") == (bool(cpu_bf16_flags()) and torch_cpu_bf16())
 
 
 def test_the_bf16_training_copy_is_made_once_and_fp32_uses_the_folder(tiny_model):

@@ -13,6 +13,15 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.problems import Problems
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` (and its parents) readable by its owner only: folders that hold
+    generated text, which may be harmful."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
     """Write a file so readers see either the old or the new content, never half of it.
 

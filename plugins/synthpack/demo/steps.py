@@ -20,7 +20,7 @@ from pathlib import Path
 
 from synthpack.clean.label_check import format_label_check
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir, read_jsonl
 from synthpack.common.paths import pack_dir
 from synthpack.common.precision import model_device, resolve_precision
 from synthpack.common.progress import ProgressBar, terminal
@@ -86,8 +86,7 @@ class DemoRun:
                     f"{self.files.root} holds a demo made with other settings ({path}); "
                     "use another --out, or --force to redo every step"
                 )
-        self.files.root.mkdir(parents=True, exist_ok=True)
-        self.files.root.chmod(0o700)
+        private_dir(self.files.root)
         atomic_write_json(path, wanted)
 
     def command(self) -> str:
@@ -188,9 +187,7 @@ class DemoRun:
         self.require("render")
         self.require("train")
         s = self.size
-        generations = self.files.generations
-        generations.mkdir(parents=True, exist_ok=True)
-        generations.chmod(0o700)
+        generations = private_dir(self.files.generations)
         prompts = read_jsonl(self.files.prompts)
         stats = generate_resumable(
             prompts, generations / "raw.jsonl", self.model(), self.files.adapter, "hf",
@@ -230,9 +227,7 @@ class DemoRun:
         self.require("prepare")
         self.require("clean")
         s = self.size
-        folder = self.files.label_check
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)
+        folder = private_dir(self.files.label_check)
         trained = train_checker(
             self.files.real_train, self.files.checker, s.label_check_features,
             exclude=[self.files.real_eval],

@@ -6,7 +6,6 @@ cleaned set's files, all owner-only; `augment` joins real and synthetic rows.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -16,7 +15,7 @@ from synthpack.clean.filters import Limits
 from synthpack.clean.label_check import LabelChecker
 from synthpack.clean.pipeline import clean_generations
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir, read_jsonl
 from synthpack.common.labels import LABEL, text_key, visible_text
 from synthpack.common.progress import ProgressBar, silent
 from synthpack.dataset_card import write_card
@@ -79,8 +78,7 @@ def run_generate(
     raw_rows = rows_from_predictions(prompts, predictions) if predictions is not None else None
     created = not out_dir.exists()
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(out_dir, 0o700)
+        private_dir(out_dir)
         raw_path = out_dir / "raw.jsonl"
         if restart:
             raw_path.unlink(missing_ok=True)
