@@ -6,7 +6,8 @@ Three parts, each the real code path:
   shipped one. Seconds per step (median after the first), peak memory of the training
   process, and the loss curves of fp32 and the shipped path over the same steps and seed.
 - Generation with the tuned adapter on the demo's prompts, at batch 1 and at the default
-  batch: tokens/s and the share of entries the cleaning step accepts, per precision.
+  batch: tokens/s, ms per decoding step and the share of entries the cleaning step accepts,
+  for today's fp32 path, the same in bf16, and the shipped path.
 - StereoSet intrasentence on the whole dev set (when ../shared/data has it): scoring seconds
   and LMS / SS / ICAT per precision.
 
@@ -109,29 +110,46 @@ def measure_training(run_dir: Path, work: Path, steps: int, short_steps: int) ->
     return results
 
 
+# Generation paths, each the whole configuration: "today" is the code before issue 14's
+# generation work (adapter kept as a PeftModel, growing KV cache, transformers' own sampling).
+GENERATION_PATHS = [
+    # (name, precision, merge the adapter, Sampling.decoding)
+    ("fp32_today", "fp32", False, "transformers"),
+    ("bf16_today", "bf16", False, "transformers"),
+    ("shipped", "bf16", True, "fast"),  # merged adapter, static cache, nucleus sampler
+]
+
+
 def measure_generation(run_dir: Path, adapter: Path, batch: int) -> list[dict]:
-    """Tokens/s at batch 1 and `batch`, and the cleaning step's acceptance, per precision."""
+    """Tokens/s at batch 1 and `batch`, and the cleaning step's acceptance, per path.
+
+    Tokens/s counts each answer's own tokens up to its end of turn; ms per step is the
+    padded batch's decoding time per new position, which does not depend on how long the
+    sampled answers happen to be.
+    """
     from synthpack.clean.pipeline import clean_generations
     from synthpack.common.files import read_jsonl
-    from synthpack.generate.backends import Sampling, generate_batch, load_model
+    from synthpack.generate import backends
     from synthpack.model import prepare_default_model
 
     prompts = read_jsonl(run_dir / "prompts" / "all.jsonl")[:batch]
-    sampling = Sampling(max_new_tokens=256, temperature=0.8, top_p=0.95, seed=0)
     rows = []
-    for precision in ("fp32", "bf16"):
-        model, tokenizer = load_model(prepare_default_model(), adapter, precision)
-        generate_batch(model, tokenizer, ["Hi"], Sampling(max_new_tokens=4), seed=0)  # warm-up
+    for name, precision, merge, decoding in GENERATION_PATHS:
+        model, tokenizer = backends.load_model(prepare_default_model(), adapter, precision, merge)
+        sampling = backends.Sampling(256, 0.8, 0.95, seed=0, decoding=decoding)
+        warm_up = backends.Sampling(max_new_tokens=4, decoding=decoding)
+        backends.generate_batch(model, tokenizer, ["Hi"], warm_up, seed=0)
         for size, chosen in ((1, prompts[:2]), (batch, prompts)):
-            tokens, seconds, generations = 0, 0.0, []
+            tokens, seconds, steps, generations = 0, 0.0, 0, []
             for start in range(0, len(chosen), size):
                 part = chosen[start : start + size]
                 began = time.perf_counter()
-                answers = generate_batch(
+                answers = backends.generate_batch(
                     model, tokenizer, [p["prompt"] for p in part], sampling, seed=start
                 )
                 seconds += time.perf_counter() - began
                 tokens += sum(a["new_tokens"] for a in answers)
+                steps += max(a["new_tokens"] for a in answers)
                 generations += [
                     {**p, "prompt_id": p["id"], "sample": 0, "output": a["text"],
                      "truncated": not a["stopped"]}
@@ -140,15 +158,21 @@ def measure_generation(run_dir: Path, adapter: Path, batch: int) -> list[dict]:
             cleaned = clean_generations(generations)
             parsed = len(cleaned.accepted) + len(cleaned.rejected)
             rows.append({
-                "precision": precision, "batch_size": size, "prompts": len(chosen),
-                "new_tokens": tokens, "seconds": round(seconds, 1),
+                "path": name, "precision": precision, "batch_size": size,
+                "prompts": len(chosen), "new_tokens": tokens, "seconds": round(seconds, 1),
                 "tokens_per_s": round(tokens / seconds, 1),
+                "ms_per_step": round(1000 * seconds / steps, 1),
                 "accepted": len(cleaned.accepted), "rows": parsed,
                 "accepted_share": round(len(cleaned.accepted) / parsed, 3) if parsed else None,
             })  # fmt: skip
-            print(f"generate {precision} b{size}: {rows[-1]['tokens_per_s']} tok/s",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(f"generate {name} b{size}: {rows[-1]['tokens_per_s']} tok/s, "
+                  f"{rows[-1]['ms_per_step']} ms/step", file=sys.stderr, flush=True)  # fmt: skip
         del model
+    base = {r["batch_size"]: r for r in rows if r["path"] == "fp32_today"}
+    for row in rows:
+        ref = base[row["batch_size"]]
+        row["tokens_per_s_vs_fp32_today"] = round(row["tokens_per_s"] / ref["tokens_per_s"], 2)
+        row["step_speedup_vs_fp32_today"] = round(ref["ms_per_step"] / row["ms_per_step"], 2)
     return rows
 
 
@@ -167,6 +191,7 @@ def measure_stereoset(work: Path) -> list[dict]:
         rows.append({
             "precision": precision, "examples": block["examples"],
             "seconds": round(time.perf_counter() - started, 1),
+            "close_calls_in_fp32": report["meta"]["close_calls_in_fp32"],
             **{k: round(block[k], 2) for k in ("lms", "ss", "icat")},
         })  # fmt: skip
         print(f"stereoset {precision}: {rows[-1]['seconds']} s", file=sys.stderr, flush=True)

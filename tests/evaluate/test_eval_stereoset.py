@@ -13,7 +13,8 @@ from conftest import shared_data
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
 from synthpack.evaluate import stereoset
-from synthpack.evaluate.lm_scoring import encode, score_texts
+from synthpack.common.paths import pack_dir
+from synthpack.evaluate.lm_scoring import encode, prefix_ids, score_texts
 
 
 def _example(eid, target, domain, split="intrasentence"):
@@ -140,9 +141,13 @@ def test_batched_scores_equal_one_by_one(tiny_model):
 
     model, tokenizer = load_model(tiny_model)
     texts = ["The nurse was kind.", "Hi", "A much longer sentence about the weather today."]
-    contexts = [None, "Some context here.", None]
+    texts += ["The nurse was rude.", "The nurse was"]  # prefixes shared with the first text
+    contexts = [None, "Some context here.", None, None, None]
     batched = score_texts(model, tokenizer, texts, contexts, batch_size=3)
     single = score_texts(model, tokenizer, texts, contexts, batch_size=1)
+    alone = [score_texts(model, tokenizer, [t], [c])[0] for t, c in zip(texts, contexts)]
+    for a, b in zip(batched, alone, strict=True):  # no prefix shared with another text
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-4)
     for a, b in zip(batched, single, strict=True):
         assert a.tokens == b.tokens
         assert a.logprob == pytest.approx(b.logprob, abs=1e-4)
@@ -157,6 +162,39 @@ def test_batched_scores_equal_one_by_one(tiny_model):
     assert batched[1].logprob == pytest.approx(manual, abs=1e-4)
     assert batched[1].mean == pytest.approx(manual / n_text, abs=1e-4)
     assert all(math.isfinite(s.logprob) and s.logprob < 0 for s in batched)
+
+
+def test_prefix_ids_name_equal_prefixes_alike():
+    ids = prefix_ids([[1, 2, 3], [1, 2, 4], [1, 2], [2, 2, 3]])
+    assert ids[0][:2] == ids[1][:2] == ids[2]
+    assert ids[0][2] != ids[1][2]
+    assert not set(ids[3]) & set(ids[0])  # same tokens after another start: other prefixes
+
+
+def test_close_calls_are_the_examples_with_two_scores_within_the_margin():
+    examples = [_example(i, "t", "race") for i in ("a", "b", "c")]
+    scores = {**_scores("a", -2.0, -2.03, -5.0), **_scores("b", -2.0, -3.0, -4.0)}
+    scores |= _scores("c", -4.0, -2.0, -4.04)  # the unrelated one is close to the stereotype
+    close = stereoset.close_calls(examples, scores, margin=0.05)
+    assert [e.id for e in close] == ["a", "c"]
+
+
+def test_bf16_scoring_decides_close_calls_in_fp32_and_says_so(tiny_model, tmp_path):
+    """bf16 matmuls for the bulk, fp32 for the comparisons rounding could turn: the figures
+    equal an all-fp32 run's, and the report says how many examples were scored twice."""
+    data = pack_dir("dataset_info") / "demo" / "stereoset" / "dev_intrasentence_300.json"
+    runs = {
+        precision: stereoset.run_stereoset(
+            data, tmp_path / precision, tiny_model, limit=40, precision=precision
+        )
+        for precision in ("fp32", "bf16")
+    }
+    assert runs["fp32"]["meta"]["dtype"] == "float32"
+    assert runs["fp32"]["meta"]["close_calls_in_fp32"] == 0
+    assert runs["bf16"]["meta"]["dtype"].startswith("bfloat16 matmuls")
+    assert 0 < runs["bf16"]["meta"]["close_calls_in_fp32"] <= 40
+    for key in ("lms", "ss", "icat"):
+        assert runs["bf16"]["intrasentence"][key] == runs["fp32"]["intrasentence"][key]
 
 
 @pytest.mark.slow

@@ -39,22 +39,36 @@ def _train_and_check(model_dir, out_dir, steps: int, extra: dict | None = None):
 
 
 def _generate(model_dir, adapter, max_new_tokens: int):
+    """Greedy answers of the merged model (what `synthpack generate` runs) and of the adapter
+    kept apart (a PeftModel, decoded by transformers' own loop) must be the same tokens."""
     from synthpack.generate.backends import Sampling, generate_chat, load_model
 
-    model, tokenizer = load_model(model_dir, adapter)
-    assert type(model).__name__ == "PeftModelForCausalLM"
-    return generate_chat(
-        model,
-        tokenizer,
-        ["Write 2 sentences about gardening."],
-        Sampling(max_new_tokens=max_new_tokens),
-    )[0]
+    prompts = ["Write 2 sentences about gardening.", "Name a colour."]
+    merged, tokenizer = load_model(model_dir, adapter, "fp32")
+    assert type(merged).__name__ != "PeftModelForCausalLM"
+    apart, _ = load_model(model_dir, adapter, "fp32", merge=False)
+    assert type(apart).__name__ == "PeftModelForCausalLM"
+    fast = generate_chat(merged, tokenizer, prompts, Sampling(max_new_tokens=max_new_tokens))
+    reference = Sampling(max_new_tokens=max_new_tokens, decoding="transformers")
+    assert fast == generate_chat(apart, tokenizer, prompts, reference)
+    return fast[0]
 
 
 def test_lora_sft_trains_the_tiny_model_and_its_adapter_generates(tiny_model, tmp_path):
+    import torch
+
+    from synthpack.generate.backends import load_model
+
     adapter = _train_and_check(tiny_model, tmp_path, steps=3)
     answer = _generate(tiny_model, adapter, max_new_tokens=8)
     assert answer["new_tokens"] > 0
+    # The merge really folded the trained adapter in: its weights are not the base model's.
+    base, _ = load_model(tiny_model, precision="fp32")
+    merged, _ = load_model(tiny_model, adapter, "fp32")
+    name = next(n for n, _ in base.named_parameters() if n.endswith("q_proj.weight"))
+    assert not torch.equal(
+        dict(base.named_parameters())[name], dict(merged.named_parameters())[name]
+    )
 
 
 @pytest.mark.slow

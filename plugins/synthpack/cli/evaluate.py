@@ -15,6 +15,7 @@ import click
 from synthpack.common.progress import progress_bars
 from synthpack.common.tables import format_table
 from synthpack.evaluate.classifier.features import FEATURE_KINDS
+from synthpack.evaluate.lm_scoring import SCORING_BATCH_SIZE
 from synthpack.evaluate.stereoset import SPLITS
 
 
@@ -52,7 +53,12 @@ def scoring_lm_options(model_required: bool):
             type=_path(exists=True, file_okay=False),
             help="PEFT adapter applied on top of --model.",
         ),
-        click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=SCORING_BATCH_SIZE,
+            show_default=True,
+        ),
         click.option("--start-token", help=START_TOKEN_HELP),
         QUIET,
     )

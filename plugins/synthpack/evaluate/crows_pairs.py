@@ -17,6 +17,7 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
 from synthpack.common.problems import Problems
 from synthpack.common.progress import ProgressBar, silent
+from synthpack.evaluate.lm_scoring import SCORING_BATCH_SIZE
 from synthpack.seeds import csv_header, iter_rows, require_columns
 
 COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
@@ -89,7 +90,9 @@ def summarize(pairs: list[Pair], more: list[float], less: list[float]) -> dict:
     }
 
 
-def model_scores(model, tokenizer, pairs: list[Pair], batch_size=16, progress=None, start_id=None):
+def model_scores(
+    model, tokenizer, pairs: list[Pair], batch_size=SCORING_BATCH_SIZE, progress=None, start_id=None
+):
     """Summed log-likelihood of sent_more and sent_less for every pair."""
     from synthpack.evaluate.lm_scoring import score_texts
 
@@ -122,13 +125,17 @@ def run_crows_pairs(
     model_dir: Path,
     adapter: Path | None = None,
     limit: int | None = None,
-    batch_size: int = 16,
+    batch_size: int = SCORING_BATCH_SIZE,
     start_token: str | None = None,
     progress_bar: ProgressBar = silent,
     precision: str | None = None,
 ) -> dict:
     """Score every pair with a causal LM; write OUT/report.json and OUT/scores.jsonl (per pair)."""
-    from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
+    from synthpack.evaluate.lm_scoring import (
+        load_scoring_model,
+        resolve_start_token,
+        scoring_dtype,
+    )
 
     pairs = subset(load_crows_pairs(data), limit)
     started = time.perf_counter()
@@ -145,7 +152,7 @@ def run_crows_pairs(
         "adapter": str(adapter) if adapter else None,
         "sentence_score": "summed token log-probability after the start token, rounded to 3 dp",
         "start_token": start_token or "BOS",
-        "dtype": str(model.dtype).removeprefix("torch."),
+        "dtype": scoring_dtype(model),
         "limit": limit,
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 from synthpack.common.errors import SynthpackError
 
+# Sentences per forward pass. With the output layer run only at scored positions, 64 was 15%
+# faster than 16 on StereoSet (bench/RESULTS.md); HEAD_CHUNK bounds the logits' memory.
+SCORING_BATCH_SIZE = 64
+HEAD_CHUNK = 1024  # positions per output-layer call: 1024 x 49k vocabulary = 200 MB in fp32
+
 
 @dataclass(frozen=True)
 class TextScore:
@@ -64,14 +69,16 @@ def score_texts(
     tokenizer,
     texts: Sequence[str],
     contexts: Sequence[str | None] | None = None,
-    batch_size: int = 16,
+    batch_size: int = SCORING_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     start_id: int | None = None,
 ) -> list[TextScore]:
     """Score every text; batches are built from length-sorted inputs to keep padding small.
 
-    `progress(n)` is called after each batch with the number of texts just scored; `start_id`
-    replaces the BOS token that every sequence starts with.
+    A token that follows the same prefix in several texts (StereoSet's three sentences share
+    everything before the blank) goes through the output layer once: its log-probability
+    depends on nothing else. `progress(n)` is called after each batch with the number of
+    texts just scored; `start_id` replaces the BOS token that every sequence starts with.
     """
     import torch
 
@@ -79,6 +86,8 @@ def score_texts(
     if len(contexts) != len(texts):
         raise ValueError("texts and contexts differ in length")
     encoded = [encode(tokenizer, t, c, start_id) for t, c in zip(texts, contexts, strict=True)]
+    prefixes = prefix_ids([seq for seq, _ in encoded])
+    known: dict[int, float] = {}  # prefix id -> log-probability of its last token
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     device = next(model.parameters()).device
@@ -88,22 +97,72 @@ def score_texts(
         width = max(len(encoded[i][0]) for i in batch)
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
+        wanted: dict[int, tuple[int, int]] = {}  # new prefix id -> (row, position)
         for row, i in enumerate(batch):  # right padding keeps position ids 0..n-1 for real tokens
-            seq = encoded[i][0]
+            seq, n_text = encoded[i]
             ids[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
-        with torch.no_grad():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-            token_lp = logprobs.gather(-1, ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1).cpu()
-        for row, i in enumerate(batch):
+            # logits at position p predict token p+1: the text's tokens are its last n_text
+            for p in range(len(seq) - 1 - n_text, len(seq) - 1):
+                if prefixes[i][p + 1] not in known:
+                    wanted.setdefault(prefixes[i][p + 1], (row, p))
+        if wanted:
+            rows, positions = zip(*wanted.values(), strict=True)
+            with torch.no_grad():
+                token_lp = _token_logprobs(
+                    model, ids.to(device), mask.to(device), torch.tensor(rows),
+                    torch.tensor(positions),
+                ).tolist()  # fmt: skip
+            known.update(zip(wanted, token_lp, strict=True))
+        for i in batch:
             seq, n_text = encoded[i]
-            # logits at position p predict token p+1: the text's tokens are the last n_text of seq
-            lp = token_lp[row, len(seq) - 1 - n_text : len(seq) - 1]
-            results[i] = TextScore(logprob=float(lp.sum()), tokens=n_text)
+            logprob = sum(known[node] for node in prefixes[i][len(seq) - n_text :])
+            results[i] = TextScore(logprob=logprob, tokens=n_text)
         if progress:
             progress(len(batch))
     return results  # type: ignore[return-value]
+
+
+def prefix_ids(sequences: Sequence[Sequence[int]]) -> list[list[int]]:
+    """For each sequence, an id per position naming the prefix that ends there (its tokens up
+    to and including that one): equal prefixes get equal ids, in any sequences."""
+    trie: dict[tuple[int, int], int] = {}
+    out = []
+    for seq in sequences:
+        node, nodes = 0, []
+        for token in seq:
+            node = trie.setdefault((node, token), len(trie) + 1)
+            nodes.append(node)
+        out.append(nodes)
+    return out
+
+
+def _token_logprobs(model, ids, mask, rows, positions):
+    """log P(ids[row, pos + 1] | ids[row, :pos + 1]) for each (row, pos) pair.
+
+    The output layer runs only at those positions (not at padding or context tokens), and
+    the log-probability is the target's logit minus the log-sum-exp of its row, so no
+    batch x length x vocabulary log-softmax is ever written. Prefix-tuning models (whose
+    prefix lives outside the decoder) take the full forward pass.
+    """
+    import torch
+
+    rows, positions = rows.to(ids.device), positions.to(ids.device)
+    targets = ids[rows, positions + 1]
+    with _autocast(model, ids.device):
+        if getattr(model, "peft_config", None):  # an unmerged PEFT model: run it whole
+            hidden, head = model(input_ids=ids, attention_mask=mask).logits, None
+        else:
+            hidden = model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+            head = model.get_output_embeddings()
+    out = []
+    for start in range(0, len(rows), HEAD_CHUNK):
+        part = slice(start, start + HEAD_CHUNK)
+        states = hidden[rows[part], positions[part]].float()
+        logits = (states if head is None else head(states)).float()
+        picked = logits.gather(-1, targets[part].unsqueeze(-1)).squeeze(-1)
+        out.append(picked - torch.logsumexp(logits, dim=-1))
+    return torch.cat(out) if out else torch.zeros(0)
 
 
 def perplexity(scores: Sequence[TextScore]) -> float:
@@ -114,13 +173,18 @@ def perplexity(scores: Sequence[TextScore]) -> float:
     return math.exp(-sum(s.logprob for s in scores) / tokens)
 
 
+AUTOCAST_ATTRIBUTE = "synthpack_autocast"  # set on a model whose matmuls run in bf16
+
+
 def load_scoring_model(model_dir, adapter=None, precision=None):
     """Causal LM + tokenizer for scoring (optionally with a PEFT adapter), on a GPU if any.
 
-    At bf16 (`precision`: auto / bf16 / fp32) the transformer runs in bf16 but the output
-    layer stays fp32: bf16 logits carry about 3 significant digits, which moved SmolLM2's
-    StereoSet SS by 0.4 points, while the fp32 head keeps every figure within 0.3 of fp32
-    (bench/RESULTS.md, "CPU precision") at a fraction of the time.
+    At bf16 (`precision`: auto / bf16 / fp32) only the decoder's matrix multiplications run in
+    bf16 (their weights stored in bf16, under autocast); embeddings, norms, the residual
+    stream and the output layer stay fp32. A model cast to bf16 throughout loses the large
+    activations of the first positions (3 nats on some StereoSet sentences) and bf16 logits
+    keep about 3 significant digits; this split keeps every sentence within 0.65 nats of
+    fp32 and decides StereoSet's close calls in fp32 (`stereoset.model_scores`).
     """
     from synthpack.common.precision import Precision, model_device, resolve_precision
     from synthpack.generate.backends import load_model
@@ -128,19 +192,30 @@ def load_scoring_model(model_dir, adapter=None, precision=None):
     chosen = resolve_precision(precision, model_device())
     model, tokenizer = load_model(model_dir, adapter, Precision("fp32", chosen.reason))
     if chosen.is_bf16:
-        _bf16_body_fp32_head(model)
+        _bf16_matmuls(model)
     return model, tokenizer
 
 
-def _bf16_body_fp32_head(model) -> None:
-    """Cast `model` to bf16 except its output layer, which gets an fp32 copy of its weights
-    (untied from the input embeddings, which go to bf16 with the rest)."""
+def _bf16_matmuls(model) -> None:
+    """Store the decoder's linear layers in bf16 and mark the model to run under autocast."""
     import torch
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    weight = base.get_output_embeddings().weight.detach().clone()
-    model.to(torch.bfloat16)
-    head = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False, device=weight.device)
-    head.weight = torch.nn.Parameter(weight, requires_grad=False)
-    head.register_forward_pre_hook(lambda _module, args: (args[0].float(),))
-    base.set_output_embeddings(head)
+    for module in model.get_decoder().modules():
+        if isinstance(module, torch.nn.Linear):
+            module.to(torch.bfloat16)
+    setattr(model, AUTOCAST_ATTRIBUTE, torch.bfloat16)
+
+
+def scoring_dtype(model) -> str:
+    """How `model` scores, in words for reports: `float32`, or `bfloat16 matmuls`."""
+    if getattr(model, AUTOCAST_ATTRIBUTE, None) is not None:
+        return "bfloat16 matmuls (fp32 residual stream and output layer)"
+    return str(model.dtype).removeprefix("torch.")
+
+
+def _autocast(model, device):
+    """The autocast context `model` asks for (see `_bf16_matmuls`); a no-op otherwise."""
+    import torch
+
+    dtype = getattr(model, AUTOCAST_ATTRIBUTE, None)
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)

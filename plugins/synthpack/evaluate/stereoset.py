@@ -19,6 +19,7 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.problems import Problems
 from synthpack.common.progress import ProgressBar, silent
+from synthpack.evaluate.lm_scoring import SCORING_BATCH_SIZE
 
 SPLITS = ("intrasentence", "intersentence")
 DOMAINS = ("gender", "profession", "race", "religion")
@@ -240,11 +241,17 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+# Comparisons within an example closer than this (in mean log-probability) are decided by
+# fp32 when the model scored in bf16: on SmolLM2 every bf16/fp32 disagreement of the full
+# intrasentence set had a bf16 gap under 0.035 (bench/RESULTS.md, "CPU precision").
+CLOSE_CALL = 0.05
+
+
 def model_scores(
     model,
     tokenizer,
     examples: list[Example],
-    batch_size: int = 16,
+    batch_size: int = SCORING_BATCH_SIZE,
     progress=None,
     start_id: int | None = None,
 ) -> dict[str, float]:
@@ -267,6 +274,17 @@ def model_scores(
     return {sid: s.mean for sid, s in zip(ids, scored, strict=True)}
 
 
+def close_calls(examples: list[Example], scores: dict[str, float], margin: float) -> list[Example]:
+    """Examples where two of the three sentences score within `margin` of each other: the
+    comparisons that LMS and SS count and that rounding could turn around."""
+    close = []
+    for ex in examples:
+        values = sorted(scores[ex.sentence_ids[label]] for label in GOLD_LABELS)
+        if any(b - a < margin for a, b in zip(values, values[1:], strict=False)):
+            close.append(ex)
+    return close
+
+
 def run_stereoset(
     data: Path,
     out: Path,
@@ -275,7 +293,7 @@ def run_stereoset(
     scores: Path | None = None,
     split: str | None = None,
     limit: int | None = None,
-    batch_size: int = 16,
+    batch_size: int = SCORING_BATCH_SIZE,
     start_token: str | None = None,
     progress_bar: ProgressBar = silent,
     precision: str | None = None,
@@ -309,7 +327,11 @@ def run_stereoset(
         for exs in examples.values():
             check_scores(exs, sentence_scores, str(scores))
     else:
-        from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
+        from synthpack.evaluate.lm_scoring import (
+            load_scoring_model,
+            resolve_start_token,
+            scoring_dtype,
+        )
 
         missing = [s for s in wanted if s not in all_examples]
         if missing:
@@ -324,6 +346,15 @@ def run_stereoset(
             sentence_scores = model_scores(
                 model, tokenizer, pooled, batch_size, progress=progress, start_id=start_id
             )
+        dtype = scoring_dtype(model)
+        close = [] if dtype == "float32" else close_calls(pooled, sentence_scores, CLOSE_CALL)
+        if close:
+            del model
+            model, _ = load_scoring_model(model_dir, adapter, "fp32")
+            with progress_bar(3 * len(close), "Close calls again in fp32") as progress:
+                sentence_scores |= model_scores(
+                    model, tokenizer, close, batch_size, progress=progress, start_id=start_id
+                )
         atomic_write_json(out / "predictions.json", predictions_document(pooled, sentence_scores))
     report = evaluate(examples, sentence_scores)
     report["meta"] = {
@@ -333,7 +364,8 @@ def run_stereoset(
         "scores": str(scores) if scores else None,
         "sentence_score": "given" if scores else "mean token log-probability after the start token",
         "start_token": None if scores else start_token or "BOS",
-        "dtype": None if scores else str(model.dtype).removeprefix("torch."),
+        "dtype": None if scores else dtype,
+        "close_calls_in_fp32": None if scores else len(close),
         "limit": limit,
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -17,24 +17,48 @@ from synthpack.common.precision import Precision, model_device, resolve_precisio
 DEFAULT_BATCH_SIZE = 16  # prompts per padded batch: 3.96x single-sequence throughput on SmolLM2
 
 
+DECODINGS = ("fast", "transformers")
+
+
 @dataclass(frozen=True)
 class Sampling:
-    """Decoding settings; greedy when `temperature` is 0."""
+    """Decoding settings; greedy when `temperature` is 0.
+
+    `decoding="fast"` preallocates the KV cache (`static`, so it is not copied as it grows)
+    and samples through `nucleus.nucleus_processor` (transformers' temperature + top-p
+    distribution, drawn without sorting the vocabulary); "transformers" is the library's own
+    sampling and growing cache, the reference the fast path is measured against.
+    """
 
     max_new_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    decoding: str = "fast"
 
     def generate_kwargs(self) -> dict:
-        if self.temperature <= 0:
-            return {"do_sample": False, "max_new_tokens": self.max_new_tokens}
-        return {
-            "do_sample": True,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
+        if self.decoding == "transformers":
+            if self.temperature <= 0:
+                return {"do_sample": False, "max_new_tokens": self.max_new_tokens}
+            return {
+                "do_sample": True,
+                "temperature": self.temperature,
+                "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens,
+            }
+        kwargs = {
+            "do_sample": False,
             "max_new_tokens": self.max_new_tokens,
+            "cache_implementation": "static",
         }
+        if self.temperature > 0:
+            from transformers import LogitsProcessorList
+
+            from synthpack.generate.nucleus import nucleus_processor
+
+            sampler = nucleus_processor(self.temperature, self.top_p)
+            kwargs["logits_processor"] = LogitsProcessorList([sampler])
+        return kwargs
 
 
 GROUPED_ATTENTION = "synthpack_grouped_sdpa"
@@ -81,9 +105,18 @@ def attention_for(config) -> str:
     return GROUPED_ATTENTION
 
 
-def load_model(model_dir: Path, adapter_dir: Path | None = None, precision=None):
+def load_model(
+    model_dir: Path, adapter_dir: Path | None = None, precision=None, merge: bool = True
+):
     """Load base model and tokenizer, at `precision` (a `Precision`, or auto / bf16 / fp32),
-    on the GPU when there is one; apply a PEFT adapter when given."""
+    on the GPU when there is one; apply a PEFT adapter when given.
+
+    A LoRA adapter is merged into the base weights (in fp32, before the cast to `precision`)
+    unless `merge` is False: the merged model gives the same outputs without the adapter's
+    extra matmuls in every layer, which made decoding about 20% faster on a CPU.
+    Prefix-tuning adapters cannot be merged and stay a `PeftModel`.
+    """
+    import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     device = model_device()
@@ -93,18 +126,29 @@ def load_model(model_dir: Path, adapter_dir: Path | None = None, precision=None)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    attention = attention_for(AutoConfig.from_pretrained(model_dir))
+    merging = merge and adapter_dir is not None and _mergeable(adapter_dir)
     model = AutoModelForCausalLM.from_pretrained(
-        model_dir, attn_implementation=attention, dtype=precision.dtype
+        model_dir,
+        attn_implementation=attention_for(AutoConfig.from_pretrained(model_dir)),
+        dtype=torch.float32 if merging else precision.dtype,  # merge first, round once
     )
     if adapter_dir is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter_dir)
+        if merging:
+            model = model.merge_and_unload()
         model.to(precision.dtype)  # the adapter's weights are saved in fp32
     model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def _mergeable(adapter_dir: Path) -> bool:
+    """LoRA-style adapters fold into the weights; prompt-learning ones (prefix tuning) do not."""
+    from peft import PeftConfig
+
+    return not PeftConfig.from_pretrained(adapter_dir).is_prompt_learning
 
 
 def chat_prompts(tokenizer, prompts: list[str], system: str | None = None) -> list[str]:
