@@ -12,8 +12,8 @@ from conftest import shared_data
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
-from synthpack.evaluate import stereoset
 from synthpack.common.paths import pack_dir
+from synthpack.evaluate import stereoset
 from synthpack.evaluate.lm_scoring import encode, prefix_ids, score_texts
 
 
@@ -145,7 +145,9 @@ def test_batched_scores_equal_one_by_one(tiny_model):
     contexts = [None, "Some context here.", None, None, None]
     batched = score_texts(model, tokenizer, texts, contexts, batch_size=3)
     single = score_texts(model, tokenizer, texts, contexts, batch_size=1)
-    alone = [score_texts(model, tokenizer, [t], [c])[0] for t, c in zip(texts, contexts)]
+    alone = [
+        score_texts(model, tokenizer, [t], [c])[0] for t, c in zip(texts, contexts, strict=True)
+    ]
     for a, b in zip(batched, alone, strict=True):  # no prefix shared with another text
         assert a.logprob == pytest.approx(b.logprob, abs=1e-4)
     for a, b in zip(batched, single, strict=True):
