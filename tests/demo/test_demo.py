@@ -73,6 +73,27 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
     run_demo(tmp_path / "run", bigger, steps="render", data_dir=tmp_path, force=True, echo=_quiet)
 
 
+def test_the_real_training_texts_can_seed_prompts_and_sft_in_another_version(tmp_path):
+    """seeds="real_train": few-shot examples and SFT answers come from the classifier's real
+    training texts (never its evaluation texts), in the template version asked for."""
+    size = replace(REDUCED, seeds="real_train", version="v2")
+    run = tmp_path / "run"
+    run_demo(run, size, steps="prepare-sft", echo=_quiet)
+    train = [json.loads(x) for x in (run / "data" / "real_train.jsonl").open()]
+    held_out = {json.loads(x)["text"] for x in (run / "data" / "real_eval.jsonl").open()}
+    by_label = {y: {" ".join(r["text"].split()) for r in train if r["label"] == y} for y in (0, 1)}
+    prompts = [json.loads(x) for x in (run / "prompts" / "all.jsonl").open()]
+    assert {p["version"] for p in prompts} == {"v2"}
+    for prompt in prompts:
+        pool = by_label[1 if prompt["polarity"] == "pos" else 0]
+        assert set(prompt["examples"]) <= pool and not set(prompt["examples"]) & held_out
+    records = json.loads(next((run / "sft").rglob("*train*.json")).read_text())
+    answers = {line.split(". ", 1)[1] for r in records for line in r["output"].splitlines()}
+    assert answers <= by_label[0] | by_label[1]
+    with pytest.raises(SynthpackError, match="'real_trian'. Did you mean: real_train"):
+        replace(REDUCED, seeds="real_trian")
+
+
 @pytest.mark.slow
 def test_reduced_demo_end_to_end(tmp_path, smollm2):
     """Every step for real, then a resume that reuses all of them, then `synthpack report`."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
+from synthpack.common.problems import unknown_name
 
 STEPS = (
     "prepare",
@@ -27,9 +28,8 @@ STEPS = (
     "report",
 )
 CATEGORY = "hate"
-VERSION = "v1"
 TRAIN_CONFIG = "smollm2_lora_sft_cpu.yaml"
-SYNTHETIC_DATASET = f"{CATEGORY}_{VERSION}_synthetic"
+SEED_SOURCES = ("demonstrations", "real_train")
 STEREOSET_MODELS = ("base", "tuned")
 
 
@@ -58,6 +58,20 @@ class DemoSize:
     label_check_mode: str = "reject"
     # tfidf: the same features as the classifier it judges for; minilm: a second opinion
     label_check_features: str = "tfidf"
+    version: str = "v1"  # the prompt template version (V1-V3, first paper's Table 2)
+    # Few-shot examples and SFT answers: ToxiGen's demonstrations, or the classifier's own
+    # real training texts (the paper's D_train; the synthetic entries are then checked against
+    # them as echoes, like against any seed)
+    seeds: str = "demonstrations"
+
+    def __post_init__(self):
+        if self.seeds not in SEED_SOURCES:
+            raise unknown_name("seed source", self.seeds, SEED_SOURCES)
+
+    @property
+    def synthetic_dataset(self) -> str:
+        """The name the label-checked set is registered under."""
+        return f"{CATEGORY}_{self.version}_synthetic"
 
 
 SIZES = {
@@ -234,6 +248,10 @@ class RunLayout:
     @property
     def real_eval(self) -> Path:
         return self.root / "data" / "real_eval.jsonl"
+
+    def real_seeds(self, polarity: str) -> Path:
+        """The real training texts of one class, one per line (seeds="real_train")."""
+        return self.root / "data" / f"real_train_{polarity}.txt"
 
     # render, sft, train
     @property

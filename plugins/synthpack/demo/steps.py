@@ -20,7 +20,13 @@ from pathlib import Path
 
 from synthpack.clean.label_check import format_label_check
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir, read_jsonl
+from synthpack.common.files import (
+    atomic_write_json,
+    atomic_write_jsonl,
+    atomic_write_text,
+    private_dir,
+    read_jsonl,
+)
 from synthpack.common.paths import pack_dir
 from synthpack.common.precision import model_device, resolve_precision
 from synthpack.common.progress import ProgressBar, terminal
@@ -30,9 +36,7 @@ from synthpack.demo.layout import (
     SIZES,
     STEPS,
     STEREOSET_MODELS,
-    SYNTHETIC_DATASET,
     TRAIN_CONFIG,
-    VERSION,
     DemoData,
     DemoSize,
     RunLayout,
@@ -40,6 +44,8 @@ from synthpack.demo.layout import (
     find_data,
     parse_steps,
 )
+
+SEED_CLASSES = {"positive": "pos", "negative": "neg"}  # seed_files() key -> polarity
 
 
 def echo_to_terminal(message: str, err: bool = False) -> None:
@@ -115,6 +121,13 @@ class DemoRun:
             self.model_dir = prepare_default_model()
         return self.model_dir
 
+    def seed_files(self) -> dict[str, list[Path]]:
+        """Seed files per class for render and SFT (see `DemoSize.seeds`)."""
+        if self.size.seeds == "real_train":
+            self.require("prepare")
+            return {name: [self.files.real_seeds(p)] for name, p in SEED_CLASSES.items()}
+        return self.data.seed_files()
+
     # --- steps -------------------------------------------------------------------------------
     def prepare(self) -> dict:
         """The model, and seeded train / eval samples of real labelled text."""
@@ -125,9 +138,9 @@ class DemoRun:
 
         s = self.size
         rows = run_render(
-            CATEGORY, [VERSION], ["pos", "neg"], self.files.prompts_dir,
+            CATEGORY, [s.version], ["pos", "neg"], self.files.prompts_dir,
             n_prompts=s.prompts_per_polarity, n_entries=s.n_entries, shots=s.shots,
-            seed=s.seed, dataset_dir=self.files.dataset_dir, **self.data.seed_files(),
+            seed=s.seed, dataset_dir=self.files.dataset_dir, **self.seed_files(),
         )  # fmt: skip
         records = [r for row in rows for r in read_jsonl(Path(row["folder"]) / "prompts.jsonl")]
         atomic_write_jsonl(self.files.prompts, records)
@@ -136,9 +149,9 @@ class DemoRun:
     def sft(self) -> dict:
         from synthpack.sft.synthesis import build_sft
 
-        s, files = self.size, self.data.seed_files()
+        s, files = self.size, self.seed_files()
         manifest = build_sft(
-            self.files.sft_dir, category=CATEGORY, versions=(VERSION,),
+            self.files.sft_dir, category=CATEGORY, versions=(s.version,),
             per_class=s.sft_per_class, shots=s.shots, n_entries=s.n_entries, val_ratio=0.0,
             seed=s.seed, positive={CATEGORY: files.get("positive", [])},
             negative={CATEGORY: files.get("negative", [])}, dataset_dir=self.files.dataset_dir,
@@ -209,7 +222,7 @@ class DemoRun:
         stats = json.loads(stats_path.read_text()) if stats_path.exists() else None
         # Synthetic entries must be new: not copies of the real training texts or the seeds.
         against = [r["text"] for r in read_jsonl(self.files.real_train)]
-        against += [r.text for r in read_seeds(positive=self.data.seed_files().get("positive", []))]
+        against += [r.text for r in read_seeds(positive=self.seed_files().get("positive", []))]
         report = clean_raw(
             self.files.generations, self.files.prompts, against, stats=stats,
             progress_bar=self.progress_bar, command=self.command(),
@@ -266,8 +279,9 @@ class DemoRun:
 
         self.require("label_check")
         dataset_dir = self.files.dataset_dir
-        status = register_file(dataset_dir, SYNTHETIC_DATASET, self.files.checked_alpaca)
-        return {"dataset": SYNTHETIC_DATASET, "dataset_dir": str(dataset_dir), "status": status}
+        name = self.size.synthetic_dataset
+        status = register_file(dataset_dir, name, self.files.checked_alpaca)
+        return {"dataset": name, "dataset_dir": str(dataset_dir), "status": status}
 
     def write_real_data(self) -> dict:
         """Seeded train / eval samples of real labelled text for the classifier."""
@@ -305,6 +319,9 @@ class DemoRun:
         atomic_write_jsonl(
             self.files.real_eval, [{"text": t, "label": y} for t, y in eval_pairs[:n_eval]]
         )
+        for polarity, label in (("pos", 1), ("neg", 0)):  # the same texts as seed files
+            lines = [" ".join(t.split()) for t, y in pairs[:n_train] if y == label]
+            atomic_write_text(self.files.real_seeds(polarity), "\n".join(lines) + "\n")
         return {"real_train": n_train, "real_eval": n_eval}
 
     def eval_mlp(self) -> dict:
