@@ -35,6 +35,14 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     "more_steps_strict_check": ("more_steps", {"label_check_threshold": 0.5}),
     "more_steps_hot": ("more_steps", {"temperature": 1.1}),
     "more_prompts": ("more_steps", {"prompts_per_polarity": 32}),
+    "v2": (None, {"version": "v2"}),
+    "v3": (None, {"version": "v3"}),
+    "real_seeds": (None, {"seeds": "real_train"}),
+    "real_seeds_seed1": (None, {"seeds": "real_train", "seed": 1}),
+    "real_seeds_seed2": (None, {"seeds": "real_train", "seed": 2}),
+    "real_seeds_more_steps": (None, {"seeds": "real_train", "train_steps": 36,
+                                     "learning_rate": 1e-3, "sft_per_class": 72, "n_entries": 8,
+                                     "prompts_per_polarity": 16}),
 }  # fmt: skip
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
 STEPS = "prepare-eval_mlp"

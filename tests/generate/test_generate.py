@@ -212,3 +212,21 @@ def test_grouped_attention_gives_the_same_logits_and_tokens_as_sdpa(tiny_model):
     assert generate_batch(grouped, tokenizer, prompts, greedy, seed=0) == generate_batch(
         reference, tokenizer, prompts, greedy, seed=0
     )
+
+
+def test_a_compiled_decoding_step_writes_the_same_tokens(tiny_model):
+    """Long runs compile the decoding step (with prompts padded to a multiple of 64 tokens);
+    greedy answers must be the very tokens of the eager model."""
+    from synthpack.generate.backends import (
+        Sampling,
+        compile_decoding,
+        generate_batch,
+        load_model,
+    )
+
+    prompts = ["Write two short sentences.", "A much longer request " * 12, "Hi"]
+    greedy = Sampling(max_new_tokens=12)
+    model, tokenizer = load_model(tiny_model, precision="fp32")
+    eager = generate_batch(model, tokenizer, prompts, greedy, seed=0)
+    compile_decoding(model)
+    assert generate_batch(model, tokenizer, prompts, greedy, seed=0) == eager

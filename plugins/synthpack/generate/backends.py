@@ -15,6 +15,10 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.precision import Precision, model_device, resolve_precision
 
 DEFAULT_BATCH_SIZE = 16  # prompts per padded batch: 3.96x single-sequence throughput on SmolLM2
+# Compiling the decoding step saved ~15% per step on SmolLM2 at batch 16 but costs ~40 s per
+# new shape; runs with at least this many batches compile (bench/RESULTS.md, "CPU precision").
+COMPILE_MIN_BATCHES = 12
+COMPILE_LENGTH_MULTIPLE = 64  # prompts padded to a multiple of this: few shapes to compile
 
 
 DECODINGS = ("fast", "transformers")
@@ -144,6 +148,21 @@ def load_model(
     return model, tokenizer
 
 
+def compile_decoding(model) -> None:
+    """Have `generate` compile the model's decoding step with torch.compile (inductor), on
+    the CPU as on a GPU; batches are then padded to `COMPILE_LENGTH_MULTIPLE` tokens so that
+    the static cache takes few shapes (each new one compiles again)."""
+    from transformers import CompileConfig
+
+    config = CompileConfig(fullgraph=False, dynamic=False)
+    config._compile_all_devices = True  # transformers compiles on CUDA/XPU only, unless told
+    model.generation_config.compile_config = config
+
+
+def _compiled(model) -> bool:
+    return getattr(model.generation_config, "compile_config", None) is not None
+
+
 def _mergeable(adapter_dir: Path) -> bool:
     """LoRA-style adapters fold into the weights; prompt-learning ones (prefix tuning) do not."""
     from peft import PeftConfig
@@ -197,7 +216,11 @@ def generate_batch(
 
     torch.manual_seed(seed)
     texts = chat_prompts(tokenizer, prompts, system)
-    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    multiple = COMPILE_LENGTH_MULTIPLE if _compiled(model) else None
+    enc = tokenizer(
+        texts, return_tensors="pt", padding=True, add_special_tokens=False,
+        pad_to_multiple_of=multiple,
+    )  # fmt: skip
     enc = enc.to(next(model.parameters()).device)
     extra = {}
     if on_step is not None:
@@ -251,12 +274,16 @@ def generate_chat(
     return results
 
 
-def make_generator(backend: str, model_dir: Path, adapter_dir: Path | None, precision=None):
+def make_generator(
+    backend: str, model_dir: Path, adapter_dir: Path | None, precision=None, compile_step=False
+):
     """Load a model once; return `answer(prompts, sampling, seed, on_step=None) -> list[dict]`
     (`on_step` as in `generate_batch`; vLLM answers a batch at once and never calls it).
-    `precision` is the hf backend's (see `load_model`)."""
+    `precision` and `compile_step` (see `compile_decoding`) are the hf backend's."""
     if backend == "hf":
         model, tokenizer = load_model(model_dir, adapter_dir, precision)
+        if compile_step:
+            compile_decoding(model)
         return lambda prompts, sampling, seed, on_step=None: generate_batch(
             model, tokenizer, prompts, sampling, seed, on_step=on_step
         )

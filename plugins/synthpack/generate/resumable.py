@@ -23,7 +23,7 @@ from synthpack.common.labels import label_problem, version_of
 from synthpack.common.precision import model_device, resolve_precision
 from synthpack.common.problems import Problems, located
 from synthpack.common.progress import ProgressBar, silent
-from synthpack.generate.backends import Sampling, make_generator
+from synthpack.generate.backends import COMPILE_MIN_BATCHES, Sampling, make_generator
 
 # Fields of a prompts.jsonl record that every raw row carries (the cleaning step needs them).
 KEPT_FIELDS = ("stem", "category", "version", "polarity", "n_entries", "examples", "prompt")
@@ -243,7 +243,9 @@ def generate_resumable(
     }
     if not todo:
         return stats
-    answer = make_generator(backend, model_dir, adapter_dir, chosen)
+    # Decided on the whole run, not on what is left, so that a resumed run decodes alike.
+    stats["compiled"] = backend == "hf" and len(batches) >= COMPILE_MIN_BATCHES
+    answer = make_generator(backend, model_dir, adapter_dir, chosen, stats["compiled"])
     n_prompts = sum(len(batches[b]) for b in todo)
     budget = n_prompts * sampling.max_new_tokens
     fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
