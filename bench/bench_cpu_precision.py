@@ -113,14 +113,15 @@ def measure_training(run_dir: Path, work: Path, steps: int, short_steps: int) ->
 # Generation paths, each the whole configuration: "today" is the code before issue 14's
 # generation work (adapter kept as a PeftModel, growing KV cache, transformers' own sampling).
 GENERATION_PATHS = [
-    # (name, precision, merge the adapter, Sampling.decoding)
-    ("fp32_today", "fp32", False, "transformers"),
-    ("bf16_today", "bf16", False, "transformers"),
-    ("shipped", "bf16", True, "fast"),  # merged adapter, static cache, nucleus sampler
+    # (name, precision, merge the adapter, Sampling.decoding, compile the decoding step)
+    ("fp32_today", "fp32", False, "transformers", False),
+    ("bf16_today", "bf16", False, "transformers", False),
+    ("shipped", "bf16", True, "fast", False),  # merged adapter, static cache, nucleus sampler
+    ("shipped_compiled", "bf16", True, "fast", True),  # runs of >= COMPILE_MIN_BATCHES batches
 ]
 
 
-def measure_generation(run_dir: Path, adapter: Path, batch: int) -> list[dict]:
+def measure_generation(run_dir: Path, adapter: Path, batch: int, repeats: int) -> list[dict]:
     """Tokens/s at batch 1 and `batch`, and the cleaning step's acceptance, per path.
 
     Tokens/s counts each answer's own tokens up to its end of turn; ms per step is the
@@ -134,12 +135,21 @@ def measure_generation(run_dir: Path, adapter: Path, batch: int) -> list[dict]:
 
     prompts = read_jsonl(run_dir / "prompts" / "all.jsonl")[:batch]
     rows = []
-    for name, precision, merge, decoding in GENERATION_PATHS:
+    for name, precision, merge, decoding, compiled in GENERATION_PATHS:
         model, tokenizer = backends.load_model(prepare_default_model(), adapter, precision, merge)
         sampling = backends.Sampling(256, 0.8, 0.95, seed=0, decoding=decoding)
         warm_up = backends.Sampling(max_new_tokens=4, decoding=decoding)
         backends.generate_batch(model, tokenizer, ["Hi"], warm_up, seed=0)
-        for size, chosen in ((1, prompts[:2]), (batch, prompts)):
+        compile_seconds = None
+        if compiled:  # steady state: the first batch of each shape compiles (timed apart)
+            backends.compile_decoding(model)
+            began = time.perf_counter()
+            for part in ([p["prompt"] for p in prompts[:1]], [p["prompt"] for p in prompts]):
+                backends.generate_batch(model, tokenizer, part, sampling, seed=99)
+            compile_seconds = round(time.perf_counter() - began, 1)
+        # The default batch answers the prompts `repeats` times (other seeds), since how many
+        # tokens a batch writes in its steps depends on how long the sampled answers are.
+        for size, chosen in ((1, prompts[:2]), (batch, prompts * repeats)):
             tokens, seconds, steps, generations = 0, 0.0, 0, []
             for start in range(0, len(chosen), size):
                 part = chosen[start : start + size]
@@ -151,8 +161,8 @@ def measure_generation(run_dir: Path, adapter: Path, batch: int) -> list[dict]:
                 tokens += sum(a["new_tokens"] for a in answers)
                 steps += max(a["new_tokens"] for a in answers)
                 generations += [
-                    {**p, "prompt_id": p["id"], "sample": 0, "output": a["text"],
-                     "truncated": not a["stopped"]}
+                    {**p, "prompt_id": p["id"], "sample": start // len(prompts),
+                     "output": a["text"], "truncated": not a["stopped"]}
                     for p, a in zip(part, answers, strict=True)
                 ]  # fmt: skip
             cleaned = clean_generations(generations)
@@ -164,6 +174,7 @@ def measure_generation(run_dir: Path, adapter: Path, batch: int) -> list[dict]:
                 "ms_per_step": round(1000 * seconds / steps, 1),
                 "accepted": len(cleaned.accepted), "rows": parsed,
                 "accepted_share": round(len(cleaned.accepted) / parsed, 3) if parsed else None,
+                "first_batches_with_compile_s": compile_seconds,
             })  # fmt: skip
             print(f"generate {name} b{size}: {rows[-1]['tokens_per_s']} tok/s, "
                   f"{rows[-1]['ms_per_step']} ms/step", file=sys.stderr, flush=True)  # fmt: skip
@@ -217,7 +228,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps of fp32_today and shipped")
     parser.add_argument("--short-steps", type=int, default=5, help="steps of the other rows")
     parser.add_argument("--batch", type=int, default=16, help="the default generation batch")
+    parser.add_argument("--repeats", type=int, default=3, help="batches at the default batch")
     parser.add_argument("--skip", default="", help="comma-separated: train,generate,stereoset")
+    parser.add_argument("--trained", type=Path, help="an earlier run's work folder (printed as "
+                        "'work'): reuse its demo records and adapter, skip training")  # fmt: skip
     parser.add_argument("--out", default="bench/cpu_precision_results.json")
     parser.add_argument("--train-one", help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
@@ -233,9 +247,15 @@ def main() -> None:
     from synthpack.demo.steps import run_demo
 
     skip = set(filter(None, args.skip.split(",")))
-    work = Path(tempfile.mkdtemp(prefix="bench-precision-"))
+    if args.trained:  # an earlier run's records and adapter: measure what follows training
+        work = args.trained
+        skip.add("train")
+    else:
+        work = Path(tempfile.mkdtemp(prefix="bench-precision-"))
     run_dir = work / "demo"
-    run_demo(run_dir, steps="prepare-sft", echo=lambda *a, **k: None, precision="fp32")
+    if not args.trained:
+        run_demo(run_dir, steps="prepare-sft", echo=lambda *a, **k: None, precision="fp32")
+    print(f"work: {work}", file=sys.stderr, flush=True)
     result = {
         "date": date.today().isoformat(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -247,8 +267,8 @@ def main() -> None:
         result["train"] = measure_training(run_dir, work, args.steps, args.short_steps)
         plot_losses(result["train"], Path(args.out).with_name("cpu_precision_loss.png"))
     adapter = work / "train" / "shipped"
-    if "generate" not in skip and "train" not in skip:  # it generates with the trained adapter
-        result["generate"] = measure_generation(run_dir, adapter, args.batch)
+    if "generate" not in skip and adapter.is_dir():  # it generates with the trained adapter
+        result["generate"] = measure_generation(run_dir, adapter, args.batch, args.repeats)
     if "stereoset" not in skip:
         if STEREOSET.is_file():
             result["stereoset"] = measure_stereoset(work)

@@ -222,7 +222,9 @@ def generate_batch(
         pad_to_multiple_of=multiple,
     )  # fmt: skip
     enc = enc.to(next(model.parameters()).device)
-    extra = {}
+    # transformers compiles by itself on a GPU with a static cache, recompiling for every new
+    # batch shape; only `compile_decoding` (long runs) turns compiling on, on any device.
+    extra = {"disable_compile": not _compiled(model)}
     if on_step is not None:
         extra["stopping_criteria"] = _each_step(
             on_step, enc.input_ids.shape[1], tokenizer.eos_token_id
