@@ -118,6 +118,17 @@ def test_prefix_tuning_trains_and_its_adapter_loads_with_peft_and_generates(
     assert not torch.allclose(base_logits, tuned_logits)  # the prefix reaches the attention
     assert generated.shape[1] > prompt.shape[1]  # new tokens after the prompt
 
+    # synthpack's own decoding (the fast path by default) keeps the prefix in the cache too
+    from synthpack.generate.backends import Sampling, generate_chat, load_model
+
+    loaded, loaded_tokenizer = load_model(model_dir, out, precision="fp32")
+    assert type(loaded).__name__ == "PeftModelForCausalLM"  # prefix tuning does not merge
+    for sampling in (Sampling(max_new_tokens=6), Sampling(max_new_tokens=6, temperature=0.7)):
+        answer = generate_chat(
+            loaded, loaded_tokenizer, ["Rewrite: the meeting ran long."], sampling
+        )
+        assert answer[0]["new_tokens"] > 0
+
 
 def test_prefix_training_stops_early_as_the_yaml_says(tiny_families, debias_dir, tmp_path):
     """learning_rate=0 keeps eval_loss flat: patience 3 (the file's) ends the run early."""

@@ -32,6 +32,7 @@ class Sampling:
     and samples through `nucleus.nucleus_processor` (transformers' temperature + top-p
     distribution, drawn without sorting the vocabulary); "transformers" is the library's own
     sampling and growing cache, the reference the fast path is measured against.
+    Prefix-tuning models keep the growing cache on either path: PEFT writes the prefix into it.
     """
 
     max_new_tokens: int = 256
@@ -40,7 +41,7 @@ class Sampling:
     seed: int = 0
     decoding: str = "fast"
 
-    def generate_kwargs(self) -> dict:
+    def generate_kwargs(self, static_cache: bool = True) -> dict:
         if self.decoding == "transformers":
             if self.temperature <= 0:
                 return {"do_sample": False, "max_new_tokens": self.max_new_tokens}
@@ -50,11 +51,9 @@ class Sampling:
                 "top_p": self.top_p,
                 "max_new_tokens": self.max_new_tokens,
             }
-        kwargs = {
-            "do_sample": False,
-            "max_new_tokens": self.max_new_tokens,
-            "cache_implementation": "static",
-        }
+        kwargs = {"do_sample": False, "max_new_tokens": self.max_new_tokens}
+        if static_cache:
+            kwargs["cache_implementation"] = "static"
         if self.temperature > 0:
             from transformers import LogitsProcessorList
 
@@ -163,6 +162,12 @@ def _compiled(model) -> bool:
     return getattr(model.generation_config, "compile_config", None) is not None
 
 
+def _prompt_learning(model) -> bool:
+    """A PeftModel with a prefix-tuning (or other prompt-learning) adapter."""
+    config = getattr(model, "active_peft_config", None)
+    return bool(config is not None and config.is_prompt_learning)
+
+
 def _mergeable(adapter_dir: Path) -> bool:
     """LoRA-style adapters fold into the weights; prompt-learning ones (prefix tuning) do not."""
     from peft import PeftConfig
@@ -232,7 +237,7 @@ def generate_batch(
     with torch.no_grad():
         out = model.generate(
             **enc,
-            **sampling.generate_kwargs(),
+            **sampling.generate_kwargs(static_cache=not _prompt_learning(model)),
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
             **extra,
