@@ -56,11 +56,11 @@ def train_once(variant: str, run_dir: Path, steps: int, out: Path) -> dict:
     """One real training run (called in a child process, so its peak memory is its own)."""
     from synthpack.common.paths import pack_dir
     from synthpack.common.precision import Precision
-    from synthpack.model import prepare_default_model
+    from synthpack.model import prepare_model
     from synthpack.train.launch import precision_overrides, run_llamafactory_train
 
     name, _, precision, extra = next(v for v in TRAIN_VARIANTS if v[0] == variant)
-    model = prepare_default_model()
+    model = prepare_model()
     if precision == "bf16_autocast":
         keys = {**precision_overrides(model, Precision("fp32", "bench")), "bf16": True,
                 "use_cpu": True}  # fmt: skip
@@ -131,12 +131,12 @@ def measure_generation(run_dir: Path, adapter: Path, batch: int, repeats: int) -
     from synthpack.clean.pipeline import clean_generations
     from synthpack.common.files import read_jsonl
     from synthpack.generate import backends
-    from synthpack.model import prepare_default_model
+    from synthpack.model import prepare_model
 
     prompts = read_jsonl(run_dir / "prompts" / "all.jsonl")[:batch]
     rows = []
     for name, precision, merge, decoding, compiled in GENERATION_PATHS:
-        model, tokenizer = backends.load_model(prepare_default_model(), adapter, precision, merge)
+        model, tokenizer = backends.load_model(prepare_model(), adapter, precision, merge)
         sampling = backends.Sampling(256, 0.8, 0.95, seed=0, decoding=decoding)
         warm_up = backends.Sampling(max_new_tokens=4, decoding=decoding)
         backends.generate_batch(model, tokenizer, ["Hi"], warm_up, seed=0)
@@ -189,13 +189,13 @@ def measure_generation(run_dir: Path, adapter: Path, batch: int, repeats: int) -
 
 def measure_stereoset(work: Path) -> list[dict]:
     from synthpack.evaluate.stereoset import run_stereoset
-    from synthpack.model import prepare_default_model
+    from synthpack.model import prepare_model
 
     rows = []
     for precision in ("fp32", "bf16"):
         started = time.perf_counter()
         report = run_stereoset(
-            STEREOSET, work / "stereoset" / precision, prepare_default_model(),
+            STEREOSET, work / "stereoset" / precision, prepare_model(),
             precision=precision,
         )  # fmt: skip
         block = report["intrasentence"]

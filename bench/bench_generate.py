@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from synthpack.generate.backends import Sampling, generate_batch, load_model
-from synthpack.model import prepare_default_model
+from synthpack.model import prepare_model
 from synthpack.prompts.render import run_render
 
 
@@ -62,7 +62,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=0.7, top_p=0.9)
-    model, tokenizer = load_model(prepare_default_model())
+    model, tokenizer = load_model(prepare_model())
     prompts = rendered_prompts(max(batch_sizes + [args.single_prompts]), args.n_entries)
     prompt_tokens = [len(tokenizer(p).input_ids) for p in prompts]
 

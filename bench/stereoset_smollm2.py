@@ -22,7 +22,7 @@ from pathlib import Path
 from synthpack.common.files import atomic_write_json
 from synthpack.evaluate import stereoset
 from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
-from synthpack.model import prepare_default_model
+from synthpack.model import prepare_model
 
 
 def timed_scores(model, tokenizer, examples, batch_size, start_id=None):
@@ -41,7 +41,7 @@ def main() -> None:
 
     import torch
 
-    model_dir = prepare_default_model()
+    model_dir = prepare_model()
     model, tokenizer = load_scoring_model(model_dir, None)
     data = stereoset.load_stereoset(args.data)
     summary = {

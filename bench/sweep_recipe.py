@@ -23,13 +23,15 @@ from pathlib import Path
 from synthpack.demo.layout import SIZES, DemoSize
 
 BASE = SIZES["default"]
+# The recipe that fixed the form of SmolLM2's answers (first sweep)
+MORE_STEPS = {"train_steps": 36, "learning_rate": 1e-3, "sft_per_class": 72, "n_entries": 8,
+              "prompts_per_polarity": 16}  # fmt: skip
 # name -> (parent whose trained model it reuses, or None; changes to the default size)
 SETTINGS: dict[str, tuple[str | None, dict]] = {
     "default": (None, {}),
     "default_seed1": (None, {"seed": 1}),
     "default_seed2": (None, {"seed": 2}),
-    "more_steps": (None, {"train_steps": 36, "learning_rate": 1e-3, "sft_per_class": 72,
-                          "n_entries": 8, "prompts_per_polarity": 16}),
+    "more_steps": (None, MORE_STEPS),
     "more_steps_minilm_check": ("more_steps", {"label_check_features": "minilm"}),
     "more_steps_relabel": ("more_steps", {"label_check_mode": "relabel"}),
     "more_steps_strict_check": ("more_steps", {"label_check_threshold": 0.5}),
@@ -40,9 +42,10 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     "real_seeds": (None, {"seeds": "real_train"}),
     "real_seeds_seed1": (None, {"seeds": "real_train", "seed": 1}),
     "real_seeds_seed2": (None, {"seeds": "real_train", "seed": 2}),
-    "real_seeds_more_steps": (None, {"seeds": "real_train", "train_steps": 36,
-                                     "learning_rate": 1e-3, "sft_per_class": 72, "n_entries": 8,
-                                     "prompts_per_polarity": 16}),
+    "real_seeds_more_steps": (None, {"seeds": "real_train", **MORE_STEPS}),
+    "gemma3_more_steps": (None, {"generator": "gemma3-270m", **MORE_STEPS}),
+    "gemma3_real_seeds_more_steps": (None, {"generator": "gemma3-270m", "seeds": "real_train",
+                                            **MORE_STEPS}),
 }  # fmt: skip
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
 STEPS = "prepare-eval_mlp"

@@ -45,9 +45,9 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
     """The embedded default, prepared once per session into the temporary SYNTHPACK_HOME."""
-    from synthpack.model import prepare_default_model
+    from synthpack.model import prepare_model
 
-    return prepare_default_model()
+    return prepare_model()
 
 
 @pytest.fixture(scope="session")

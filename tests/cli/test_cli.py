@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from synthpack.cli import main
-from synthpack.model import find_gguf
+from synthpack.model import SMOLLM2
 
 
 def run(*args: str):
@@ -38,7 +38,7 @@ def test_prepare_names_a_file_that_is_not_gguf(tmp_path):
 
 def test_prepare_names_a_truncated_gguf_and_leaves_nothing_behind(tmp_path):
     truncated = tmp_path / "truncated.gguf"
-    truncated.write_bytes(find_gguf().read_bytes()[: 256 * 1024])
+    truncated.write_bytes(SMOLLM2.gguf().read_bytes()[: 256 * 1024])
     out = tmp_path / "m"
     result = run("model", "prepare", "--gguf", str(truncated), "--out", str(out))
     assert result.exit_code == 1

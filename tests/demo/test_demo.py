@@ -92,6 +92,8 @@ def test_the_real_training_texts_can_seed_prompts_and_sft_in_another_version(tmp
     assert answers <= by_label[0] | by_label[1]
     with pytest.raises(SynthpackError, match="'real_trian'. Did you mean: real_train"):
         replace(REDUCED, seeds="real_trian")
+    with pytest.raises(SynthpackError, match="Unknown generator 'gemma3'. Did you mean"):
+        replace(REDUCED, generator="gemma3")
 
 
 @pytest.mark.slow

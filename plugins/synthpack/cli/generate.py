@@ -24,7 +24,10 @@ from synthpack.generate.run import DEFAULT_SAMPLING
     help="prompts.jsonl written by `synthpack render`.",
 )
 @click.option(
-    "--model", "model_dir", help="Model folder to generate with; 'default' = the embedded SmolLM2."
+    "--model",
+    "model_dir",
+    help="Model folder to generate with; 'default' = the embedded SmolLM2, or an embedded "
+    "model's name (gemma3-270m).",
 )
 @click.option(
     "--adapter", type=click.Path(exists=True, path_type=Path), help="LoRA adapter folder."
@@ -169,10 +172,10 @@ def generate(
 
         check = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
         checker = load_checker(checker_dir, check)
-    if model_dir == "default":
-        from synthpack.model import prepare_default_model
+    from synthpack.model import DEFAULT_MODEL, MODELS, prepare_model
 
-        model_dir = prepare_default_model()
+    if model_dir == "default" or model_dir in MODELS:
+        model_dir = prepare_model(DEFAULT_MODEL if model_dir == "default" else model_dir)
     # The label is irrelevant here: only the texts matter, so every file reads as one class.
     against_texts = [row.text for row in read_seeds(positive=against)]
     report = run_generate(

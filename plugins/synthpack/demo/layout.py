@@ -13,6 +13,7 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
 from synthpack.common.problems import unknown_name
+from synthpack.model import DEFAULT_MODEL, MODELS
 
 STEPS = (
     "prepare",
@@ -63,10 +64,14 @@ class DemoSize:
     # real training texts (the paper's D_train; the synthetic entries are then checked against
     # them as echoes, like against any seed)
     seeds: str = "demonstrations"
+    # The embedded model that is tuned and generates (`synthpack.model.MODELS`)
+    generator: str = DEFAULT_MODEL
 
     def __post_init__(self):
         if self.seeds not in SEED_SOURCES:
             raise unknown_name("seed source", self.seeds, SEED_SOURCES)
+        if self.generator not in MODELS:
+            raise unknown_name("generator", self.generator, list(MODELS))
 
     @property
     def synthetic_dataset(self) -> str:

@@ -116,9 +116,9 @@ class DemoRun:
 
     def model(self) -> Path:
         if self.model_dir is None:
-            from synthpack.model import prepare_default_model
+            from synthpack.model import prepare_model
 
-            self.model_dir = prepare_default_model()
+            self.model_dir = prepare_model(self.size.generator)
         return self.model_dir
 
     def seed_files(self) -> dict[str, list[Path]]:
@@ -159,6 +159,7 @@ class DemoRun:
         return {"dataset": f"{manifest['stem']}_train", "records": manifest["records"]["train"]}
 
     def train(self) -> dict:
+        from synthpack.model import llamafactory_template
         from synthpack.train.launch import precision_overrides, run_llamafactory_train
 
         self.require("sft")
@@ -174,6 +175,9 @@ class DemoRun:
             "output_dir": self.files.adapter,
             "seed": s.seed,
         }
+        template = llamafactory_template(self.model())
+        if template:  # the YAML names SmolLM2's; another embedded model brings its own
+            overrides["template"] = template
         log = self.files.train_log
         run_llamafactory_train(
             pack_dir("llamafactory_configs") / TRAIN_CONFIG, overrides, log,

@@ -98,9 +98,9 @@ def score_pairs(
         outputs.similarity = [metrics.cosine(vectors[i], vectors[n + i]) for i in range(n)]
     if settings.perplexity:
         from synthpack.evaluate.lm_scoring import load_scoring_model, score_texts
-        from synthpack.model import prepare_default_model
+        from synthpack.model import prepare_model
 
-        lm, lm_tokenizer = load_scoring_model(settings.reference_lm or prepare_default_model())
+        lm, lm_tokenizer = load_scoring_model(settings.reference_lm or prepare_model())
         with progress_bar(2 * len(items), "Perplexity") as progress:
             both = [p.original for p in items] + [p.rewrite for p in items]
             scored = score_texts(lm, lm_tokenizer, both, None, settings.batch_size, progress)
