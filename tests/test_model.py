@@ -123,6 +123,9 @@ def test_gemma_prepares_with_its_turn_format_and_answers():
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     assert checks["eos_token_id"] == tokenizer.convert_tokens_to_ids("<end_of_turn>")
     assert checks["parameters"] > 250_000_000
+    assert tokenizer.tokenize("The capital of France") == ["The", "▁capital", "▁of", "▁France"]
+    listing = "1. a <b>list</b>\n2. of  two"  # newlines and tags are text, not special tokens
+    assert tokenizer.decode(tokenizer(listing).input_ids, skip_special_tokens=True) == listing
     model, tokenizer = load_model(model_dir, precision="fp32")
     [answer] = generate_chat(model, tokenizer, ["Name a colour."], Sampling(max_new_tokens=12))
     assert answer["new_tokens"] > 0 and any(ch.isalpha() for ch in answer["text"])

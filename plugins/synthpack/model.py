@@ -24,6 +24,8 @@ from synthpack.common.precision import TORCH_DTYPES, Precision
 from synthpack.common.problems import unknown_name
 
 MARKER = "synthpack_model.json"
+CONVERSION_VERSION = 3  # raise it when `prepare_model` writes folders differently
+GGUF_CONTROL, GGUF_USER_DEFINED = 3, 4  # llama.cpp token types kept whole by the tokenizer
 # fp32: the GGUF's quantised blocks dequantise exactly into fp32, while bf16 rounds them a
 # second time; the bf16 copy that fast CPU training loads is made from this folder.
 SAVE_DTYPE = "float32"
@@ -82,6 +84,9 @@ class EmbeddedModel:
     pad: str  # distinct from eos, so no collator mistakes the end of an answer for padding
     assistant_header: str  # what the chat prompt ends with
     chat_template: str | None = None  # written into the tokenizer when the GGUF has none
+    # Rebuild the tokenizer as byte-fallback BPE from the GGUF's vocabulary and merge ranks:
+    # transformers 5 reads Gemma 3's as Unigram, which splits every word into letters.
+    bpe_from_scores: bool = False
 
 
 SMOLLM2 = EmbeddedModel(
@@ -105,6 +110,7 @@ GEMMA3_270M = EmbeddedModel(
     pad="<pad>",
     assistant_header="<start_of_turn>model\n",
     chat_template=GEMMA_CHAT_TEMPLATE,  # a base model: its GGUF has none
+    bpe_from_scores=True,
 )
 MODELS = {m.name: m for m in (SMOLLM2, GEMMA3_270M)}
 DEFAULT_MODEL = SMOLLM2.name
@@ -135,8 +141,15 @@ def check_gguf_file(path: Path) -> None:
 
 
 def _source_stamp(gguf: Path) -> dict:
+    """The GGUF file and the conversion's version: a prepared folder is rebuilt when either
+    changes."""
     stat = gguf.stat()
-    return {"path": str(gguf), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {
+        "path": str(gguf),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "conversion": CONVERSION_VERSION,
+    }
 
 
 def _read_marker(model_dir: Path) -> dict | None:
@@ -169,6 +182,8 @@ def prepare_model(
 
     def build(work: Path) -> None:
         model, tokenizer = _load_from_gguf(gguf)
+        if spec.bpe_from_scores:
+            tokenizer = _bpe_tokenizer(gguf)
         _fix_special_tokens(model, tokenizer, spec)
         model.save_pretrained(work, safe_serialization=True)
         tokenizer.save_pretrained(work)
@@ -257,6 +272,38 @@ def _load_from_gguf(gguf: Path):
     return model, tokenizer
 
 
+def _bpe_tokenizer(gguf: Path):
+    """A SentencePiece-style BPE tokenizer from the GGUF's tokens and scores.
+
+    The scores of a BPE GGUF are minus each piece's merge rank, so the merges follow from
+    them (transformers' `generate_merges`); unknown bytes fall back to `<0xNN>` pieces.
+    """
+    from gguf import GGUFReader
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import generate_merges
+
+    fields = GGUFReader(str(gguf)).fields
+    tokens = list(fields["tokenizer.ggml.tokens"].contents())
+    scores = list(fields["tokenizer.ggml.scores"].contents())
+    kinds = list(fields["tokenizer.ggml.token_type"].contents())
+    whole = {t: kind for t, kind in zip(tokens, kinds, strict=True)
+             if kind in (GGUF_CONTROL, GGUF_USER_DEFINED)}  # fmt: skip
+    vocab = {token: i for i, token in enumerate(tokens)}
+    merges = generate_merges(vocab, list(zip(tokens, scores, strict=True)), set(whole))
+    bpe = Tokenizer(models.BPE(vocab, merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    bpe.normalizer = normalizers.Replace(" ", "\u2581")
+    bpe.decoder = decoders.Sequence(
+        [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
+    )
+    # Control tokens (turn markers, bos, eos) are special and dropped when decoding with
+    # skip_special_tokens; user-defined ones ("\n", whitespace runs, HTML tags) are text.
+    bpe.add_tokens(
+        [AddedToken(t, special=kind == GGUF_CONTROL, normalized=False) for t, kind in whole.items()]
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>")
+
+
 def _fix_special_tokens(model, tokenizer, spec: EmbeddedModel) -> None:
     """Make tokenizer, model config and generation config agree on bos, eos and pad, and give
     the tokenizer the chat format that LLaMA-Factory's template trains.
@@ -300,11 +347,14 @@ def verify_model_dir(model_dir: Path, spec: EmbeddedModel = SMOLLM2) -> dict:
         )
         if not prompt.endswith(spec.assistant_header):
             problems.append(f"chat template does not end with the assistant header: {prompt!r}")
+    sentence = "Content moderation keeps forums usable."
     with torch.no_grad():
-        ids = tokenizer("Content moderation keeps forums usable.", return_tensors="pt").input_ids
+        ids = tokenizer(sentence, return_tensors="pt").input_ids
         logits = model(ids).logits
     if not torch.isfinite(logits).all():
         problems.append("a forward pass gave non-finite logits")
+    if ids.shape[1] > len(sentence) // 3:  # whole words, not letters
+        problems.append(f"the tokenizer splits {sentence!r} into {ids.shape[1]} pieces")
     if problems:
         raise SynthpackError(
             f"{model_dir}: prepared model failed its checks: " + "; ".join(problems)
