@@ -45,6 +45,7 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     "real_seeds_more_steps": (None, {"seeds": "real_train", **MORE_STEPS}),
     "gemma3_more_steps": (None, {"generator": "gemma3-270m", **MORE_STEPS}),
     "gemma3_more_steps_seed1": (None, {"generator": "gemma3-270m", "seed": 1, **MORE_STEPS}),
+    "gemma3_more_steps_seed2": (None, {"generator": "gemma3-270m", "seed": 2, **MORE_STEPS}),
     "gemma3_real_seeds_more_steps": (None, {"generator": "gemma3-270m", "seeds": "real_train",
                                             **MORE_STEPS}),
 }  # fmt: skip
