@@ -80,8 +80,8 @@ class DemoSize:
 
 
 SIZES = {
-    # Measured on 2 cores (README, "The demo"): 16-31 s per LoRA step at batch 4 and cutoff 512,
-    # 16 answers of up to 256 tokens in one batch in 1-2 minutes; 5-9 minutes in all.
+    # Measured on 2 cores, bf16 (README, "The demo"): 12 LoRA steps at batch 4 and cutoff 512
+    # in 87 s, 16 answers of up to 256 tokens in one batch in 25 s; 2-3 minutes in all.
     "default": DemoSize(
         prompts_per_polarity=8,
         n_entries=10,
