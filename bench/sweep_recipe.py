@@ -20,12 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from synthpack.demo.layout import SIZES, DemoSize
+from synthpack.demo.layout import MORE_STEPS, SIZES, DemoSize
 
 BASE = SIZES["default"]
-# The recipe that fixed the form of SmolLM2's answers (first sweep)
-MORE_STEPS = {"train_steps": 36, "learning_rate": 1e-3, "sft_per_class": 72, "n_entries": 8,
-              "prompts_per_polarity": 16}  # fmt: skip
 # name -> (parent whose trained model it reuses, or None; changes to the default size)
 SETTINGS: dict[str, tuple[str | None, dict]] = {
     "default": (None, {}),

@@ -45,3 +45,22 @@ def test_prepare_names_a_truncated_gguf_and_leaves_nothing_behind(tmp_path):
     assert f"{truncated}: could not read the GGUF model" in result.output
     assert not out.exists()
     assert list(tmp_path.glob(".m.*")) == []  # the half-built folder was removed
+
+
+def test_demo_sizes_are_named_and_two_at_once_are_refused(tmp_path):
+    out = tmp_path / "run"
+    result = run("demo", "--size", "gemma", "--full", "--out", str(out))
+    assert result.exit_code == 2 and "--full and --size gemma ask for two sizes" in result.output
+    result = run("demo", "--size", "huge", "--out", str(out))
+    assert result.exit_code == 2 and "'default', 'full', 'gemma'" in result.output
+    assert not out.exists()
+
+
+def test_the_gemma_demo_size_records_its_generator(tmp_path):
+    """`--size gemma` runs the steps before the model with Gemma's recipe in settings.json."""
+    import json
+
+    result = run("demo", "--size", "gemma", "--steps", "render-sft", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    size = json.loads((tmp_path / "settings.json").read_text())["size"]
+    assert size["generator"] == "gemma3-270m" and size["train_steps"] == 36

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from synthpack.demo.layout import SIZES
+
 
 @click.command()
 @click.option(
@@ -17,7 +19,15 @@ import click
     "Steps: prepare, render, sft, train, generate, clean, label_check, register, eval_mlp, "
     "stereoset, report.",
 )
-@click.option("--full", is_flag=True, help="Paper-like sizes (30 entries, 150 steps): hours.")
+@click.option(
+    "--size",
+    type=click.Choice(list(SIZES)),
+    default="default",
+    show_default=True,
+    help="default: SmolLM2, 12 steps, 2-3 minutes; gemma: Gemma 3 270M with 36 steps, 6-8 "
+    "minutes (synthpack[gemma]); full: paper-like sizes, hours.",
+)
+@click.option("--full", is_flag=True, help="Short for --size full.")
 @click.option(
     "--data",
     "data_dir",
@@ -28,9 +38,15 @@ import click
 @click.option("--force", is_flag=True, help="Redo the chosen steps instead of reusing them.")
 @click.option("--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 def demo(
-    out: Path, steps: str | None, full: bool, data_dir: Path | None, force: bool, quiet: bool
+    out: Path,
+    steps: str | None,
+    size: str,
+    full: bool,
+    data_dir: Path | None,
+    force: bool,
+    quiet: bool,
 ) -> None:
-    """Seed data to an evaluated, augmented classifier on the embedded SmolLM2 (Algorithm 1).
+    """Seed data to an evaluated, augmented classifier on an embedded model (Algorithm 1).
 
     render -> sft -> LoRA SFT (llamafactory-cli) -> generate -> clean -> label check -> register
     -> eval mlp -> StereoSet, then OUT/report.html and a table of the results. Finished steps
@@ -39,8 +55,10 @@ def demo(
     from synthpack.common.progress import progress_bars
     from synthpack.demo.steps import run_demo
 
+    if full and size not in ("default", "full"):
+        raise click.UsageError(f"--full and --size {size} ask for two sizes; give one")
     run_demo(
-        out, "full" if full else "default", steps=steps, data_dir=data_dir, force=force,
+        out, "full" if full else size, steps=steps, data_dir=data_dir, force=force,
         echo=click.echo, progress_bar=progress_bars(quiet),
     )  # fmt: skip
 
