@@ -24,7 +24,7 @@ from synthpack.demo.layout import SIZES
     type=click.Choice(list(SIZES)),
     default="default",
     show_default=True,
-    help="default: SmolLM2, 12 steps, 2-3 minutes; gemma: Gemma 3 270M with 36 steps, 6-8 "
+    help="default: SmolLM2, 12 steps, 2-3 minutes; gemma: Gemma 3 270M with 36 steps, about 8 "
     "minutes (synthpack[gemma]); full: paper-like sizes, hours.",
 )
 @click.option("--full", is_flag=True, help="Short for --size full.")
