@@ -43,6 +43,8 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     "gemma3_more_steps": (None, {"generator": "gemma3-270m", **MORE_STEPS}),
     "gemma3_more_steps_seed1": (None, {"generator": "gemma3-270m", "seed": 1, **MORE_STEPS}),
     "gemma3_more_steps_seed2": (None, {"generator": "gemma3-270m", "seed": 2, **MORE_STEPS}),
+    "gemma3_more_steps_seed3": (None, {"generator": "gemma3-270m", "seed": 3, **MORE_STEPS}),
+    "gemma3_more_steps_seed4": (None, {"generator": "gemma3-270m", "seed": 4, **MORE_STEPS}),
     "gemma3_real_seeds_more_steps": (None, {"generator": "gemma3-270m", "seeds": "real_train",
                                             **MORE_STEPS}),
 }  # fmt: skip

@@ -117,7 +117,7 @@ SIZES = {
 
 
 # The recipe that fixed the form of the answers (first sweep) and, with Gemma 3 270M, raised
-# AUROC at three seeds of three (third sweep, bench/RESULTS.md); about 8 minutes on 2 cores.
+# AUROC at five seeds of five (third sweep, bench/RESULTS.md); about 8 minutes on 2 cores.
 MORE_STEPS = {"train_steps": 36, "learning_rate": 1e-3, "sft_per_class": 72, "n_entries": 8,
               "prompts_per_polarity": 16}  # fmt: skip
 SIZES["gemma"] = replace(SIZES["default"], generator="gemma3-270m", **MORE_STEPS)
