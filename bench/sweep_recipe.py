@@ -23,6 +23,7 @@ from pathlib import Path
 from synthpack.demo.layout import MORE_STEPS, SIZES, DemoSize
 
 BASE = SIZES["default"]
+GEMMA = {"generator": SIZES["gemma"].generator, **MORE_STEPS}
 # name -> (parent whose trained model it reuses, or None; changes to the default size)
 SETTINGS: dict[str, tuple[str | None, dict]] = {
     "default": (None, {}),
@@ -40,13 +41,9 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     "real_seeds_seed1": (None, {"seeds": "real_train", "seed": 1}),
     "real_seeds_seed2": (None, {"seeds": "real_train", "seed": 2}),
     "real_seeds_more_steps": (None, {"seeds": "real_train", **MORE_STEPS}),
-    "gemma3_more_steps": (None, {"generator": "gemma3-270m", **MORE_STEPS}),
-    "gemma3_more_steps_seed1": (None, {"generator": "gemma3-270m", "seed": 1, **MORE_STEPS}),
-    "gemma3_more_steps_seed2": (None, {"generator": "gemma3-270m", "seed": 2, **MORE_STEPS}),
-    "gemma3_more_steps_seed3": (None, {"generator": "gemma3-270m", "seed": 3, **MORE_STEPS}),
-    "gemma3_more_steps_seed4": (None, {"generator": "gemma3-270m", "seed": 4, **MORE_STEPS}),
-    "gemma3_real_seeds_more_steps": (None, {"generator": "gemma3-270m", "seeds": "real_train",
-                                            **MORE_STEPS}),
+    "gemma3_more_steps": (None, GEMMA),  # = `synthpack demo --size gemma`
+    **{f"gemma3_more_steps_seed{n}": (None, {**GEMMA, "seed": n}) for n in range(1, 5)},
+    "gemma3_real_seeds_more_steps": (None, {**GEMMA, "seeds": "real_train"}),
 }  # fmt: skip
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
 STEPS = "prepare-eval_mlp"

