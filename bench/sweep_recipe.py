@@ -22,8 +22,8 @@ from pathlib import Path
 
 from synthpack.demo.layout import MORE_STEPS, SIZES, DemoSize
 
-BASE = SIZES["default"]
-GEMMA = {"generator": SIZES["gemma"].generator, **MORE_STEPS}
+BASE = SIZES["quick"]  # the sweep started from the SmolLM2 recipe, the demo default then
+GEMMA = {"generator": SIZES["default"].generator, **MORE_STEPS}
 # name -> (parent whose trained model it reuses, or None; changes to the default size)
 SETTINGS: dict[str, tuple[str | None, dict]] = {
     "default": (None, {}),
@@ -41,7 +41,7 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     "real_seeds_seed1": (None, {"seeds": "real_train", "seed": 1}),
     "real_seeds_seed2": (None, {"seeds": "real_train", "seed": 2}),
     "real_seeds_more_steps": (None, {"seeds": "real_train", **MORE_STEPS}),
-    "gemma3_more_steps": (None, GEMMA),  # = `synthpack demo --size gemma`
+    "gemma3_more_steps": (None, GEMMA),  # = `synthpack demo` (the default since the 4th sweep)
     **{f"gemma3_more_steps_seed{n}": (None, {**GEMMA, "seed": n}) for n in range(1, 5)},
     "gemma3_real_seeds_more_steps": (None, {**GEMMA, "seeds": "real_train"}),
 }  # fmt: skip

@@ -49,18 +49,20 @@ def test_prepare_names_a_truncated_gguf_and_leaves_nothing_behind(tmp_path):
 
 def test_demo_sizes_are_named_and_two_at_once_are_refused(tmp_path):
     out = tmp_path / "run"
-    result = run("demo", "--size", "gemma", "--full", "--out", str(out))
-    assert result.exit_code == 2 and "--full and --size gemma ask for two sizes" in result.output
+    result = run("demo", "--size", "quick", "--full", "--out", str(out))
+    assert result.exit_code == 2 and "--full and --size quick ask for two sizes" in result.output
     result = run("demo", "--size", "huge", "--out", str(out))
-    assert result.exit_code == 2 and "'default', 'full', 'gemma'" in result.output
+    assert result.exit_code == 2 and "'default', 'quick', 'full'" in result.output
     assert not out.exists()
 
 
-def test_the_gemma_demo_size_records_its_generator(tmp_path):
-    """`--size gemma` runs the steps before the model with Gemma's recipe in settings.json."""
+def test_the_default_demo_size_is_gemma_and_quick_is_smollm2(tmp_path):
+    """The steps before the model record each size's generator and recipe in settings.json."""
     import json
 
-    result = run("demo", "--size", "gemma", "--steps", "render-sft", "--out", str(tmp_path))
-    assert result.exit_code == 0, result.output
-    size = json.loads((tmp_path / "settings.json").read_text())["size"]
-    assert size["generator"] == "gemma3-270m" and size["train_steps"] == 36
+    for size, generator, steps in (("default", "gemma3-270m", 36), ("quick", "smollm2", 12)):
+        out = tmp_path / size
+        result = run("demo", "--size", size, "--steps", "render-sft", "--out", str(out))
+        assert result.exit_code == 0, result.output
+        recorded = json.loads((out / "settings.json").read_text())["size"]
+        assert (recorded["generator"], recorded["train_steps"]) == (generator, steps)

@@ -20,9 +20,9 @@ from synthpack.common.errors import SynthpackError
 from synthpack.demo.layout import SIZES, STEPS, find_data, parse_steps
 from synthpack.demo.steps import run_demo
 
-# The default demo's shape at a fraction of its size: every step runs for real.
+# The quick demo (SmolLM2) at a fraction of its size: every step runs for real.
 REDUCED = replace(
-    SIZES["default"],
+    SIZES["quick"],
     prompts_per_polarity=3,
     n_entries=6,
     sft_per_class=8,

@@ -118,6 +118,8 @@ def test_the_card_command_remakes_the_run(tmp_path):
     )
     run = DemoRun(tmp_path / "run", SIZES["default"], DemoData(None, None))
     assert run.command() == f"synthpack demo --out {tmp_path / 'run'}"
+    run = DemoRun(tmp_path / "run", SIZES["quick"], DemoData(None, None))
+    assert run.command() == f"synthpack demo --out {tmp_path / 'run'} --size quick"
     assert (
         DemoRun(tmp_path / "r", REDUCED, DemoData(None, None)).command().endswith("settings.json")
     )

@@ -316,3 +316,48 @@ def test_a_one_class_synthetic_set_only_augments(toxigen_split, tmp_path):
     assert report["skipped_runs"] == [
         {"name": "synth", "reason": "synthetic-only run needs both labels: only label 1"}
     ]
+
+
+# ---------------------------------------------------------------- cross-validated threshold
+
+
+def test_folds_are_stratified_and_cover_every_row():
+    from synthpack.evaluate.classifier.mlp import stratified_folds
+
+    y = np.array([1] * 23 + [0] * 77, dtype=np.float32)
+    fold_of = stratified_folds(y, 5, np.random.default_rng(0))
+    assert sorted(set(fold_of.tolist())) == [0, 1, 2, 3, 4]
+    for fold in range(5):
+        members = y[fold_of == fold]
+        assert 19 <= len(members) <= 21 and 4 <= members.sum() <= 5
+
+
+def test_fit_with_folds_trains_on_all_real_texts_and_tunes_on_out_of_fold_scores(toxigen_split):
+    """The final model sees every real text plus the extra rows, trains for the median of the
+    folds' best epochs, and its threshold is the F1-best one on the out-of-fold real scores."""
+    from synthpack.evaluate.classifier.mlp import MLPConfig
+
+    (train, y_train), (evaluation, y_eval) = toxigen_split
+    pool, y_pool = train[:400], y_train[:400]
+    extra, y_extra = train[400:500], y_train[400:500]
+    clf = TextClassifier.fit_with_folds(pool, y_pool, extra, y_extra, config=MLPConfig(folds=4))
+    info = clf.info
+    assert info["n_train"] == 500 and info["n_val"] == 0
+    assert len(info["fold_best_epochs"]) == 4
+    assert info["best_epoch"] == max(1, round(float(np.median(info["fold_best_epochs"]))))
+    assert info["epochs_run"] == info["best_epoch"]
+    assert info["threshold"] == clf.threshold and "4-fold" in info["threshold_from"]
+    assert 0.0 < clf.threshold < 1.0 and info["out_of_fold_auroc"] > 0.7
+    assert binary_metrics(y_eval, clf.score(evaluation), clf.threshold)["auroc"] > 0.75
+    alone = TextClassifier.fit_with_folds(
+        pool, y_pool, extra, y_extra, train_on_pool=False, config=MLPConfig(folds=4)
+    )
+    assert alone.info["n_train"] == 100  # the real pool only judges
+
+
+def test_fit_with_folds_needs_enough_texts_of_each_label():
+    from synthpack.evaluate.classifier.mlp import MLPConfig
+
+    texts, labels = ["a b", "c d", "e f", "g h", "i j", "k l"], [1, 1, 0, 0, 0, 0]
+    with pytest.raises(SynthpackError, match="3-fold threshold tuning needs at least 3 real texts"):
+        TextClassifier.fit_with_folds(texts, labels, config=MLPConfig(folds=3))

@@ -105,6 +105,13 @@ def scoring_lm_options(model_required: bool):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-epochs", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    default=10,
+    show_default=True,
+    help="Folds of the real training data that choose each run's epochs and decision threshold.",
+)
+@click.option(
     "--bootstrap",
     "n_boot",
     type=int,
@@ -115,10 +122,13 @@ def scoring_lm_options(model_required: bool):
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
 def eval_mlp(
-    train, eval_path, synthetic, out, features, seed, max_epochs, n_boot, text_field, label_field
+    train, eval_path, synthetic, out, features, seed, max_epochs, folds, n_boot, text_field,
+    label_field,
 ) -> None:
     """Does synthetic data help? Train the MLP (2 x 600) on real, real+NAME and NAME; compare.
 
+    Every run takes its number of epochs and its decision threshold from the same --folds
+    folds of the real training data, so synthetic rows only ever add training examples.
     Writes OUT/report.json, OUT/table.txt, OUT/f1.png and the classifiers in OUT/models/RUN
     (apply one with `synthpack classify`).
     """
@@ -127,7 +137,7 @@ def eval_mlp(
 
     run_mlp_eval(
         train, eval_path, out, synthetic=parse_synthetic(list(synthetic)), features=features,
-        config=MLPConfig(seed=seed, max_epochs=max_epochs), n_boot=n_boot,
+        config=MLPConfig(seed=seed, max_epochs=max_epochs, folds=folds), n_boot=n_boot,
         text_field=text_field, label_field=label_field, echo=click.echo,
     )  # fmt: skip
 

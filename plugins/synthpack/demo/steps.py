@@ -98,14 +98,16 @@ class DemoRun:
     def command(self) -> str:
         """The `synthpack demo` line that makes this run folder again (for the dataset card)."""
         argv = ["synthpack", "demo", "--out", str(self.files.root)]
-        if self.size == SIZES["full"]:
+        named = next((name for name, size in SIZES.items() if size == self.size), None)
+        if named == "full":
             argv.append("--full")
+        elif named and named != "default":
+            argv += ["--size", named]
         data = self.data.toxigen.parent if self.data.toxigen else None
         data = data or (self.data.stereoset.parents[1] if self.data.stereoset else None)
         if data:
             argv += ["--data", str(data)]
-        custom = self.size not in (SIZES["default"], SIZES["full"])
-        return shlex.join(argv) + ("  # sizes: see settings.json" if custom else "")
+        return shlex.join(argv) + ("" if named else "  # sizes: see settings.json")
 
     def require(self, step: str) -> None:
         if not self.files.stamp(step).exists():

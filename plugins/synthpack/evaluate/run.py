@@ -22,7 +22,7 @@ from synthpack.common.labels import text_key
 from synthpack.common.plots import figure, save_png
 from synthpack.common.problems import Problems
 from synthpack.common.tables import format_table
-from synthpack.evaluate.classifier.mlp import MLPConfig, TextClassifier, stratified_holdout
+from synthpack.evaluate.classifier.mlp import MLPConfig, TextClassifier
 from synthpack.evaluate.metrics import (
     binary_metrics,
     bootstrap_intervals,
@@ -117,18 +117,20 @@ def run_mlp_eval(
     config = config or MLPConfig()
     out = Path(out)
     started = time.perf_counter()
-    real, real_val, evaluation, synth, data_info = load_data(
+    real, evaluation, synth, data_info = load_data(
         train, eval_path, synthetic, config, text_field, label_field, echo
     )
     plan, skipped = plan_runs(real, synth, echo)
     y_eval = np.asarray(evaluation.labels)
     runs, scores, thresholds = [], {}, {}
-    for number, (name, data) in enumerate(plan, 1):
+    for number, (name, data, extra, with_real) in enumerate(plan, 1):
         echo(f"[{number}/{len(plan)}] {name}: fitting on {len(data)} texts ({features})")
-        clf = TextClassifier.fit(
-            data.texts, data.labels, features=features, config=config,
+        # Every run is tuned on the same real folds: synthetic rows only add training examples.
+        clf = TextClassifier.fit_with_folds(
+            real.texts, real.labels, extra.texts, extra.labels,
+            train_on_pool=with_real,
+            features=features, config=config,
             progress=lambda msg, n=name: echo(f"  {n}: {msg}"),
-            val_texts=real_val.texts, val_labels=real_val.labels,
         )  # fmt: skip
         clf.save(out / "models" / name)
         scores[name], thresholds[name] = clf.score(evaluation.texts), clf.threshold
@@ -181,8 +183,8 @@ def load_data(
     label_field: str,
     echo: Callable[[str], None],
 ) -> tuple[Labelled, Labelled, Labelled, list[tuple[str, Labelled]], dict]:
-    """Read every set, drop training rows that are in the evaluation set, take the validation
-    split from the real data; returns (real, validation, evaluation, synthetic, description)."""
+    """Read every set and drop training rows that are in the evaluation set; returns
+    (real, evaluation, synthetic, description)."""
 
     def read(path: Path) -> Labelled:
         return read_labelled(path, text_field=text_field, label_field=label_field)
@@ -210,13 +212,9 @@ def load_data(
         extra = f", {info['dropped_eval_overlap']} dropped (in eval)" if info.get(
             "dropped_eval_overlap") else ""  # fmt: skip
         echo(f"{name}: {info['n']} texts, {info['n_harmful']} harmful{extra}")
-
-    # One real validation split for every run: early stopping and the threshold are always
-    # chosen on real data, and synthetic rows only ever add training examples.
-    real, real_val = split_validation(real, config.val_fraction, config.seed)
-    data_info["validation"] = {**_describe(real_val), "taken_from": BASELINE}
-    echo(f"validation (from {BASELINE}): {len(real_val)} texts, {real_val.n_harmful} harmful")
-    return real, real_val, evaluation, synth, data_info
+    data_info["threshold_folds"] = {"folds": config.folds, "taken_from": BASELINE}
+    echo(f"early stopping and thresholds: {config.folds}-fold cross-validation on {BASELINE}")
+    return real, evaluation, synth, data_info
 
 
 def check_training(real: Labelled, train: Path, eval_path: Path, n_read: int, dropped: int):
@@ -238,18 +236,19 @@ def check_training(real: Labelled, train: Path, eval_path: Path, n_read: int, dr
 
 def plan_runs(
     real: Labelled, synth: list[tuple[str, Labelled]], echo: Callable[[str], None]
-) -> tuple[list[tuple[str, Labelled]], list[dict]]:
-    """`real`, then `real+NAME` and `NAME` per synthetic set; a one-class set trains no
+) -> tuple[list[tuple[str, Labelled, Labelled, bool]], list[dict]]:
+    """`real`, then `real+NAME` and `NAME` per synthetic set, each as (name, all its training
+    data, the synthetic part, whether the real data trains too); a one-class set trains no
     synthetic-only run (returned as skipped, with the reason)."""
-    plan: list[tuple[str, Labelled]] = [(BASELINE, real)]
+    plan = [(BASELINE, real, Labelled(source="none"), True)]
     skipped: list[dict] = []
     for name, data in synth:
         both = Labelled(source=f"{real.source} + {data.source}")
         both.extend(real)
         both.extend(data)
-        plan.append((f"{BASELINE}+{name}", both))
+        plan.append((f"{BASELINE}+{name}", both, data, True))
         if len(set(data.labels)) == 2:
-            plan.append((name, data))
+            plan.append((name, data, data, False))
         else:  # a classifier cannot learn from one class alone; the augmented run still can
             have = "no texts" if not len(data) else f"only label {data.labels[0]}"
             skipped.append(
@@ -341,16 +340,6 @@ def _with_p(verdict: str, delta: float, versus: dict, prefix: str) -> str:
     article = "no" if verdict == VERDICTS[1] else "a"
     words = verdict.removeprefix("no ") if article == "no" else verdict
     return f"{article} {words} ({delta:+.3f}, p = {versus[prefix + key]:.3f})"
-
-
-def split_validation(data: Labelled, fraction: float, seed: int) -> tuple[Labelled, Labelled]:
-    """A stratified, seeded (train, validation) split of labelled data."""
-    y = np.asarray(data.labels, dtype=np.float32)
-    val = set(stratified_holdout(y, fraction, np.random.default_rng(seed)).tolist())
-    train, held = Labelled(source=data.source, notes=list(data.notes)), Labelled(source=data.source)
-    for i, (text, label) in enumerate(zip(data.texts, data.labels, strict=True)):
-        (held if i in val else train).add(text, label)
-    return train, held
 
 
 def _describe(data: Labelled) -> dict:

@@ -13,7 +13,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,8 @@ class MLPConfig:
     dropout: float = 0.2
     tune_threshold: bool = True  # decision threshold = the F1-best one on the validation rows
     seed: int = 0
+    # `fit_with_folds`: early stopping and threshold from this many folds of the real data
+    folds: int = 10
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -222,7 +224,9 @@ class TextClassifier:
         started = time.perf_counter()
         torch.manual_seed(config.seed)
         rng = np.random.default_rng(config.seed)
-        if val_texts is None:
+        if val_texts is None and config.val_fraction == 0:  # fixed epochs, no validation
+            y, y_val = y_all, None
+        elif val_texts is None:
             val_idx = stratified_holdout(y_all, config.val_fraction, rng)
             keep = np.setdiff1d(np.arange(len(y_all)), val_idx)
             val_texts = [texts[i] for i in val_idx]
@@ -231,7 +235,8 @@ class TextClassifier:
         else:
             y, y_val = y_all, np.asarray(val_labels, dtype=np.float32)
         feats = make_features(features, texts, **(feature_options or {}))
-        X, X_val = feats.transform(texts), feats.transform(val_texts)
+        X = feats.transform(texts)
+        X_val = None if y_val is None else feats.transform(val_texts)
         featurise_s = time.perf_counter() - started
 
         best_loss, weights, best_epoch, val_logits, epochs = _train_mlp(
@@ -239,17 +244,17 @@ class TextClassifier:
         )
         weights["W1"] = weights["W1"].astype(np.float16).astype(np.float32)
         threshold = 0.5
-        if config.tune_threshold:
+        if config.tune_threshold and y_val is not None:
             threshold = best_f1_threshold(y_val, 1.0 / (1.0 + np.exp(-val_logits)))
         info = {
             "features": feats.kind,
             "n_features": int(feats.dim),
             "n_train": int(len(y)),
-            "n_val": int(len(y_val)),
+            "n_val": 0 if y_val is None else int(len(y_val)),
             "n_harmful": int(y.sum()),
             "epochs_run": epochs,
             "best_epoch": best_epoch,
-            "best_val_loss": best_loss,
+            "best_val_loss": None if math.isnan(best_loss) else best_loss,
             "threshold": threshold,
             "featurise_s": round(featurise_s, 3),
             "fit_s": round(time.perf_counter() - started, 3),
@@ -257,9 +262,82 @@ class TextClassifier:
         }
         return cls(feats, weights, threshold, info)
 
+    @classmethod
+    def fit_with_folds(
+        cls,
+        pool_texts: list[str],
+        pool_labels,
+        extra_texts: list[str] = (),
+        extra_labels=(),
+        train_on_pool: bool = True,
+        features: str = "tfidf",
+        config: MLPConfig | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> TextClassifier:
+        """Train on pool + extra; take the epoch count and the decision threshold from
+        `config.folds`-fold cross-validation over the pool (the real data).
+
+        Why: an F1-best threshold picked on one small validation split (60 texts in the demo)
+        moves F1 by +-0.03 between seeds with AUROC unchanged; the out-of-fold scores of every
+        pool text pin it down, and the final model also trains on every pool text. Each fold
+        model early-stops on its held-out fold; the final one trains for the median of their
+        best epochs. `train_on_pool=False` trains on extra alone (the pool only judges).
+        """
+        from synthpack.evaluate.metrics import auroc, best_f1_threshold
+
+        config = config or MLPConfig()
+        if config.folds < 2:
+            raise ValueError(f"folds must be at least 2, got {config.folds}")
+        y_pool = np.asarray(pool_labels, dtype=np.float32)
+        if len(set(y_pool.tolist())) < 2 or min(np.sum(y_pool), np.sum(1 - y_pool)) < config.folds:
+            raise SynthpackError(
+                f"{config.folds}-fold threshold tuning needs at least {config.folds} real texts "
+                f"of each label; got {int(y_pool.sum())} harmful, {int((1 - y_pool).sum())} harmless"
+            )
+        started = time.perf_counter()
+        fold_of = stratified_folds(y_pool, config.folds, np.random.default_rng(config.seed))
+        out_of_fold = np.empty(len(y_pool))
+        best_epochs = []
+        fold_config = replace(config, tune_threshold=False)
+        for fold in range(config.folds):
+            held = np.flatnonzero(fold_of == fold)
+            kept = np.flatnonzero(fold_of != fold) if train_on_pool else np.array([], dtype=int)
+            model = cls.fit(
+                [pool_texts[i] for i in kept] + list(extra_texts),
+                np.concatenate([y_pool[kept], np.asarray(extra_labels, dtype=np.float32)]),
+                features=features, config=fold_config,
+                val_texts=[pool_texts[i] for i in held], val_labels=y_pool[held],
+            )  # fmt: skip
+            out_of_fold[held] = model.score([pool_texts[i] for i in held])
+            best_epochs.append(model.info["best_epoch"])
+            if progress:
+                progress(
+                    f"fold {fold + 1}/{config.folds}: best epoch {best_epochs[-1]} "
+                    f"({time.perf_counter() - started:.1f} s)"
+                )
+        epochs = max(1, int(round(float(np.median(best_epochs)))))
+        final = cls.fit(
+            (list(pool_texts) if train_on_pool else []) + list(extra_texts),
+            np.concatenate([y_pool if train_on_pool else y_pool[:0],
+                            np.asarray(extra_labels, dtype=np.float32)]),
+            features=features, config=replace(config, max_epochs=epochs, val_fraction=0.0),
+            progress=progress,
+        )  # fmt: skip
+        final.threshold = best_f1_threshold(y_pool, out_of_fold)
+        final.info.update(
+            threshold=final.threshold,
+            threshold_from=f"{config.folds}-fold out-of-fold scores of {len(y_pool)} real texts",
+            fold_best_epochs=best_epochs,
+            best_epoch=epochs,
+            out_of_fold_auroc=auroc(y_pool, out_of_fold),
+            fit_s=round(time.perf_counter() - started, 3),
+        )
+        return final
+
 
 def _train_mlp(X, y, X_val, y_val, dim: int, config: MLPConfig, rng, progress, started: float):
-    """Adam on binary cross-entropy with early stopping on the validation loss.
+    """Adam on binary cross-entropy with early stopping on the validation loss (without
+    validation rows, X_val None: exactly `config.max_epochs` epochs).
 
     Returns (best validation loss, its weights, its epoch, its validation logits, epochs run).
     """
@@ -284,6 +362,11 @@ def _train_mlp(X, y, X_val, y_val, dim: int, config: MLPConfig, rng, progress, s
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        if X_val is None:  # fixed number of epochs: the last one is the model
+            if progress:
+                progress(f"epoch {epoch}/{config.max_epochs} ({time.perf_counter() - started:.1f} s)")
+            best = (math.nan, net.weights(), epoch, None)
+            continue
         net.eval()
         with torch.no_grad():
             logits = net(X_val).numpy().astype(np.float64)
@@ -301,6 +384,15 @@ def _train_mlp(X, y, X_val, y_val, dim: int, config: MLPConfig, rng, progress, s
             if bad >= config.patience:
                 break
     return (*best, epochs)
+
+
+def stratified_folds(y: np.ndarray, folds: int, rng) -> np.ndarray:
+    """Fold number (0..folds-1) of every row, each class dealt round-robin after a shuffle."""
+    fold_of = np.empty(len(y), dtype=np.int64)
+    for cls_value in (0.0, 1.0):
+        members = rng.permutation(np.flatnonzero(y == cls_value))
+        fold_of[members] = np.arange(len(members)) % folds
+    return fold_of
 
 
 def stratified_holdout(y: np.ndarray, fraction: float, rng) -> np.ndarray:
