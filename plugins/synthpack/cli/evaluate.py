@@ -122,7 +122,16 @@ def scoring_lm_options(model_required: bool):
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
 def eval_mlp(
-    train, eval_path, synthetic, out, features, seed, max_epochs, folds, n_boot, text_field,
+    train,
+    eval_path,
+    synthetic,
+    out,
+    features,
+    seed,
+    max_epochs,
+    folds,
+    n_boot,
+    text_field,
     label_field,
 ) -> None:
     """Does synthetic data help? Train the MLP (2 x 600) on real, real+NAME and NAME; compare.

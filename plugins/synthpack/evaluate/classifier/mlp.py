@@ -289,10 +289,11 @@ class TextClassifier:
         if config.folds < 2:
             raise ValueError(f"folds must be at least 2, got {config.folds}")
         y_pool = np.asarray(pool_labels, dtype=np.float32)
-        if len(set(y_pool.tolist())) < 2 or min(np.sum(y_pool), np.sum(1 - y_pool)) < config.folds:
+        harmful, harmless = int(y_pool.sum()), int(len(y_pool) - y_pool.sum())
+        if min(harmful, harmless) < config.folds:
             raise SynthpackError(
                 f"{config.folds}-fold threshold tuning needs at least {config.folds} real texts "
-                f"of each label; got {int(y_pool.sum())} harmful, {int((1 - y_pool).sum())} harmless"
+                f"of each label; got {harmful} harmful, {harmless} harmless"
             )
         started = time.perf_counter()
         fold_of = stratified_folds(y_pool, config.folds, np.random.default_rng(config.seed))
@@ -364,7 +365,8 @@ def _train_mlp(X, y, X_val, y_val, dim: int, config: MLPConfig, rng, progress, s
             opt.step()
         if X_val is None:  # fixed number of epochs: the last one is the model
             if progress:
-                progress(f"epoch {epoch}/{config.max_epochs} ({time.perf_counter() - started:.1f} s)")
+                elapsed = time.perf_counter() - started
+                progress(f"epoch {epoch}/{config.max_epochs} ({elapsed:.1f} s)")
             best = (math.nan, net.weights(), epoch, None)
             continue
         net.eval()
