@@ -3,6 +3,8 @@
 Trains the same MLP on the real training data (the baseline run `real`), on real + each
 synthetic set (`real+NAME`) and on each synthetic set alone (`NAME`), scores all of them on one
 evaluation set, and writes report.json, a terminal table, f1.png and the saved classifiers.
+Every run takes its epoch count and decision threshold from the same folds of the real data
+(`TextClassifier.fit_with_folds`), so a run differs from `real` only in what it trains on.
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ def load_data(
     text_field: str,
     label_field: str,
     echo: Callable[[str], None],
-) -> tuple[Labelled, Labelled, Labelled, list[tuple[str, Labelled]], dict]:
+) -> tuple[Labelled, Labelled, list[tuple[str, Labelled]], dict]:
     """Read every set and drop training rows that are in the evaluation set; returns
     (real, evaluation, synthetic, description)."""
 
