@@ -107,7 +107,8 @@ SIZES = {
     "default": DEFAULT,
     "quick": QUICK,
     # The default recipe trained four times longer and generating four times more, on the
-    # same real data; under an hour on 2 cores (bench/RESULTS.md, "The --full run").
+    # same real data: 33 minutes on 2 cores (bench/RESULTS.md, "The default demo and the
+    # --full run, timed").
     "full": replace(
         DEFAULT,
         train_steps=144,
