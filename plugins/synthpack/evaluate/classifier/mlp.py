@@ -367,7 +367,6 @@ def _train_mlp(X, y, X_val, y_val, dim: int, config: MLPConfig, rng, progress, s
             if progress:
                 elapsed = time.perf_counter() - started
                 progress(f"epoch {epoch}/{config.max_epochs} ({elapsed:.1f} s)")
-            best = (math.nan, net.weights(), epoch, None)
             continue
         net.eval()
         with torch.no_grad():
@@ -385,6 +384,8 @@ def _train_mlp(X, y, X_val, y_val, dim: int, config: MLPConfig, rng, progress, s
             bad += 1
             if bad >= config.patience:
                 break
+    if X_val is None:
+        return math.nan, net.weights(), epochs, None, epochs
     return (*best, epochs)
 
 
