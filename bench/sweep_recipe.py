@@ -44,6 +44,11 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     "gemma3_more_steps": (None, GEMMA),  # = `synthpack demo` (the default since the 4th sweep)
     **{f"gemma3_more_steps_seed{n}": (None, {**GEMMA, "seed": n}) for n in range(1, 5)},
     "gemma3_real_seeds_more_steps": (None, {**GEMMA, "seeds": "real_train"}),
+    # Fifth sweep: a lax label check (reject only what the checker calls clearly off-label)
+    **{f"gemma3_lax_check{'' if n == 0 else f'_seed{n}'}": (
+        f"gemma3_more_steps{'' if n == 0 else f'_seed{n}'}",
+        {"label_check_threshold": 0.2, "label_check_negative_threshold": 0.8},
+    ) for n in range(5)},
 }  # fmt: skip
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
 STEPS = "prepare-eval_mlp"
