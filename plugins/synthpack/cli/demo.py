@@ -24,9 +24,9 @@ from synthpack.demo.layout import SIZES
     type=click.Choice(list(SIZES)),
     default="default",
     show_default=True,
-    help="default: Gemma 3 270M (synthpack[gemma]), 36 LoRA steps, about 8 minutes on 2 cores; "
-    "quick: SmolLM2, 12 steps, 2-3 minutes (its data does not help); full: the default recipe "
-    "with 144 steps and 4x the prompts, under an hour.",
+    help="default: Gemma 3 270M (synthpack[gemma]), 36 LoRA steps, 8-9 minutes on 2 cores; "
+    "quick: SmolLM2, 12 steps, 2-3 minutes (its data does not raise AUROC); full: the default "
+    "recipe with 144 steps and 4x the prompts, about 35 minutes.",
 )
 @click.option("--full", is_flag=True, help="Short for --size full.")
 @click.option(

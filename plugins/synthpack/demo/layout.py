@@ -81,8 +81,8 @@ class DemoSize:
 
 # The small recipe on SmolLM2 (`--size quick`). Measured on 2 cores, bf16 (README, "The demo"):
 # 12 LoRA steps at batch 4 and cutoff 512 in 87 s, 16 answers of up to 256 tokens in one batch
-# in 25 s; 2-3 minutes in all. Its data fixes neither the form nor the labels well enough to
-# help the classifier (bench/RESULTS.md, first sweep).
+# in 25 s; 2-3 minutes in all. Its data does not raise the classifier's AUROC
+# (bench/RESULTS.md, first and fourth sweeps).
 QUICK = DemoSize(
     prompts_per_polarity=8,
     n_entries=10,
@@ -99,7 +99,7 @@ QUICK = DemoSize(
     stereoset_examples=60,
 )
 # The recipe that fixed the form of the answers (first sweep) and, with Gemma 3 270M, raised
-# AUROC and F1 at five seeds of five (third sweep, bench/RESULTS.md); about 8 minutes.
+# AUROC and F1 at five seeds of five (third and fourth sweeps, bench/RESULTS.md); 8-9 minutes.
 MORE_STEPS = {"train_steps": 36, "learning_rate": 1e-3, "sft_per_class": 72, "n_entries": 8,
               "prompts_per_polarity": 16}  # fmt: skip
 DEFAULT = replace(QUICK, generator="gemma3-270m", **MORE_STEPS)
