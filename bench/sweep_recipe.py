@@ -24,6 +24,13 @@ from synthpack.demo.layout import MORE_STEPS, SIZES, DemoSize
 
 BASE = SIZES["quick"]  # the sweep started from the SmolLM2 recipe, the demo default then
 GEMMA = {"generator": SIZES["default"].generator, **MORE_STEPS}
+
+
+def seeded(stem: str, seed: int) -> str:
+    """A setting's name at a seed; seed 0 keeps the bare name (the first run of each)."""
+    return stem if seed == 0 else f"{stem}_seed{seed}"
+
+
 # name -> (parent whose trained model it reuses, or None; changes to the default size)
 SETTINGS: dict[str, tuple[str | None, dict]] = {
     "default": (None, {}),
@@ -42,13 +49,11 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     "real_seeds_seed2": (None, {"seeds": "real_train", "seed": 2}),
     "real_seeds_more_steps": (None, {"seeds": "real_train", **MORE_STEPS}),
     "gemma3_more_steps": (None, GEMMA),  # = `synthpack demo` (the default since the 4th sweep)
-    **{f"gemma3_more_steps_seed{n}": (None, {**GEMMA, "seed": n}) for n in range(1, 5)},
+    **{seeded("gemma3_more_steps", n): (None, {**GEMMA, "seed": n}) for n in range(1, 5)},
     "gemma3_real_seeds_more_steps": (None, {**GEMMA, "seeds": "real_train"}),
     # Fifth sweep: a lax label check (reject only what the checker calls clearly off-label)
-    **{f"gemma3_lax_check{'' if n == 0 else f'_seed{n}'}": (
-        f"gemma3_more_steps{'' if n == 0 else f'_seed{n}'}",
-        {"label_check_threshold": 0.2, "label_check_negative_threshold": 0.8},
-    ) for n in range(5)},
+    **{seeded("gemma3_lax_check", n): (seeded("gemma3_more_steps", n), {
+        "label_check_threshold": 0.2, "label_check_negative_threshold": 0.8}) for n in range(5)},
 }  # fmt: skip
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
 STEPS = "prepare-eval_mlp"

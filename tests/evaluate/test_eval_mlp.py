@@ -338,21 +338,25 @@ def test_fit_with_folds_trains_on_all_real_texts_and_tunes_on_out_of_fold_scores
     from synthpack.evaluate.classifier.mlp import MLPConfig
 
     (train, y_train), (evaluation, y_eval) = toxigen_split
-    pool, y_pool = train[:400], y_train[:400]
-    extra, y_extra = train[400:500], y_train[400:500]
-    clf = TextClassifier.fit_with_folds(pool, y_pool, extra, y_extra, config=MLPConfig(folds=4))
+    pool, y_pool = train[:400], np.asarray(y_train[:400], dtype=np.float32)
+    extra, y_extra = train[400:500], np.asarray(y_train[400:500], dtype=np.float32)
+    config = MLPConfig(folds=4)
+    clf = TextClassifier.fit_with_folds(pool, y_pool, extra, y_extra, config=config)
     info = clf.info
     assert info["n_train"] == 500 and info["n_val"] == 0
-    assert len(info["fold_best_epochs"]) == 4
-    assert info["best_epoch"] == max(1, round(float(np.median(info["fold_best_epochs"]))))
-    assert info["epochs_run"] == info["best_epoch"]
-    assert info["threshold"] == clf.threshold and "4-fold" in info["threshold_from"]
-    assert 0.0 < clf.threshold < 1.0 and info["out_of_fold_auroc"] > 0.7
+    out_of_fold, epochs = TextClassifier.out_of_fold_scores(
+        pool, y_pool, extra, y_extra, "tfidf", config
+    )  # the fold models are seeded: the same scores again
+    assert info["fold_best_epochs"] == epochs and len(epochs) == 4
+    assert info["best_epoch"] == info["epochs_run"] == max(1, round(float(np.median(epochs))))
+    assert clf.threshold == best_f1_threshold(y_pool, out_of_fold) != 0.5
+    assert info["out_of_fold_auroc"] == auroc(y_pool, out_of_fold) > 0.7
     assert binary_metrics(y_eval, clf.score(evaluation), clf.threshold)["auroc"] > 0.75
     alone = TextClassifier.fit_with_folds(
-        pool, y_pool, extra, y_extra, train_on_pool=False, config=MLPConfig(folds=4)
+        pool, y_pool, extra, y_extra, train_on_pool=False, config=config
     )
-    assert alone.info["n_train"] == 100  # the real pool only judges
+    # The real pool only judges: all 400 texts choose the epoch and the threshold.
+    assert alone.info["n_train"] == 100 and alone.info["n_val"] == 400
 
 
 def test_fit_with_folds_needs_enough_texts_of_each_label():

@@ -174,8 +174,9 @@ def generate(
         checker = load_checker(checker_dir, check)
     from synthpack.model import DEFAULT_MODEL, MODELS, prepare_model
 
-    if model_dir == "default" or model_dir in MODELS:
-        model_dir = prepare_model(DEFAULT_MODEL if model_dir == "default" else model_dir)
+    embedded = DEFAULT_MODEL if model_dir == "default" else model_dir
+    if embedded in MODELS:
+        model_dir = prepare_model(embedded)
     # The label is irrelevant here: only the texts matter, so every file reads as one class.
     against_texts = [row.text for row in read_seeds(positive=against)]
     report = run_generate(

@@ -125,8 +125,9 @@ def run_mlp_eval(
     plan, skipped = plan_runs(real, synth, echo)
     y_eval = np.asarray(evaluation.labels)
     runs, scores, thresholds = [], {}, {}
-    for number, (name, data, extra, with_real) in enumerate(plan, 1):
-        echo(f"[{number}/{len(plan)}] {name}: fitting on {len(data)} texts ({features})")
+    for number, (name, extra, with_real) in enumerate(plan, 1):
+        n_train = len(extra) + (len(real) if with_real else 0)
+        echo(f"[{number}/{len(plan)}] {name}: fitting on {n_train} texts ({features})")
         # Every run is tuned on the same real folds: synthetic rows only add training examples.
         clf = TextClassifier.fit_with_folds(
             real.texts, real.labels, extra.texts, extra.labels,
@@ -136,7 +137,7 @@ def run_mlp_eval(
         )  # fmt: skip
         clf.save(out / "models" / name)
         scores[name], thresholds[name] = clf.score(evaluation.texts), clf.threshold
-        runs.append(run_row(name, data, clf, y_eval, scores[name], n_boot))
+        runs.append(run_row(name, clf, y_eval, scores[name], n_boot))
         row = runs[-1]
         echo(f"  {name}: F1 {row['f1']:.3f}, AUROC {row['auroc']:.3f} ({row['fit_s']:.1f} s)")
     for row in runs[1:]:
@@ -238,19 +239,16 @@ def check_training(real: Labelled, train: Path, eval_path: Path, n_read: int, dr
 
 def plan_runs(
     real: Labelled, synth: list[tuple[str, Labelled]], echo: Callable[[str], None]
-) -> tuple[list[tuple[str, Labelled, Labelled, bool]], list[dict]]:
-    """`real`, then `real+NAME` and `NAME` per synthetic set, each as (name, all its training
-    data, the synthetic part, whether the real data trains too); a one-class set trains no
-    synthetic-only run (returned as skipped, with the reason)."""
-    plan = [(BASELINE, real, Labelled(source="none"), True)]
+) -> tuple[list[tuple[str, Labelled, bool]], list[dict]]:
+    """`real`, then `real+NAME` and `NAME` per synthetic set, each as (name, its synthetic
+    rows, whether the real data trains too); a one-class set trains no synthetic-only run
+    (returned as skipped, with the reason)."""
+    plan = [(BASELINE, Labelled(source="none"), True)]
     skipped: list[dict] = []
     for name, data in synth:
-        both = Labelled(source=f"{real.source} + {data.source}")
-        both.extend(real)
-        both.extend(data)
-        plan.append((f"{BASELINE}+{name}", both, data, True))
+        plan.append((f"{BASELINE}+{name}", data, True))
         if len(set(data.labels)) == 2:
-            plan.append((name, data, data, False))
+            plan.append((name, data, False))
         else:  # a classifier cannot learn from one class alone; the augmented run still can
             have = "no texts" if not len(data) else f"only label {data.labels[0]}"
             skipped.append(
@@ -260,12 +258,12 @@ def plan_runs(
     return plan, skipped
 
 
-def run_row(name: str, data: Labelled, clf: TextClassifier, y_eval, scores, n_boot: int) -> dict:
+def run_row(name: str, clf: TextClassifier, y_eval, scores, n_boot: int) -> dict:
     """One run's line of the report: its data, its metrics on the evaluation set, its model."""
     return {
         "name": name,
-        "train_size": len(data),
-        "train_harmful": data.n_harmful,
+        "train_size": clf.info["n_train"],
+        "train_harmful": clf.info["n_harmful"],
         **binary_metrics(y_eval, scores, clf.threshold),
         "intervals": bootstrap_intervals(y_eval, scores, clf.threshold, n_boot=n_boot),
         "threshold": clf.threshold,

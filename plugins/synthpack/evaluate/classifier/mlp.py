@@ -281,7 +281,8 @@ class TextClassifier:
         moves F1 by +-0.03 between seeds with AUROC unchanged; the out-of-fold scores of every
         pool text pin it down, and the final model also trains on every pool text. Each fold
         model early-stops on its held-out fold; the final one trains for the median of their
-        best epochs. `train_on_pool=False` trains on extra alone (the pool only judges).
+        best epochs. `train_on_pool=False` trains on extra alone: the whole pool is then
+        out-of-sample as it is, so one fit early-stops and tunes its threshold on all of it.
         """
         from synthpack.evaluate.metrics import auroc, best_f1_threshold
 
@@ -289,38 +290,27 @@ class TextClassifier:
         if config.folds < 2:
             raise ValueError(f"folds must be at least 2, got {config.folds}")
         y_pool = np.asarray(pool_labels, dtype=np.float32)
+        y_extra = np.asarray(extra_labels, dtype=np.float32)
         harmful, harmless = int(y_pool.sum()), int(len(y_pool) - y_pool.sum())
         if min(harmful, harmless) < config.folds:
             raise SynthpackError(
                 f"{config.folds}-fold threshold tuning needs at least {config.folds} real texts "
                 f"of each label; got {harmful} harmful, {harmless} harmless"
             )
-        started = time.perf_counter()
-        fold_of = stratified_folds(y_pool, config.folds, np.random.default_rng(config.seed))
-        out_of_fold = np.empty(len(y_pool))
-        best_epochs = []
-        fold_config = replace(config, tune_threshold=False)
-        for fold in range(config.folds):
-            held = np.flatnonzero(fold_of == fold)
-            kept = np.flatnonzero(fold_of != fold) if train_on_pool else np.array([], dtype=int)
-            model = cls.fit(
-                [pool_texts[i] for i in kept] + list(extra_texts),
-                np.concatenate([y_pool[kept], np.asarray(extra_labels, dtype=np.float32)]),
-                features=features, config=fold_config,
-                val_texts=[pool_texts[i] for i in held], val_labels=y_pool[held],
+        if not train_on_pool:
+            final = cls.fit(
+                list(extra_texts), y_extra, features=features, config=config, progress=progress,
+                val_texts=list(pool_texts), val_labels=y_pool,
             )  # fmt: skip
-            out_of_fold[held] = model.score([pool_texts[i] for i in held])
-            best_epochs.append(model.info["best_epoch"])
-            if progress:
-                progress(
-                    f"fold {fold + 1}/{config.folds}: best epoch {best_epochs[-1]} "
-                    f"({time.perf_counter() - started:.1f} s)"
-                )
+            final.info["threshold_from"] = f"scores of {len(y_pool)} real texts it never saw"
+            return final
+        started = time.perf_counter()
+        out_of_fold, best_epochs = cls.out_of_fold_scores(
+            pool_texts, y_pool, extra_texts, y_extra, features, config, progress
+        )
         epochs = max(1, int(round(float(np.median(best_epochs)))))
         final = cls.fit(
-            (list(pool_texts) if train_on_pool else []) + list(extra_texts),
-            np.concatenate([y_pool if train_on_pool else y_pool[:0],
-                            np.asarray(extra_labels, dtype=np.float32)]),
+            list(pool_texts) + list(extra_texts), np.concatenate([y_pool, y_extra]),
             features=features, config=replace(config, max_epochs=epochs, val_fraction=0.0),
             progress=progress,
         )  # fmt: skip
@@ -334,6 +324,35 @@ class TextClassifier:
             fit_s=round(time.perf_counter() - started, 3),
         )
         return final
+
+    @classmethod
+    def out_of_fold_scores(
+        cls, pool_texts, y_pool, extra_texts, y_extra, features, config, progress=None
+    ) -> tuple[np.ndarray, list[int]]:
+        """P(harmful) of every pool text from the fold model that did not train on it (each
+        trains on the other folds + extra and early-stops on its own fold), and the folds'
+        best epochs."""
+        started = time.perf_counter()
+        fold_of = stratified_folds(y_pool, config.folds, np.random.default_rng(config.seed))
+        out_of_fold = np.empty(len(y_pool))
+        best_epochs = []
+        fold_config = replace(config, tune_threshold=False)
+        for fold in range(config.folds):
+            held, kept = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
+            model = cls.fit(
+                [pool_texts[i] for i in kept] + list(extra_texts),
+                np.concatenate([y_pool[kept], y_extra]),
+                features=features, config=fold_config,
+                val_texts=[pool_texts[i] for i in held], val_labels=y_pool[held],
+            )  # fmt: skip
+            out_of_fold[held] = model.score([pool_texts[i] for i in held])
+            best_epochs.append(model.info["best_epoch"])
+            if progress:
+                progress(
+                    f"fold {fold + 1}/{config.folds}: best epoch {best_epochs[-1]} "
+                    f"({time.perf_counter() - started:.1f} s)"
+                )
+        return out_of_fold, best_epochs
 
 
 def _train_mlp(X, y, X_val, y_val, dim: int, config: MLPConfig, rng, progress, started: float):
