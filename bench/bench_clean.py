@@ -21,7 +21,7 @@ import time
 
 from synthpack.clean.dedup import DedupSettings, deduplicate
 from synthpack.clean.text import jaccard, word_shingles
-from synthpack.common.labels import text_key
+from synthpack.common.text import text_key
 
 
 def make_entries(n: int, seed: int = 0) -> tuple[list[str], list[tuple[int, int]]]:

@@ -55,8 +55,8 @@ def _seconds(stamp: str) -> int:
 def train_once(variant: str, run_dir: Path, steps: int, out: Path) -> dict:
     """One real training run (called in a child process, so its peak memory is its own)."""
     from synthpack.common.paths import pack_dir
-    from synthpack.common.precision import Precision
-    from synthpack.model import prepare_model
+    from synthpack.models.embedded import prepare_model
+    from synthpack.models.precision import Precision
     from synthpack.train.launch import precision_overrides, run_llamafactory_train
 
     name, _, precision, extra = next(v for v in TRAIN_VARIANTS if v[0] == variant)
@@ -130,8 +130,8 @@ def measure_generation(run_dir: Path, adapter: Path, batch: int, repeats: int) -
     """
     from synthpack.clean.pipeline import clean_generations
     from synthpack.common.files import read_jsonl
-    from synthpack.generate import backends
-    from synthpack.model import prepare_model
+    from synthpack.models import backends
+    from synthpack.models.embedded import prepare_model
 
     prompts = read_jsonl(run_dir / "prompts" / "all.jsonl")[:batch]
     rows = []
@@ -189,7 +189,7 @@ def measure_generation(run_dir: Path, adapter: Path, batch: int, repeats: int) -
 
 def measure_stereoset(work: Path) -> list[dict]:
     from synthpack.evaluate.stereoset import run_stereoset
-    from synthpack.model import prepare_model
+    from synthpack.models.embedded import prepare_model
 
     rows = []
     for precision in ("fp32", "bf16"):
@@ -243,8 +243,8 @@ def main() -> None:
 
     import torch
 
-    from synthpack.common.precision import cpu_bf16_flags, resolve_precision
     from synthpack.demo.steps import run_demo
+    from synthpack.models.precision import cpu_bf16_flags, resolve_precision
 
     skip = set(filter(None, args.skip.split(",")))
     if args.trained:  # an earlier run's records and adapter: measure what follows training

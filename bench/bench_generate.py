@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from synthpack.generate.backends import Sampling, generate_batch, load_model
-from synthpack.model import prepare_model
+from synthpack.models.backends import Sampling, generate_batch, load_model
+from synthpack.models.embedded import prepare_model
 from synthpack.prompts.render import run_render
 
 

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from synthpack.clean.checker import load_checker, train_checker
 from synthpack.clean.label_check import LabelCheck
+from synthpack.common.metrics import auroc
 from synthpack.common.paths import pack_dir
-from synthpack.evaluate.checker import load_checker, train_checker
-from synthpack.evaluate.metrics import auroc
-from synthpack.seeds import read_labelled
+from synthpack.formats.texts import read_labelled
 
 ANNOTATED = pack_dir("dataset_info") / "demo" / "toxigen" / "annotated"
 

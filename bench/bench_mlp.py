@@ -2,7 +2,7 @@
 
 Measures fit time, single-text latency (featurise + predict, p50/p99, wall and CPU time),
 batched throughput and F1/AUROC on the held-out 1,960 texts, for
-  ours:     synthpack.evaluate.classifier.TextClassifier (torch-trained sparse MLP 600x600)
+  ours:     synthpack.models.classifier.TextClassifier (torch-trained sparse MLP 600x600)
   baseline: TfidfVectorizer(word 1-2) + TfidfVectorizer(char_wb 2-5) + MLPClassifier((600, 600),
             early_stopping=True) -- the same features, scikit-learn's defaults otherwise.
 The baseline takes minutes to fit; --baseline-from reuses a JSON written by an earlier run.
@@ -24,10 +24,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from synthpack.evaluate.classifier.mlp import TextClassifier  # noqa: E402
-from synthpack.evaluate.metrics import binary_metrics  # noqa: E402
+from synthpack.common.metrics import binary_metrics  # noqa: E402
 from synthpack.evaluate.run import measure_latency  # noqa: E402
-from synthpack.seeds import read_labelled  # noqa: E402
+from synthpack.formats.texts import read_labelled  # noqa: E402
+from synthpack.models.classifier.mlp import TextClassifier  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "toxigen" / "annotated"
 TARGETS = {"fit_s": 30.0, "p99_ms": 1.0, "throughput_per_s": 10_000.0}

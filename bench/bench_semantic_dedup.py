@@ -22,10 +22,10 @@ from pathlib import Path
 from synthpack.clean.dedup import DedupSettings, deduplicate
 from synthpack.clean.semantic import semantic_matches
 from synthpack.clean.text import jaccard, word_shingles
-from synthpack.common.embeddings import encode, load_minilm
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
-from synthpack.common.labels import text_key
-from synthpack.seeds import read_labelled
+from synthpack.common.text import text_key
+from synthpack.formats.texts import read_labelled
+from synthpack.models.embeddings import encode, load_minilm
 
 REPO = Path(__file__).resolve().parents[1]
 PAIRS = REPO / "tests" / "fixtures" / "semantic_dedup_pairs.jsonl"

@@ -174,7 +174,7 @@ could second how until general even him area name just early member these place"
 
 def find_smollm2_tokenizer() -> Path:
     """The prepared SmolLM2 folder (its tokenizer is the stand-in's base)."""
-    from synthpack.model import model_dir_for
+    from synthpack.models.embedded import model_dir_for
 
     folder = model_dir_for()
     if not (folder / "tokenizer.json").is_file():

@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 
 from synthpack.common.files import atomic_write_json
-from synthpack.evaluate.classifier.mlp import MLPConfig
 from synthpack.evaluate.run import run_mlp_eval
+from synthpack.models.classifier.mlp import MLPConfig
 
 
 def rescore(run_dir: Path, out: Path, folds: int) -> dict:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from synthpack.common.files import atomic_write_json
 from synthpack.evaluate import stereoset
-from synthpack.evaluate.lm_scoring import load_scoring_model, resolve_start_token
-from synthpack.model import prepare_model
+from synthpack.models.embedded import prepare_model
+from synthpack.models.scoring import load_scoring_model, resolve_start_token
 
 
 def timed_scores(model, tokenizer, examples, batch_size, start_id=None):

@@ -45,7 +45,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
     """The embedded default, prepared once per session into the temporary SYNTHPACK_HOME."""
-    from synthpack.model import prepare_model
+    from synthpack.models.embedded import prepare_model
 
     return prepare_model()
 

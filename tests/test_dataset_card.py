@@ -11,8 +11,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from conftest import FIXTURES
 
+from synthpack.clean.card import read_header, size_category
 from synthpack.cli import main
-from synthpack.dataset_card import read_header, size_category
 
 PROMPTS = FIXTURES / "smollm2_hate_prompts.jsonl"
 PREDICTIONS = FIXTURES / "smollm2_hate_predictions.jsonl"

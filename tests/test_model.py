@@ -7,7 +7,7 @@ import json
 import pytest
 
 from synthpack.common.errors import SynthpackError
-from synthpack.model import MARKER, SMOLLM2, prepare_model
+from synthpack.models.embedded import MARKER, SMOLLM2, prepare_model
 
 
 def test_prepared_folder_is_a_plain_hf_model_with_consistent_special_tokens(smollm2):
@@ -33,7 +33,7 @@ def test_second_prepare_reuses_the_folder_without_rewriting_it(smollm2):
 
 
 def test_a_chat_answer_stops_by_itself(smollm2):
-    from synthpack.generate.backends import Sampling, generate_chat, load_model
+    from synthpack.models.backends import Sampling, generate_chat, load_model
 
     model, tokenizer = load_model(smollm2)
     [answer] = generate_chat(
@@ -71,7 +71,7 @@ def test_the_gemma_chat_template_renders_what_llamafactory_trains(smollm2):
     from llamafactory.hparams import DataArguments
     from transformers import AutoTokenizer
 
-    from synthpack.model import GEMMA3_270M
+    from synthpack.models.embedded import GEMMA3_270M
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2)
     tokenizer.add_special_tokens(
@@ -114,8 +114,8 @@ def test_gemma_prepares_with_its_turn_format_and_answers():
     )
     from transformers import AutoTokenizer
 
-    from synthpack.generate.backends import Sampling, generate_chat, load_model
-    from synthpack.model import GEMMA3_270M, llamafactory_template
+    from synthpack.models.backends import Sampling, generate_chat, load_model
+    from synthpack.models.embedded import GEMMA3_270M, llamafactory_template
 
     model_dir = prepare_model(GEMMA3_270M.name)
     assert llamafactory_template(model_dir) == "gemma"

@@ -1,5 +1,6 @@
-"""The package's shape: no import circles, click only in `synthpack.cli`, the library never
-imports the CLI, and every module says why it exists.
+"""The package's shape: steps import only the layers below them and the steps before them, no
+import circles, click only in `synthpack.cli`, the library never imports the CLI, and every
+module says why it exists.
 
 Read from the source with `ast`, so lazy imports inside functions count too: a circle through a
 function-level import is still two modules that need each other.
@@ -73,12 +74,62 @@ def cycles() -> list[list[str]]:
     return out
 
 
+# The layers, lowest first: the shared foundation (`common`, then the file formats, then the
+# model layer), the steps of the data flow in order, then what composes them. A module may import
+# its own package and the packages before it, never one after it.
+ORDER = (
+    "common",
+    "formats",
+    "models",
+    "prepare",
+    "prompts",
+    "sft",
+    "train",
+    "generate",
+    "clean",
+    "register",
+    "evaluate",
+    "report",
+    "demo",
+    "cli",
+)
+
+
+def layer(module: str) -> int:
+    """A module's place in ORDER (`synthpack` itself, the version string, sits below all)."""
+    parts = module.split(".")
+    return ORDER.index(parts[1]) if len(parts) > 1 else -1
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    return sorted(
+        (name, dep) for name, deps in graph.items() for dep in deps if layer(dep) > layer(name)
+    )
+
+
+def test_every_package_has_a_place_in_the_order():
+    packages = {name.split(".")[1] for name in MODULES if name != "synthpack"}
+    assert packages == set(ORDER)
+
+
+def test_a_step_imports_only_the_foundation_and_the_steps_before_it():
+    assert layer_violations(GRAPH) == []
+
+
+def test_the_order_rule_catches_a_step_importing_a_later_one():
+    graph = {"synthpack.generate.run": {"synthpack.clean.pipeline"}}
+    assert layer_violations(graph) == [("synthpack.generate.run", "synthpack.clean.pipeline")]
+    assert layer_violations({"synthpack.clean.run": {"synthpack.generate.run"}}) == []
+
+
 def test_the_cycle_finder_finds_a_circle():
-    GRAPH["synthpack.common.labels"].add("synthpack.seeds")  # seeds imports labels
+    GRAPH["synthpack.common.labels"].add("synthpack.formats.texts")  # texts imports labels
     try:
-        assert any({"synthpack.common.labels", "synthpack.seeds"} <= set(c) for c in cycles())
+        assert any(
+            {"synthpack.common.labels", "synthpack.formats.texts"} <= set(c) for c in cycles()
+        )
     finally:
-        GRAPH["synthpack.common.labels"].discard("synthpack.seeds")
+        GRAPH["synthpack.common.labels"].discard("synthpack.formats.texts")
 
 
 def test_no_module_imports_one_that_imports_it_back():

@@ -8,8 +8,8 @@ import pytest
 from conftest import shared_data
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.labels import text_key
-from synthpack.seeds import dedupe, read_seed_file, read_seeds
+from synthpack.common.text import text_key
+from synthpack.formats.texts import dedupe, read_seed_file, read_seeds
 
 
 def write(path, text):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
-from synthpack.seeds import dedupe, read_labelled, read_seed_file
+from synthpack.formats.texts import dedupe, read_labelled, read_seed_file
 
 
 def run(*args):

@@ -6,7 +6,7 @@ import random
 
 from synthpack.clean.dedup import DedupSettings, deduplicate, shingle_codes
 from synthpack.clean.text import jaccard, word_shingles
-from synthpack.common.labels import text_key
+from synthpack.common.text import text_key
 
 
 def test_exact_near_and_against_duplicates_are_marked_with_their_original():

@@ -13,7 +13,8 @@ from synthpack.clean.dedup import deduplicate
 from synthpack.clean.filters import Limits, garbage, length, word_count
 from synthpack.clean.parse import parse_numbered
 from synthpack.clean.pipeline import clean_generations
-from synthpack.common.labels import REJECT_REASONS, check_reason, reason, text_key, visible_text
+from synthpack.common.reasons import REJECT_REASONS, check_reason, reason
+from synthpack.common.text import text_key, visible_text
 
 CHINESE = [
     "我们应该把那些人全部赶出这个国家。",

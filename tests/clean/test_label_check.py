@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES
 
+from synthpack.clean.checker import load_checker
 from synthpack.clean.label_check import LABEL_DISAGREES, LabelCheck, check_labels
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
-from synthpack.evaluate.checker import load_checker
-from synthpack.seeds import read_labelled
+from synthpack.formats.texts import read_labelled
 
 ANNOTATED = pack_dir("dataset_info") / "demo" / "toxigen" / "annotated"
 PROMPTS = FIXTURES / "smollm2_hate_prompts.jsonl"

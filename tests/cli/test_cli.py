@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from synthpack.cli import main
-from synthpack.model import SMOLLM2
+from synthpack.models.embedded import SMOLLM2
 
 
 def run(*args: str):

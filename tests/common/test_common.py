@@ -12,11 +12,11 @@ from synthpack.common.labels import (
     POSITIVE_WORDS,
     label_of,
     polarity_of,
-    text_key,
     unknown_label,
 )
 from synthpack.common.problems import Problems, located, unknown_name
 from synthpack.common.tables import format_table
+from synthpack.common.text import text_key
 
 
 def test_every_spelling_maps_to_one_class_and_nothing_else_does():

@@ -12,14 +12,14 @@ from conftest import FIXTURES
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
-from synthpack.common.precision import (
+from synthpack.models.embedded import training_copy
+from synthpack.models.precision import (
     PRECISION_ENV,
     Precision,
     cpu_bf16_flags,
     resolve_precision,
     torch_cpu_bf16,
 )
-from synthpack.model import training_copy
 from synthpack.train.launch import precision_overrides, run_llamafactory_train
 
 AMX_CPU = "processor\t: 0\nflags\t\t: fpu sse2 avx512f amx_tile amx_bf16 avx512_bf16\n"

@@ -17,12 +17,13 @@ from test_dataset_card import check_card
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
-from synthpack.demo.layout import SIZES, STEPS, find_data, parse_steps
-from synthpack.demo.steps import run_demo
+from synthpack.demo.pipeline import STEPS, parse_steps, run_demo
+from synthpack.demo.recipes import load_recipe
+from synthpack.prepare.real_data import find_data
 
-# The quick demo (SmolLM2) at a fraction of its size: every step runs for real.
+# The quick recipe (SmolLM2) at a fraction of its size: every step runs for real.
 REDUCED = replace(
-    SIZES["quick"],
+    load_recipe("quick"),
     prompts_per_polarity=3,
     n_entries=6,
     sft_per_class=8,
@@ -61,7 +62,7 @@ def test_without_shared_data_the_demo_uses_the_shipped_seeds(tmp_path):
 
 
 def test_a_step_needing_an_earlier_one_names_it(tmp_path):
-    with pytest.raises(SynthpackError, match="needs the outputs of 'sft'.*--steps sft"):
+    with pytest.raises(SynthpackError, match="needs the outputs of .*'sft'.*--steps .*sft"):
         run_demo(tmp_path / "run", REDUCED, steps="train", data_dir=tmp_path, echo=_quiet)
 
 
@@ -193,21 +194,27 @@ def test_label_check_and_classifier_steps_on_the_shipped_data(tmp_path):
     """The steps after cleaning, for real, on real SmolLM2 answers (the fixtures) and the
     shipped ToxiGen subset: the checker never sees the evaluation texts, the four runs of the
     issue are compared on F1 and AUROC, and the verdict opens the report's classifier section."""
-    from synthpack.demo.steps import DemoRun
-    from synthpack.generate.run import run_generate
+    from synthpack.clean.run import CleanSettings, run_clean
+    from synthpack.common.step import run_step
+    from synthpack.generate.run import GenerateSettings, run_generate
 
     run_dir = tmp_path / "run"
     size = replace(REDUCED, real_train=600, real_eval=1000, label_check_threshold=0.3)
-    run = DemoRun(run_dir, size, find_data(None), echo=_quiet)
-    run.check_settings(force=False)
-    run.write_real_data()
-    run_generate(FIXTURES / "smollm2_hate_prompts.jsonl", run.files.generations,
-                 predictions=FIXTURES / "smollm2_hate_predictions.jsonl")  # fmt: skip
-    for step in ("prepare", "clean"):  # stand-ins for the steps that need the model
-        run.files.stamp(step).write_text(json.dumps({"step": step, "seconds": 0.0}))
+    # prepare runs for real (the model folder is not needed by the steps after cleaning);
+    # generate and clean read real SmolLM2 answers instead of writing them.
+    run_demo(run_dir, size, steps="prepare", model_dir=tmp_path / "unused", echo=_quiet)
+    prompts, generations = FIXTURES / "smollm2_hate_prompts.jsonl", run_dir / "generations"
+    answers = FIXTURES / "smollm2_hate_predictions.jsonl"
+    run_step(run_generate, GenerateSettings(prompts, predictions=answers), generations)
+    against = (run_dir / "data" / "real_train.jsonl",)
+    run_step(run_clean, CleanSettings(generations, prompts, against=against), generations)
     lines: list[str] = []
     records = run_demo(
-        run_dir, size, steps="label_check,eval_mlp,report", echo=lambda m, **k: lines.append(m)
+        run_dir,
+        size,
+        steps="label_check,eval_mlp,report",
+        model_dir=tmp_path / "unused",
+        echo=lambda m, **k: lines.append(m),
     )
     assert [r["status"] for r in records] == ["ran"] * 3
 
@@ -226,7 +233,10 @@ def test_label_check_and_classifier_steps_on_the_shipped_data(tmp_path):
     assert training["n_train"] + training["n_val"] == 600  # real_train only
     assert training["dropped_excluded"] == 0  # the shipped train and eval share no text
     rejected = [json.loads(x) for x in (run_dir / "label_check" / "rejected.jsonl").open()]
-    assert {r["reason"] for r in rejected} == {"label_disagrees"}
+    cleaning_rejects = (run_dir / "generations" / "rejected.jsonl").read_text().splitlines()
+    disagreeing = [r for r in rejected if r["reason"] == "label_disagrees"]
+    assert len(disagreeing) == check["rejected"]  # the cleaning's rejects, then the check's
+    assert len(rejected) == len(cleaning_rejects) + len(disagreeing) == report["rejected"]
 
     mlp = json.loads((run_dir / "eval_mlp" / "report.json").read_text())
     names = [r["name"] for r in mlp["runs"]] + [r["name"] for r in mlp["skipped_runs"]]

@@ -26,9 +26,9 @@ from test_demo import REDUCED
 SCRIPT = """
 import json, sys
 from pathlib import Path
-from synthpack.demo.layout import DemoSize
-from synthpack.demo.steps import run_demo
-size = DemoSize(**json.loads(sys.argv[1]))
+from synthpack.demo.pipeline import run_demo
+from synthpack.demo.recipes import Recipe
+size = Recipe(**json.loads(sys.argv[1]))
 run_demo(
     Path(sys.argv[2]), size, steps="prepare-clean,report", data_dir=Path(sys.argv[3]),
     model_dir=Path(sys.argv[4]), precision="bf16",
@@ -108,18 +108,26 @@ def test_without_a_terminal_the_bars_stay_silent(tmp_path, capfd):
 
 
 def test_the_card_command_remakes_the_run(tmp_path):
-    from synthpack.demo.layout import SIZES, DemoData
-    from synthpack.demo.steps import DemoRun
+    from synthpack.demo.pipeline import demo_command
+    from synthpack.demo.recipes import load_recipe
+    from synthpack.prepare.real_data import RealData
 
-    data = DemoData(tmp_path / "d" / "toxigen", tmp_path / "d" / "stereoset" / "dev.json")
-    run = DemoRun(tmp_path / "run", SIZES["full"], data)
-    assert (
-        run.command() == f"synthpack demo --out {tmp_path / 'run'} --full --data {tmp_path / 'd'}"
+    data = RealData(tmp_path / "d" / "toxigen", tmp_path / "d" / "stereoset" / "dev.json")
+    none = RealData(None, None)
+    run = tmp_path / "run"
+    assert demo_command(run, load_recipe("full"), data) == (
+        f"synthpack demo --out {run} --recipe full --data {tmp_path / 'd'}"
     )
-    run = DemoRun(tmp_path / "run", SIZES["default"], DemoData(None, None))
-    assert run.command() == f"synthpack demo --out {tmp_path / 'run'}"
-    run = DemoRun(tmp_path / "run", SIZES["quick"], DemoData(None, None))
-    assert run.command() == f"synthpack demo --out {tmp_path / 'run'} --size quick"
+    assert demo_command(run, load_recipe("default"), none) == f"synthpack demo --out {run}"
     assert (
-        DemoRun(tmp_path / "r", REDUCED, DemoData(None, None)).command().endswith("settings.json")
+        demo_command(run, load_recipe("quick"), none)
+        == f"synthpack demo --out {run} --recipe quick"
     )
+    # Any other recipe: the closest shipped one and the fields that differ, so the card's
+    # command makes the same run again.
+    assert demo_command(run, REDUCED, none) == (
+        f"synthpack demo --out {run} --recipe quick prompts_per_polarity=3 n_entries=6 "
+        "sft_per_class=8 train_steps=2 cutoff_len=384 max_new_tokens=96 real_train=400 "
+        "real_eval=300 stereoset_examples=9"
+    )
+    assert load_recipe("quick", demo_command(run, REDUCED, none).split()[6:]) == REDUCED

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from conftest import shared_data
 
 from synthpack.cli import main
-from synthpack.common.embeddings import minilm_model_path
 from synthpack.common.errors import SynthpackError
 from synthpack.evaluate.debias import metrics as debias
-from synthpack.evaluate.toxicity import load_toxicity_scorer, unsafe_index
+from synthpack.models.embeddings import minilm_model_path
+from synthpack.models.toxicity import load_toxicity_scorer, unsafe_index
 
 
 def test_gender_coded_terms_follow_gender_decoder_rules():
@@ -193,7 +193,7 @@ def test_rewrites_generated_with_a_model(toxicity_classifier, tiny_model, tmp_pa
 @pytest.mark.slow
 def test_synthpack_mlp_classifier_plugs_in(tmp_path):
     """The classifier `synthpack eval mlp` saves loads through the same seam (issue 6)."""
-    from synthpack.evaluate.classifier.mlp import TextClassifier
+    from synthpack.models.classifier.mlp import TextClassifier
 
     rows = _paradetox_rows()
     train, held_out = rows[-400:], rows[:60]

@@ -16,9 +16,7 @@ from conftest import shared_data
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
-from synthpack.evaluate.classifier.features import TfidfFeatures, char_wb_ngrams
-from synthpack.evaluate.classifier.mlp import TextClassifier
-from synthpack.evaluate.metrics import (
+from synthpack.common.metrics import (
     auroc,
     best_f1_threshold,
     binary_metrics,
@@ -27,7 +25,9 @@ from synthpack.evaluate.metrics import (
     metrics_from_confusion,
     paired_bootstrap,
 )
-from synthpack.seeds import read_labelled, read_texts
+from synthpack.formats.texts import read_labelled, read_texts
+from synthpack.models.classifier.features import TfidfFeatures, char_wb_ngrams
+from synthpack.models.classifier.mlp import TextClassifier
 
 TOXIGEN_CSV = ("toxigen", "annotated", "annotated_train.csv")
 
@@ -322,7 +322,7 @@ def test_a_one_class_synthetic_set_only_augments(toxigen_split, tmp_path):
 
 
 def test_folds_are_stratified_and_cover_every_row():
-    from synthpack.evaluate.classifier.mlp import stratified_folds
+    from synthpack.models.classifier.mlp import stratified_folds
 
     y = np.array([1] * 23 + [0] * 77, dtype=np.float32)
     fold_of = stratified_folds(y, 5, np.random.default_rng(0))
@@ -335,7 +335,7 @@ def test_folds_are_stratified_and_cover_every_row():
 def test_fit_with_folds_trains_on_all_real_texts_and_tunes_on_out_of_fold_scores(toxigen_split):
     """The final model sees every real text plus the extra rows, trains for the median of the
     folds' best epochs, and its threshold is the F1-best one on the out-of-fold real scores."""
-    from synthpack.evaluate.classifier.mlp import MLPConfig
+    from synthpack.models.classifier.mlp import MLPConfig
 
     (train, y_train), (evaluation, y_eval) = toxigen_split
     pool, y_pool = train[:400], np.asarray(y_train[:400], dtype=np.float32)
@@ -360,7 +360,7 @@ def test_fit_with_folds_trains_on_all_real_texts_and_tunes_on_out_of_fold_scores
 
 
 def test_fit_with_folds_needs_enough_texts_of_each_label():
-    from synthpack.evaluate.classifier.mlp import MLPConfig
+    from synthpack.models.classifier.mlp import MLPConfig
 
     texts, labels = ["a b", "c d", "e f", "g h", "i j", "k l"], [1, 1, 0, 0, 0, 0]
     with pytest.raises(SynthpackError, match="3-fold threshold tuning needs at least 3 real texts"):

@@ -14,7 +14,7 @@ from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
 from synthpack.evaluate import stereoset
-from synthpack.evaluate.lm_scoring import encode, prefix_ids, score_texts
+from synthpack.models.scoring import encode, prefix_ids, score_texts
 
 
 def _example(eid, target, domain, split="intrasentence"):
@@ -137,7 +137,7 @@ def test_batched_scores_equal_one_by_one(tiny_model):
     """Padding and length sorting change nothing; only the text's tokens are counted."""
     import torch
 
-    from synthpack.generate.backends import load_model
+    from synthpack.models.backends import load_model
 
     model, tokenizer = load_model(tiny_model)
     texts = ["The nurse was kind.", "Hi", "A much longer sentence about the weather today."]

@@ -193,7 +193,7 @@ def test_grouped_attention_gives_the_same_logits_and_tokens_as_sdpa(tiny_model):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from synthpack.generate.backends import GROUPED_ATTENTION, Sampling, generate_batch, load_model
+    from synthpack.models.backends import GROUPED_ATTENTION, Sampling, generate_batch, load_model
 
     grouped, tokenizer = load_model(tiny_model)
     assert grouped.config._attn_implementation == GROUPED_ATTENTION
@@ -217,12 +217,7 @@ def test_grouped_attention_gives_the_same_logits_and_tokens_as_sdpa(tiny_model):
 def test_a_compiled_decoding_step_writes_the_same_tokens(tiny_model):
     """Long runs compile the decoding step (with prompts padded to a multiple of 64 tokens);
     greedy answers must be the very tokens of the eager model."""
-    from synthpack.generate.backends import (
-        Sampling,
-        compile_decoding,
-        generate_batch,
-        load_model,
-    )
+    from synthpack.models.backends import Sampling, compile_decoding, generate_batch, load_model
 
     prompts = ["Write two short sentences.", "A much longer request " * 12, "Hi"]
     greedy = Sampling(max_new_tokens=12)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import TemperatureLogitsWarper, TopPLogitsWarper
 
-from synthpack.generate.nucleus import FIRST_K, nucleus_candidates, sample_nucleus
+from synthpack.models.nucleus import FIRST_K, nucleus_candidates, sample_nucleus
 
 
 def transformers_distribution(scores, temperature, top_p):

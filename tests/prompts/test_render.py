@@ -11,7 +11,7 @@ from conftest import shared_data
 
 from synthpack.cli import main
 from synthpack.common.paths import pack_dir
-from synthpack.seeds import length_filter
+from synthpack.prompts.pools import length_filter
 from synthpack.train.launch import run_llamafactory_train
 
 FIELDS = {

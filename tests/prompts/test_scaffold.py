@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from synthpack.cli import main
 from synthpack.common.paths import pack_dir
+from synthpack.formats.dataset_info import read_dataset_info
 from synthpack.prompts.scaffold import per_category_configs
-from synthpack.register import read_dataset_info
 from synthpack.train.launch import run_llamafactory_train
 
 

@@ -11,8 +11,8 @@ from conftest import shared_data
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
-from synthpack.common.labels import text_key
 from synthpack.common.paths import pack_dir
+from synthpack.common.text import text_key
 from synthpack.prompts.templates import render_debias_instruction, render_debias_system
 from synthpack.sft.debias import build_debias
 from synthpack.train.launch import run_llamafactory_train

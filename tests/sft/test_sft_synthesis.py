@@ -12,8 +12,8 @@ from conftest import shared_data
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
-from synthpack.common.labels import text_key
 from synthpack.common.paths import pack_dir
+from synthpack.common.text import text_key
 from synthpack.sft.synthesis import build_sft
 from synthpack.train.launch import run_llamafactory_train
 

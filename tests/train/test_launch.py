@@ -41,7 +41,7 @@ def _train_and_check(model_dir, out_dir, steps: int, extra: dict | None = None):
 def _generate(model_dir, adapter, max_new_tokens: int):
     """Greedy answers of the merged model (what `synthpack generate` runs) and of the adapter
     kept apart (a PeftModel, decoded by transformers' own loop) must be the same tokens."""
-    from synthpack.generate.backends import Sampling, generate_chat, load_model
+    from synthpack.models.backends import Sampling, generate_chat, load_model
 
     prompts = ["Write 2 sentences about gardening.", "Name a colour."]
     merged, tokenizer = load_model(model_dir, adapter, "fp32")
@@ -57,7 +57,7 @@ def _generate(model_dir, adapter, max_new_tokens: int):
 def test_lora_sft_trains_the_tiny_model_and_its_adapter_generates(tiny_model, tmp_path):
     import torch
 
-    from synthpack.generate.backends import load_model
+    from synthpack.models.backends import load_model
 
     adapter = _train_and_check(tiny_model, tmp_path, steps=3)
     answer = _generate(tiny_model, adapter, max_new_tokens=8)

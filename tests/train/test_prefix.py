@@ -119,7 +119,7 @@ def test_prefix_tuning_trains_and_its_adapter_loads_with_peft_and_generates(
     assert generated.shape[1] > prompt.shape[1]  # new tokens after the prompt
 
     # synthpack's own decoding (the fast path by default) keeps the prefix in the cache too
-    from synthpack.generate.backends import Sampling, generate_chat, load_model
+    from synthpack.models.backends import Sampling, generate_chat, load_model
 
     loaded, loaded_tokenizer = load_model(model_dir, out, precision="fp32")
     assert type(loaded).__name__ == "PeftModelForCausalLM"  # prefix tuning does not merge
@@ -165,7 +165,7 @@ def test_prefix_rejects_what_it_cannot_honour_all_at_once(tiny_families, debias_
 def test_prefix_tuning_on_smollm2_generates_text(smollm2, debias_dir, tmp_path):
     """The embedded SmolLM2 (9 heads, 3 kv heads) with its own template; synthpack's
     `generate` path (PeftModel + the model's chat template) also accepts the adapter."""
-    from synthpack.generate.backends import Sampling, generate_chat, load_model
+    from synthpack.models.backends import Sampling, generate_chat, load_model
 
     out = tmp_path / "prefix"
     result = train(smollm2, debias_dir, out, "template=smollm2", "max_steps=2", "cutoff_len=256")

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthpack.common.labels import check_reason, text_key
+from synthpack.common.reasons import check_reason
+from synthpack.common.text import text_key
 
 DUPLICATE = check_reason("duplicate")
 NEAR_DUPLICATE = check_reason("near_duplicate")

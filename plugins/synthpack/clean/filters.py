@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from synthpack.clean.text import jaccard, word_shingles
-from synthpack.common.labels import MARKS, UNSPACED, check_reason, text_key
+from synthpack.common.reasons import check_reason
+from synthpack.common.text import MARKS, UNSPACED, text_key
 
 REFUSAL = check_reason("refusal")
 GARBAGE = check_reason("garbage")

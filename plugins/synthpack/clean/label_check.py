@@ -4,7 +4,7 @@ A small generator asked for harmful text often writes neutral or even kind sente
 saw 66.9% toxic outputs from toxic prompts with GPT-3), so the prompt's polarity is a guess
 about the label, not the label. `check_labels` is pure: accepted rows and their scores
 P(harmful) in, kept rows, rows rejected as `label_disagrees` (with the score) and the counts
-out. The scorer itself is loaded by the caller (`synthpack.evaluate.checker`).
+out. The scorer itself is loaded by the caller (`synthpack.clean.checker`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from synthpack.common.labels import visible_text
+from synthpack.common.text import visible_text
 
 _CJK_DIGITS = "〇零一二三四五六七八九十百"
 # A numbered entry at the start of a line: optional bullet/markdown, the number (Arabic digits

@@ -21,7 +21,6 @@ from synthpack.clean.filters import (
     first_reason,
     refusal,
 )
-from synthpack.clean.label_check import LabelChecker
 from synthpack.clean.parse import parse_numbered
 from synthpack.clean.report import build_report
 from synthpack.clean.semantic import Embed, minilm_embedder, semantic_matches
@@ -57,7 +56,6 @@ def clean_generations(
     semantic: float | None = None,
     embed: Embed | None = None,
     progress_bar: ProgressBar = silent,
-    checker: LabelChecker | None = None,
 ) -> Cleaned:
     """Parse, filter and deduplicate; every parsed entry is accepted or rejected with a reason.
 
@@ -65,8 +63,7 @@ def clean_generations(
     `examples`, `polarity`, `n_entries`, ...), `output`, `truncated` (True/False/None) and
     `provenance`. Duplicates are looked for within each polarity and against `against`;
     with `semantic` (a cosine threshold), paraphrases too, by `embed` (default MiniLM).
-    A `checker` then scores what is left and rejects (or relabels) entries that contradict
-    their prompt's polarity (`synthpack.clean.label_check`).
+    The label check is a step of its own (`synthpack.clean.checker`).
     """
     out = Cleaned()
     candidates: list[tuple[dict, str]] = []  # (row template, entry) that passed the filters
@@ -92,13 +89,7 @@ def clean_generations(
                 out.accepted.append(
                     {"text": entry, "label": LABEL[polarity], "category": b["category"], **b}
                 )
-    checked = checker.apply(out.accepted) if checker else None
-    if checked is not None:
-        out.accepted = checked.kept
-        out.rejected.extend(checked.rejected)
     out.report = build_report(out.accepted, out.rejected, per_generation, dup_by_prompt)
-    if checked is not None:
-        out.report["label_check"] = checked.report
     if semantic is not None:
         out.report["semantic_dedup"] = {"model": "all-MiniLM-L6-v2", "threshold": semantic}
     return out

@@ -9,8 +9,9 @@ from collections import Counter
 from synthpack.clean.dedup import DUPLICATE, NEAR_DUPLICATE
 from synthpack.clean.label_check import format_label_check
 from synthpack.clean.text import jaccard, word_shingles
-from synthpack.common.labels import check_reason, text_key
+from synthpack.common.reasons import check_reason
 from synthpack.common.tables import format_table
+from synthpack.common.text import text_key
 
 SUCCESS_BAR = 0.6  # the first paper's pass mark: at least 60% valid entries per request
 

@@ -73,7 +73,7 @@ def semantic_matches(
 
 def minilm_embedder() -> Embed:
     """`embed(texts)` with all-MiniLM-L6-v2, loaded once, on first use."""
-    from synthpack.common.embeddings import encode, load_minilm
+    from synthpack.models.embeddings import encode, load_minilm
 
     model = None
 

@@ -9,14 +9,12 @@ naming the error, exit status 1, and the traceback only with `synthpack --debug 
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from synthpack import __version__
 from synthpack.cli import data, demo, evaluate, generate, model, train
 from synthpack.common.errors import SynthpackError
-from synthpack.common.precision import PRECISION_ENV, PRECISIONS
+from synthpack.models.precision import PRECISIONS
 
 # What bad input raises from below synthpack's own checks: unreadable or missing files
 # (OSError), undecodable bytes (UnicodeDecodeError is a ValueError), values a library refuses.
@@ -59,8 +57,7 @@ class SynthpackGroup(click.Group):
 )
 def main(debug: bool, precision: str | None) -> None:
     """Synthetic data and debiasing recipes for LLaMA-Factory, for content-safety teams."""
-    if precision:  # read by `resolve_precision`, in this process and in the ones it starts
-        os.environ[PRECISION_ENV] = precision
+    # Resolved once, when a command first runs a model (`synthpack.cli.options.cli_precision`).
 
 
 # In the order of the data flow: model, render / sft / register / category, check / train,

@@ -13,8 +13,8 @@ import click
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.tables import format_records
+from synthpack.prompts.pools import EXAMPLE_LENGTHS
 from synthpack.prompts.render import DEFAULT_N_ENTRIES, DEFAULT_SHOTS
-from synthpack.seeds import EXAMPLE_LENGTHS
 from synthpack.sft.synthesis import DEFAULT_PER_CLASS, DEFAULT_VAL_RATIO
 
 TEMPLATES_OPTION = click.option(
@@ -117,26 +117,18 @@ def render(
     Writes OUT/STEM/prompts.jsonl (read by `synthpack generate`) and OUT/STEM/alpaca.json,
     registered as STEM (e.g. hate_pos_v1) for `llamafactory-cli train ... do_predict=true`.
     """
-    from synthpack.prompts.render import run_render
+    from synthpack.common.step import run_step
+    from synthpack.prompts.render import RenderSettings, run_render
     from synthpack.prompts.templates import list_versions
 
     version_list = list_versions(templates_dir) if versions == "all" else _csv(versions)
-    rows = run_render(
-        category,
-        version_list,
-        _csv(polarities),
-        out,
-        labelled=labelled,
-        positive=positive,
-        negative=negative,
-        shots=shots,
-        n_entries=n_entries,
-        n_prompts=n_prompts,
-        seed=seed,
-        example_length=example_length,
-        dataset_dir=dataset_dir,
+    settings = RenderSettings(
+        category, tuple(version_list), tuple(_csv(polarities)), labelled=tuple(labelled),
+        positive=tuple(positive), negative=tuple(negative), shots=shots, n_entries=n_entries,
+        n_prompts=n_prompts, seed=seed, example_length=example_length, dataset_dir=dataset_dir,
         templates_dir=templates_dir,
-    )
+    )  # fmt: skip
+    rows = run_step(run_render, settings, out)["sets"]
     click.echo(format_records(rows, ["stem", "prompts", "pool", "registered", "folder"]))
     click.echo(
         f"dataset_dir for LLaMA-Factory: {rows[0]['dataset_dir']} (prompt files are owner-only)"
@@ -206,10 +198,10 @@ def sft_build(
     templates_dir,
 ) -> None:
     """SFT data: a rendered prompt -> N numbered real seed texts of the same class."""
-    from synthpack.sft.synthesis import build_sft
+    from synthpack.common.step import run_step
+    from synthpack.sft.synthesis import SftSettings, run_sft
 
-    manifest = build_sft(
-        out,
+    settings = SftSettings(
         category=category,
         mixture=mixture,
         versions=tuple(_csv(versions)),
@@ -226,6 +218,7 @@ def sft_build(
         dataset_dir=dataset_dir,
         templates_dir=templates_dir,
     )
+    manifest = run_step(run_sft, settings, out)
     rows = [{"part": k, **v} for k, v in manifest["per_category"].items()]
     click.echo(
         format_records(rows, ["part", "train_records", "val_records", "train_texts", "val_texts"])
@@ -278,11 +271,11 @@ def sft_debias(
     templates_dir,
 ) -> None:
     """Rewrite pairs or CMD rows -> Alpaca records with a system prompt (SR_LLM)."""
-    from synthpack.sft.debias import build_debias
+    from synthpack.common.step import run_step
+    from synthpack.sft.debias import DebiasSftSettings, run_debias_sft
 
-    manifest = build_debias(
+    settings = DebiasSftSettings(
         source,
-        out,
         kind=kind,
         name=name,
         system=system,
@@ -290,10 +283,11 @@ def sft_debias(
         seed=seed,
         hint_biased_words=hint_biased_words,
         source_field=source_field,
-        target_fields=_csv(target_fields) if target_fields else None,
+        target_fields=tuple(_csv(target_fields)) if target_fields else None,
         dataset_dir=dataset_dir,
         templates_dir=templates_dir,
     )
+    manifest = run_step(run_debias_sft, settings, out)
     click.echo(
         format_records(
             [
@@ -323,9 +317,13 @@ def sft_debias(
 @click.option("--system", is_flag=True, help="The records carry a `system` field.")
 def register(name: str, data_file: Path, dataset_dir: Path, system: bool) -> None:
     """Add or update one Alpaca dataset in DATASET_DIR/dataset_info.json, atomically."""
-    from synthpack.register import file_name_for, register_file
+    from synthpack.common.step import run_step
+    from synthpack.formats.dataset_info import file_name_for
+    from synthpack.register import RegisterSettings, run_register
 
-    status = register_file(dataset_dir, name, data_file, system=system)
+    status = run_step(run_register, RegisterSettings(name, data_file, system), dataset_dir)[
+        "status"
+    ]
     click.echo(f"{status} {name} -> {file_name_for(data_file, dataset_dir)} in {dataset_dir}")
 
 

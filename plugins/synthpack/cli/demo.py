@@ -1,4 +1,5 @@
-"""`synthpack demo` and `synthpack report`: Algorithm 1 end to end, and its run report."""
+"""`synthpack demo`, `synthpack recipes` and `synthpack report`: a recipe end to end, the
+recipes there are, and the report of a run folder."""
 
 from __future__ import annotations
 
@@ -6,12 +7,21 @@ from pathlib import Path
 
 import click
 
-from synthpack.demo.layout import SIZES
+from synthpack.cli.options import cli_precision
+
+SIZES = ("default", "quick", "full")  # the recipes `--size` names (kept from before recipes)
 
 
 @click.command()
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True
+)
+@click.option(
+    "--recipe",
+    help="A shipped recipe's name (see `synthpack recipes`) or a recipe YAML file. Default: "
+    "default (Gemma 3 270M, 36 LoRA steps, about 9 minutes on 2 cores). KEY=VALUE arguments "
+    "override single fields, e.g. train_steps=72 seed=1.",
 )
 @click.option(
     "--steps",
@@ -21,14 +31,10 @@ from synthpack.demo.layout import SIZES
 )
 @click.option(
     "--size",
-    type=click.Choice(list(SIZES)),
-    default="default",
-    show_default=True,
-    help="default: Gemma 3 270M (synthpack[gemma]), 36 LoRA steps, 8-9 minutes on 2 cores; "
-    "quick: SmolLM2, 12 steps, 2-3 minutes (its data does not raise AUROC); full: the default "
-    "recipe with 144 steps and 4x the prompts, about 35 minutes.",
+    type=click.Choice(SIZES),
+    help="The same as --recipe NAME for the three shipped recipes.",
 )
-@click.option("--full", is_flag=True, help="Short for --size full.")
+@click.option("--full", is_flag=True, help="Short for --recipe full.")
 @click.option(
     "--data",
     "data_dir",
@@ -39,9 +45,11 @@ from synthpack.demo.layout import SIZES
 @click.option("--force", is_flag=True, help="Redo the chosen steps instead of reusing them.")
 @click.option("--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 def demo(
+    overrides: tuple[str, ...],
     out: Path,
+    recipe: str | None,
     steps: str | None,
-    size: str,
+    size: str | None,
     full: bool,
     data_dir: Path | None,
     force: bool,
@@ -54,26 +62,44 @@ def demo(
     are reused on the next call.
     """
     from synthpack.common.progress import progress_bars
-    from synthpack.demo.steps import run_demo
+    from synthpack.demo.pipeline import run_demo
+    from synthpack.demo.recipes import DEFAULT_RECIPE, load_recipe
 
-    if full and size not in ("default", "full"):
-        raise click.UsageError(f"--full and --size {size} ask for two sizes; give one")
+    named = [n for n in (recipe, size, "full" if full else None) if n]
+    if len(set(named)) > 1:
+        raise click.UsageError(f"{' and '.join(named)} name two recipes; give one")
+    chosen = load_recipe(named[0] if named else DEFAULT_RECIPE, overrides)
     run_demo(
-        out, "full" if full else size, steps=steps, data_dir=data_dir, force=force,
-        echo=click.echo, progress_bar=progress_bars(quiet),
+        out, chosen, steps=steps, data_dir=data_dir, force=force, echo=click.echo,
+        progress_bar=progress_bars(quiet), precision=cli_precision(),
     )  # fmt: skip
+
+
+@click.command()
+def recipes() -> None:
+    """List the shipped demo recipes: name, what each is for, its model and size."""
+    from synthpack.common.tables import format_table
+    from synthpack.demo.recipes import describe, list_recipes, load_recipe, recipes_dir
+
+    rows = []
+    for name in list_recipes():
+        r = load_recipe(name)
+        rows.append([name, r.generator, r.train_steps, 2 * r.prompts_per_polarity, describe(name)])
+    click.echo(format_table(["recipe", "model", "LoRA steps", "prompts", "what it is"], rows))
+    click.echo(f"files: {recipes_dir()} (copy one, edit it, run: synthpack demo --recipe FILE)")
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
-    """Rebuild RUN_DIR/report.html and RUN_DIR/summary.json from a demo run's files, and print
-    the results table (numbers only, no generated text)."""
-    from synthpack.demo.report import rebuild_report
+    """Rebuild RUN_DIR/report.html and RUN_DIR/summary.json from the step records below it (a
+    demo's folder, or the folders of hand-run commands under one parent), and print the
+    results table (numbers only, no generated text)."""
+    from synthpack.report.build import rebuild_report
 
     html, table = rebuild_report(run_dir)
     click.echo(table)
     click.echo(f"report: {html}")
 
 
-COMMANDS = (demo, report)
+COMMANDS = (demo, recipes, report)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import click
 
+from synthpack.cli.options import cli_precision
 from synthpack.common.progress import progress_bars
 from synthpack.common.tables import format_table
-from synthpack.evaluate.classifier.features import FEATURE_KINDS
-from synthpack.evaluate.lm_scoring import SCORING_BATCH_SIZE
 from synthpack.evaluate.stereoset import SPLITS
+from synthpack.models.classifier.features import FEATURE_KINDS
+from synthpack.models.scoring import SCORING_BATCH_SIZE
 
 
 @click.group("eval")
@@ -141,14 +142,16 @@ def eval_mlp(
     Writes OUT/report.json, OUT/table.txt, OUT/f1.png and the classifiers in OUT/models/RUN
     (apply one with `synthpack classify`).
     """
-    from synthpack.evaluate.classifier.mlp import MLPConfig
-    from synthpack.evaluate.run import parse_synthetic, run_mlp_eval
+    from synthpack.common.step import Context, run_step
+    from synthpack.evaluate.run import MlpEvalSettings, parse_synthetic, run_mlp_eval
+    from synthpack.models.classifier.mlp import MLPConfig
 
-    run_mlp_eval(
-        train, eval_path, out, synthetic=parse_synthetic(list(synthetic)), features=features,
+    settings = MlpEvalSettings(
+        train, eval_path, synthetic=tuple(parse_synthetic(list(synthetic))), features=features,
         config=MLPConfig(seed=seed, max_epochs=max_epochs, folds=folds), n_boot=n_boot,
-        text_field=text_field, label_field=label_field, echo=click.echo,
+        text_field=text_field, label_field=label_field,
     )  # fmt: skip
+    run_step(run_mlp_eval, settings, out, Context(echo=click.echo))
 
 
 @click.command("train-checker")
@@ -179,8 +182,8 @@ def train_checker_command(train, out, features, exclude, seed) -> None:
 
     The same MLP as `eval mlp`, saved as OUT/classifier.json + OUT/weights.npz.
     """
-    from synthpack.evaluate.checker import train_checker
-    from synthpack.evaluate.classifier.mlp import MLPConfig
+    from synthpack.clean.checker import train_checker
+    from synthpack.models.classifier.mlp import MLPConfig
 
     info = train_checker(train, out, features, list(exclude), MLPConfig(seed=seed))
     click.echo(
@@ -210,8 +213,8 @@ def classify(model, file, out, text_field) -> None:
     import time
 
     from synthpack.common.files import atomic_write_jsonl
-    from synthpack.evaluate.classifier.mlp import TextClassifier
-    from synthpack.seeds import read_texts
+    from synthpack.formats.texts import read_texts
+    from synthpack.models.classifier.mlp import TextClassifier
 
     clf = TextClassifier.load(model)
     texts = [text for _, text in read_texts(file, text_field=text_field)]
@@ -268,20 +271,14 @@ def stereoset_command(
 
     Writes report.json (and predictions.json when a model was scored) into --out.
     """
+    from synthpack.common.step import Context, run_step
     from synthpack.evaluate import stereoset
 
-    report = stereoset.run_stereoset(
-        data,
-        out,
-        model_dir,
-        adapter,
-        scores,
-        split,
-        limit,
-        batch_size,
-        start_token,
-        progress_bars(quiet),
-    )
+    settings = stereoset.StereoSetSettings(
+        data, model_dir, adapter, scores, split, limit, batch_size, start_token,
+        precision=cli_precision() if model_dir else None,
+    )  # fmt: skip
+    report = run_step(stereoset.run_stereoset, settings, out, Context(progress_bars(quiet)))
     headers = ["split", "domain", "LMS", "SS", "ICAT", "examples"]
     click.echo(format_table(headers, stereoset.report_rows(report)))
     click.echo(f"Report: {out / 'report.json'}  (ideal: LMS 100, SS 50, ICAT 100)")
@@ -313,7 +310,15 @@ def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token
     from synthpack.evaluate import crows_pairs
 
     summary = crows_pairs.run_crows_pairs(
-        data, out, model_dir, adapter, limit, batch_size, start_token, progress_bars(quiet)
+        data,
+        out,
+        model_dir,
+        adapter,
+        limit,
+        batch_size,
+        start_token,
+        progress_bars(quiet),
+        precision=cli_precision(),
     )
     click.echo(format_table(["group", "metric %", "pairs"], crows_pairs.report_rows(summary)))
     click.echo(f"Report: {out / 'report.json'}  (50 = no preference for the stereotype)")
@@ -403,19 +408,20 @@ def debias_command(
     Writes report.json, pairs.jsonl (per-pair figures), chart.png, and a blind review sheet
     (review_sheet.csv for raters, review_key.csv kept apart) into --out, all owner-only.
     """
+    from synthpack.common.step import Context, run_step
     from synthpack.evaluate.debias.metrics import report_rows
     from synthpack.evaluate.debias.run import DebiasSettings, run_debias
 
     settings = DebiasSettings(
-        toxicity_dir=toxicity_dir, unsafe_label=unsafe_label, threshold=threshold,
-        reference_lm=reference_lm, perplexity=not no_perplexity, similarity=not no_similarity,
-        wordlists=wordlists, review_size=review_size, seed=seed, batch_size=batch_size,
+        toxicity_dir=toxicity_dir, pairs=pairs, texts=texts, model_dir=model_dir,
+        adapter=adapter, system=system, max_new_tokens=max_new_tokens,
+        original_field=original_field, rewrite_field=rewrite_field, limit=limit,
+        precision=cli_precision() if model_dir else None, unsafe_label=unsafe_label,
+        threshold=threshold, reference_lm=reference_lm, perplexity=not no_perplexity,
+        similarity=not no_similarity, wordlists=wordlists, review_size=review_size, seed=seed,
+        batch_size=batch_size,
     )  # fmt: skip
-    report = run_debias(
-        out, settings, pairs=pairs, texts=texts, model_dir=model_dir, adapter=adapter,
-        system=system, max_new_tokens=max_new_tokens, original_field=original_field,
-        rewrite_field=rewrite_field, limit=limit, progress_bar=progress_bars(quiet),
-    )  # fmt: skip
+    report = run_step(run_debias, settings, out, Context(progress_bars(quiet)))
     click.echo(f"Toxicity classifier: {report['meta']['toxicity_classifier']}", err=True)
     click.echo(format_table(["metric", "original", "rewrite"], report_rows(report)))
     click.echo(f"Report: {out / 'report.json'}; chart: {out / 'chart.png'}; "

@@ -11,8 +11,9 @@ from pathlib import Path
 import click
 
 from synthpack.clean.label_check import MODES
-from synthpack.generate.backends import DEFAULT_BATCH_SIZE
+from synthpack.cli.options import cli_precision
 from synthpack.generate.run import DEFAULT_SAMPLING
+from synthpack.models.backends import DEFAULT_BATCH_SIZE
 
 
 @click.command()
@@ -151,62 +152,67 @@ def generate(
 ) -> None:
     """Generate with a model (or read its predictions), then parse, filter, deduplicate and report.
 
-    Writes OUT/raw.jsonl, accepted.jsonl, rejected.jsonl, alpaca.json, report.json and the
-    dataset card README.md, all owner-only. Rerun the same command to resume a stopped
-    generation.
+    Writes OUT/raw.jsonl, generation_stats.json, accepted.jsonl, rejected.jsonl, alpaca.json,
+    report.json and the dataset card README.md, all owner-only. Rerun the same command to
+    resume a stopped generation. Steps: generate, clean, label check (with --label-check),
+    register (with --register).
     """
+    from synthpack.clean.checker import LabelCheckSettings, load_checker, run_label_check
     from synthpack.clean.dedup import DedupSettings
+    from synthpack.clean.label_check import LabelCheck
     from synthpack.clean.report import format_report
+    from synthpack.clean.run import CleanedFiles, CleanSettings, run_clean
     from synthpack.common.errors import SynthpackError
     from synthpack.common.progress import progress_bars
-    from synthpack.generate.backends import Sampling
-    from synthpack.generate.run import run_generate
-    from synthpack.seeds import read_seeds
+    from synthpack.common.step import Context, run_step
+    from synthpack.generate.run import GenerateSettings, run_generate
+    from synthpack.models.backends import Sampling
+    from synthpack.models.embedded import resolve_model
+    from synthpack.register import RegisterSettings, run_register
 
     if bool(dataset_dir) != bool(name):
         raise SynthpackError("--register and --name go together")
-    checker = None
-    if checker_dir:  # loaded first: a bad checker should fail before minutes of generation
-        from synthpack.clean.label_check import LabelCheck
-        from synthpack.evaluate.checker import load_checker
-
-        check = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
-        checker = load_checker(checker_dir, check)
-    from synthpack.model import DEFAULT_MODEL, MODELS, prepare_model
-
-    embedded = DEFAULT_MODEL if model_dir == "default" else model_dir
-    if embedded in MODELS:
-        model_dir = prepare_model(embedded)
-    # The label is irrelevant here: only the texts matter, so every file reads as one class.
-    against_texts = [row.text for row in read_seeds(positive=against)]
-    report = run_generate(
-        prompts_path,
-        out,
-        model_dir=Path(model_dir) if model_dir else None,
+    generation = GenerateSettings(
+        prompts=prompts_path,
+        model_dir=resolve_model(model_dir) if model_dir else None,
         adapter_dir=adapter,
         backend=backend,
         predictions=predictions,
-        against=against_texts,
         sampling=Sampling(max_new_tokens, temperature, top_p, seed),
         batch_size=batch_size,
         samples=samples,
-        dedup=DedupSettings(threshold=near_threshold),
         restart=restart,
-        semantic=semantic,
-        progress_bar=progress_bars(quiet),
-        checker=checker,
+        precision=cli_precision(),
     )
+    check = None
+    if checker_dir:  # loaded first: a bad checker should fail before minutes of generation
+        limits = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
+        load_checker(checker_dir, limits)
+        check = LabelCheckSettings(cleaned=out, check=limits, checker=checker_dir)
+    context = Context(progress_bar=progress_bars(quiet))
+    run_step(run_generate, generation, out, context)
+    cleaning = CleanSettings(
+        generations=out,
+        prompts=prompts_path,
+        against=tuple(against),
+        dedup=DedupSettings(threshold=near_threshold),
+        semantic=semantic,
+    )
+    report = run_step(run_clean, cleaning, out, context)
+    if check is not None:
+        report = run_step(run_label_check, check, out, context)
     click.echo(format_report(report))
     if dataset_dir:
-        from synthpack.register import DATASET_INFO, register_file
-
-        folder = dataset_dir.parent if dataset_dir.name == DATASET_INFO else dataset_dir
-        status = register_file(folder, name, out / "alpaca.json")
-        click.echo(f"dataset {name}: {status} in {folder / DATASET_INFO}")
+        registered = run_step(run_register, RegisterSettings(name, CleanedFiles(out).alpaca),
+                              dataset_dir)  # fmt: skip
+        click.echo(
+            f"dataset {name}: {registered['status']} in "
+            f"{registered['dataset_dir']}/dataset_info.json"
+        )
     if show_samples:
         from synthpack.common.files import read_jsonl
 
-        for row in read_jsonl(out / "accepted.jsonl")[:show_samples]:
+        for row in read_jsonl(CleanedFiles(out).accepted)[:show_samples]:
             click.echo(f"  [{row['polarity']}] {row['text']}")
     click.echo(f"outputs in {out} (owner-only; they may contain harmful text)")
 
@@ -229,7 +235,7 @@ def generate(
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 def augment(train, synthetic, out) -> None:
     """Form D_augmented = D_train ∪ D_synthetic (exact duplicates of real rows dropped)."""
-    from synthpack.generate.run import augment as run_augment
+    from synthpack.evaluate.augment import augment as run_augment
 
     counts = run_augment(list(train), list(synthetic), out)
     click.echo(

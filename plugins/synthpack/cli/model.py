@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from synthpack.model import DEFAULT_MODEL, MODELS
+from synthpack.models.embedded import DEFAULT_MODEL, MODELS
 
 
 @click.group()
@@ -28,7 +28,7 @@ def model_prepare(name: str, gguf: Path | None, out: Path | None, force: bool) -
 
     Offline and idempotent: a second call returns the cached folder at once.
     """
-    from synthpack.model import prepare_model
+    from synthpack.models.embedded import prepare_model
 
     click.echo(prepare_model(name, out_dir=out, gguf=gguf, force=force))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PACK_FOLDERS = ("templates", "llamafactory_configs", "dataset_info", "eval")
+PACK_FOLDERS = ("templates", "llamafactory_configs", "dataset_info", "recipes", "eval")
 
 
 def synthpack_home() -> Path:

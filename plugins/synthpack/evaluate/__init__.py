@@ -1,8 +1,7 @@
-"""Step 6, evaluate: the last step of both pipelines.
+"""Step 7, evaluate: the last step of both pipelines.
 
-Pipeline A step 7 (`synthpack eval mlp`): `data` reads labelled texts, `classifier` is the fast
-TF-IDF/MiniLM MLP, `metrics` holds the pure metric maths (bootstrap intervals, paired tests)
-and `run` is the real-vs-augmented comparison. Pipeline B step 6: `lm_scoring` scores sentences
-with a causal LM for `stereoset` and `crows_pairs`, `toxicity` loads local classifiers and
-`debias` measures rewrites.
+Pipeline A (`synthpack eval mlp`): `run` compares the classifier trained on real data with
+real + synthetic (`augment` forms D_augmented). Pipeline B: `stereoset` and `crows_pairs`
+score a causal LM's stereotypes, `debias` measures rewrites. The classifier and the scorers
+are models (`synthpack.models`); the metric maths is `synthpack.common.metrics`.
 """

@@ -17,8 +17,8 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
 from synthpack.common.problems import Problems
 from synthpack.common.progress import ProgressBar, silent
-from synthpack.evaluate.lm_scoring import SCORING_BATCH_SIZE
-from synthpack.seeds import csv_header, iter_rows, require_columns
+from synthpack.formats.texts import csv_header, iter_rows, require_columns
+from synthpack.models.scoring import SCORING_BATCH_SIZE
 
 COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
 DIRECTIONS = ("stereo", "antistereo")
@@ -94,7 +94,7 @@ def model_scores(
     model, tokenizer, pairs: list[Pair], batch_size=SCORING_BATCH_SIZE, progress=None, start_id=None
 ):
     """Summed log-likelihood of sent_more and sent_less for every pair."""
-    from synthpack.evaluate.lm_scoring import score_texts
+    from synthpack.models.scoring import score_texts
 
     texts = [p.sent_more for p in pairs] + [p.sent_less for p in pairs]
     scored = score_texts(
@@ -131,11 +131,7 @@ def run_crows_pairs(
     precision: str | None = None,
 ) -> dict:
     """Score every pair with a causal LM; write OUT/report.json and OUT/scores.jsonl (per pair)."""
-    from synthpack.evaluate.lm_scoring import (
-        load_scoring_model,
-        resolve_start_token,
-        scoring_dtype,
-    )
+    from synthpack.models.scoring import load_scoring_model, resolve_start_token, scoring_dtype
 
     pairs = subset(load_crows_pairs(data), limit)
     started = time.perf_counter()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,18 +20,19 @@ import numpy as np
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_text
-from synthpack.common.labels import text_key
-from synthpack.common.plots import figure, save_png
-from synthpack.common.problems import Problems
-from synthpack.common.tables import format_table
-from synthpack.evaluate.classifier.mlp import MLPConfig, TextClassifier
-from synthpack.evaluate.metrics import (
+from synthpack.common.metrics import (
     binary_metrics,
     bootstrap_intervals,
     mcnemar,
     paired_bootstrap,
 )
-from synthpack.seeds import Labelled, read_labelled
+from synthpack.common.plots import figure, save_png
+from synthpack.common.problems import Problems
+from synthpack.common.step import Context, StepSettings
+from synthpack.common.tables import format_table
+from synthpack.common.text import text_key
+from synthpack.formats.texts import Labelled, drop_overlap, read_labelled
+from synthpack.models.classifier.mlp import MLPConfig, TextClassifier
 
 BASELINE = "real"
 LATENCY_BOUND_MS = 10.0  # the first paper's requirement for one moderation decision
@@ -56,15 +57,6 @@ def parse_synthetic(specs: list[str]) -> list[tuple[str, Path]]:
             out.append((name, Path(path)))
     problems.raise_if_any()
     return out
-
-
-def drop_overlap(data: Labelled, eval_keys: set[str]) -> tuple[Labelled, int]:
-    """Training rows whose text also appears in the evaluation set would leak; drop them."""
-    kept = Labelled(source=data.source, notes=list(data.notes))
-    for text, label in zip(data.texts, data.labels, strict=True):
-        if text_key(text) not in eval_keys:
-            kept.add(text, label)
-    return kept, len(data) - len(kept)
 
 
 def measure_latency(clf: TextClassifier, texts: list[str], n_single: int = 1000) -> dict:
@@ -103,24 +95,37 @@ def measure_latency(clf: TextClassifier, texts: list[str], n_single: int = 1000)
     }
 
 
-def run_mlp_eval(
-    train: Path,
-    eval_path: Path,
-    out: Path,
-    synthetic: list[tuple[str, Path]] = (),
-    features: str = "tfidf",
-    config: MLPConfig | None = None,
-    n_boot: int = 1000,
-    text_field: str = "text",
-    label_field: str = "label",
-    echo: Callable[[str], None] = print,
-) -> dict:
+@dataclass(frozen=True)
+class MlpEvalSettings(StepSettings):
+    """The classifier trained on `train` (real), on real + each `synthetic` set and on each set
+    alone, scored on `eval`; `synthetic` holds (run name, accepted.jsonl) pairs."""
+
+    step = "eval_mlp"
+    train: Path
+    eval: Path
+    synthetic: tuple[tuple[str, Path], ...] = ()
+    features: str = "tfidf"
+    config: MLPConfig = field(default_factory=MLPConfig)
+    n_boot: int = 1000
+    text_field: str = "text"
+    label_field: str = "label"
+
+    def reads(self) -> dict[str, Path | None]:
+        return {"train": self.train, "eval": self.eval, **dict(self.synthetic)}
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        names = ("report.json", "table.txt", "f1.png", "models")
+        return {name.split(".")[0]: Path(folder) / name for name in names}
+
+
+def run_mlp_eval(settings: MlpEvalSettings, out: Path, context: Context = Context()) -> dict:
     """Run every comparison, write the outputs under `out`, return the report."""
-    config = config or MLPConfig()
+    s, echo = settings, context.echo
+    config, features, n_boot = s.config, s.features, s.n_boot
     out = Path(out)
     started = time.perf_counter()
     real, evaluation, synth, data_info = load_data(
-        train, eval_path, synthetic, config, text_field, label_field, echo
+        s.train, s.eval, list(s.synthetic), config, s.text_field, s.label_field, echo
     )
     plan, skipped = plan_runs(real, synth, echo)
     y_eval = np.asarray(evaluation.labels)

@@ -18,8 +18,9 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.problems import Problems
-from synthpack.common.progress import ProgressBar, silent
-from synthpack.evaluate.lm_scoring import SCORING_BATCH_SIZE
+from synthpack.common.step import Context, StepSettings
+from synthpack.models.precision import Precision
+from synthpack.models.scoring import SCORING_BATCH_SIZE
 
 SPLITS = ("intrasentence", "intersentence")
 DOMAINS = ("gender", "profession", "race", "religion")
@@ -260,7 +261,7 @@ def model_scores(
     Intrasentence sentences are scored alone; intersentence candidates are scored after their
     context sentence, whose tokens are not counted.
     """
-    from synthpack.evaluate.lm_scoring import score_texts
+    from synthpack.models.scoring import score_texts
 
     ids, texts, contexts = [], [], []
     for ex in examples:
@@ -285,25 +286,47 @@ def close_calls(examples: list[Example], scores: dict[str, float], margin: float
     return close
 
 
-def run_stereoset(
-    data: Path,
-    out: Path,
-    model_dir: Path | None = None,
-    adapter: Path | None = None,
-    scores: Path | None = None,
-    split: str | None = None,
-    limit: int | None = None,
-    batch_size: int = SCORING_BATCH_SIZE,
-    start_token: str | None = None,
-    progress_bar: ProgressBar = silent,
-    precision: str | None = None,
-) -> dict:
+@dataclass(frozen=True)
+class StereoSetSettings(StepSettings):
+    """StereoSet `data` scored by a model (`model_dir` + `adapter`), or per-sentence `scores`
+    read back; exactly one of the two."""
+
+    step = "stereoset"
+    data: Path
+    model_dir: Path | None = None
+    adapter: Path | None = None
+    scores: Path | None = None
+    split: str | None = None
+    limit: int | None = None
+    batch_size: int = SCORING_BATCH_SIZE
+    start_token: str | None = None
+    precision: Precision | None = None  # None: `default_precision()`
+
+    def reads(self) -> dict[str, Path | None]:
+        return {"data": self.data, "model": self.model_dir, "adapter": self.adapter,
+                "scores": self.scores}  # fmt: skip
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        return {"report": Path(folder) / "report.json",
+                "predictions": Path(folder) / "predictions.json"}  # fmt: skip
+
+
+def run_stereoset(settings: StereoSetSettings, out: Path, context: Context = Context()) -> dict:
     """Score StereoSet with a model (or read per-sentence scores) and write OUT/report.json,
     plus OUT/predictions.json when a model was scored; returns the report.
 
     `split` defaults to intrasentence with a model and to every split the file covers with
     `scores`; `limit` keeps that many examples per split, evenly spaced.
     """
+    data, model_dir, adapter, scores = (
+        settings.data,
+        settings.model_dir,
+        settings.adapter,
+        settings.scores,
+    )
+    split, limit, batch_size = settings.split, settings.limit, settings.batch_size
+    start_token, precision = settings.start_token, settings.precision
+    progress_bar, out = context.progress_bar, Path(out)
     if (model_dir is None) == (scores is None):
         raise SynthpackError("give exactly one of --model DIR or --scores FILE")
     if adapter and not model_dir:
@@ -327,11 +350,7 @@ def run_stereoset(
         for exs in examples.values():
             check_scores(exs, sentence_scores, str(scores))
     else:
-        from synthpack.evaluate.lm_scoring import (
-            load_scoring_model,
-            resolve_start_token,
-            scoring_dtype,
-        )
+        from synthpack.models.scoring import load_scoring_model, resolve_start_token, scoring_dtype
 
         missing = [s for s in wanted if s not in all_examples]
         if missing:

@@ -20,10 +20,10 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_jsonl, iter_jsonl
 from synthpack.common.labels import label_problem, version_of
-from synthpack.common.precision import model_device, resolve_precision
 from synthpack.common.problems import Problems, located
 from synthpack.common.progress import ProgressBar, silent
-from synthpack.generate.backends import COMPILE_MIN_BATCHES, Sampling, make_generator
+from synthpack.models.backends import COMPILE_MIN_BATCHES, Sampling, make_generator
+from synthpack.models.precision import as_precision
 
 # Fields of a prompts.jsonl record that every raw row carries (the cleaning step needs them).
 KEPT_FIELDS = ("stem", "category", "version", "polarity", "n_entries", "examples", "prompt")
@@ -220,7 +220,7 @@ def generate_resumable(
     write; when an answer stops early its unused budget leaves the total, so the time left
     shrinks to the truth. Beside it: prompts done of prompts to do.
     """
-    chosen = resolve_precision(precision, model_device()) if backend == "hf" else None
+    chosen = as_precision(precision) if backend == "hf" else None
     provenance = {
         "model": str(model_dir),
         "adapter": str(adapter_dir) if adapter_dir else None,

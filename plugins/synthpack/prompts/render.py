@@ -12,22 +12,26 @@ registered.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import random
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
+from synthpack.common.step import Context, StepSettings
+from synthpack.formats.dataset_info import alpaca_entry, file_name_for, register_dataset
 from synthpack.prompts.categories import Category, load_category
+from synthpack.prompts.pools import length_filter, load_pools, require_pool
 from synthpack.prompts.templates import check_polarity, check_version, render_synthesis, stem
-from synthpack.register import alpaca_entry, file_name_for, register_dataset
-from synthpack.seeds import length_filter, load_pools, require_pool
 
 DEFAULT_SHOTS = 5
 DEFAULT_N_ENTRIES = 30
+ALL_PROMPTS = "all.jsonl"  # every prompt set of one render, in one file
 
 
 def prompt_id(prompt_stem: str, seed: int, index: int, prompt: str) -> str:
@@ -137,24 +141,46 @@ def write_prompt_sets(
     return rows
 
 
-def run_render(
-    category_name: str,
-    versions: list[str],
-    polarities: list[str],
-    out_dir: Path,
-    *,
-    labelled=(),
-    positive=(),
-    negative=(),
-    shots: int = DEFAULT_SHOTS,
-    n_entries: int = DEFAULT_N_ENTRIES,
-    n_prompts: int = 10,
-    seed: int = 0,
-    example_length: str = "short",
-    dataset_dir: Path | None = None,
-    templates_dir: Path | None = None,
-) -> list[dict]:
-    """Render every (version, polarity) prompt set of one category; returns one row per stem."""
+@dataclass(frozen=True)
+class RenderSettings(StepSettings):
+    """Prompt sets of one category: every version x polarity, `n_prompts` each, with few-shot
+    examples from the category's seeds (or the given seed files: `labelled` with a label
+    column, `positive` / `negative` one class per file)."""
+
+    step = "render"
+    category: str
+    versions: tuple[str, ...]
+    polarities: tuple[str, ...] = ("pos", "neg")
+    labelled: tuple[Path, ...] = ()
+    positive: tuple[Path, ...] = ()
+    negative: tuple[Path, ...] = ()
+    shots: int = DEFAULT_SHOTS
+    n_entries: int = DEFAULT_N_ENTRIES
+    n_prompts: int = 10
+    seed: int = 0
+    example_length: str = "short"
+    dataset_dir: Path | None = None  # None: the output folder
+    templates_dir: Path | None = None
+
+    def reads(self) -> dict[str, Path | None]:
+        files = [*self.labelled, *self.positive, *self.negative]
+        return {f"seeds_{i}": Path(p) for i, p in enumerate(files) if not glob.has_magic(str(p))}
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        return {"all_prompts": Path(folder) / ALL_PROMPTS,
+                "dataset_info": Path(self.dataset_dir or folder) / "dataset_info.json"}  # fmt: skip
+
+
+def run_render(settings: RenderSettings, out_dir: Path, context: Context = Context()) -> dict:
+    """Render every (version, polarity) prompt set of one category into OUT/STEM/, and all
+    of them into OUT/all.jsonl (what one `synthpack generate` reads); returns one row per stem
+    (`sets`) and the number of prompts."""
+    s = settings
+    templates_dir = s.templates_dir
+    shots, n_entries, n_prompts, seed = s.shots, s.n_entries, s.n_prompts, s.seed
+    example_length = s.example_length
+    category_name, versions, polarities = s.category, s.versions, s.polarities
+    labelled, positive, negative = s.labelled, s.positive, s.negative
     category = load_category(category_name, templates_dir)
     versions = [check_version(v, templates_dir) for v in versions]
     polarities = [check_polarity(p) for p in polarities]
@@ -191,5 +217,7 @@ def run_render(
             }
             sets.append((stem(category.name, polarity, version), records, manifest, class_rejects))
             sizes.append({"prompts": len(records), "pool": len(pool)})
-    written = write_prompt_sets(sets, out_dir, dataset_dir)
-    return [{**info, **size} for info, size in zip(written, sizes, strict=True)]
+    written = write_prompt_sets(sets, out_dir, s.dataset_dir)
+    atomic_write_jsonl(Path(out_dir) / ALL_PROMPTS, [r for _, records, *_ in sets for r in records])
+    rows = [{**info, **size} for info, size in zip(written, sizes, strict=True)]
+    return {"prompts": sum(r["prompts"] for r in rows), "sets": rows}

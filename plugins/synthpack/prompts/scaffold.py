@@ -23,8 +23,8 @@ import yaml
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_text
 from synthpack.common.paths import pack_dir
+from synthpack.formats.dataset_info import DATASET_INFO, read_dataset_info, register_dataset
 from synthpack.prompts.categories import list_categories
-from synthpack.register import DATASET_INFO, read_dataset_info, register_dataset
 
 # The category whose per-category YAMLs and registrations are the pattern for new ones.
 TEMPLATE_CATEGORY = "hate"

@@ -9,17 +9,20 @@ The split is by source text, so the paraphrases of one sentence stay on one side
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
-from synthpack.common.labels import text_key
 from synthpack.common.problems import Problems, located
+from synthpack.common.step import Context, StepSettings
+from synthpack.common.text import text_key
+from synthpack.formats.dataset_info import write_alpaca_dataset
+from synthpack.formats.texts import clean_text, iter_rows
 from synthpack.prompts.templates import render_debias_instruction, render_debias_system
-from synthpack.register import write_alpaca_dataset
-from synthpack.seeds import clean_text, iter_rows
 
 # CMD label columns and their allowed values (case-insensitive).
 CMD_LABELS = {
@@ -189,6 +192,39 @@ def split_by_source(
             else:
                 train.append(row)
     return train, val, crossing
+
+
+@dataclass(frozen=True)
+class DebiasSftSettings(StepSettings):
+    """One debias SFT set from `source` (`build_debias`'s arguments)."""
+
+    step = "sft_debias"
+    source: Path
+    kind: str = "pairs"
+    name: str | None = None
+    system: str = "general"
+    val_ratio: float = 0.1
+    seed: int = 0
+    hint_biased_words: bool = False
+    source_field: str = "toxic"
+    target_fields: tuple[str, ...] | None = None
+    dataset_dir: Path | None = None  # None: the output folder
+    templates_dir: Path | None = None
+
+    def reads(self) -> dict[str, Path | None]:
+        return {"source": self.source}
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        return {"dataset_info": Path(self.dataset_dir or folder) / "dataset_info.json"}
+
+
+def run_debias_sft(settings: DebiasSftSettings, folder: Path, context: Context = Context()) -> dict:
+    """The debias SFT step: `build_debias` with these settings; returns its manifest."""
+    fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    source = fields.pop("source")
+    targets = fields.pop("target_fields")
+    return build_debias(source, Path(folder), target_fields=list(targets) if targets else None,
+                        **fields)  # fmt: skip
 
 
 def build_debias(

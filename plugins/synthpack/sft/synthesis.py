@@ -9,20 +9,24 @@ across all categories), so no text appears on both sides.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
-from synthpack.common.labels import POLARITIES, text_key
+from synthpack.common.labels import POLARITIES
 from synthpack.common.problems import unknown_name
+from synthpack.common.step import Context, StepSettings
+from synthpack.common.text import text_key
+from synthpack.formats.dataset_info import write_alpaca_dataset
 from synthpack.prompts.categories import Category, list_categories, load_category, load_mixtures
+from synthpack.prompts.pools import SeedPools, length_filter, load_pools, require_pool
 from synthpack.prompts.render import DEFAULT_N_ENTRIES, DEFAULT_SHOTS, prompt_id
 from synthpack.prompts.templates import check_version, numbered, render_synthesis
-from synthpack.register import write_alpaca_dataset
-from synthpack.seeds import SeedPools, length_filter, load_pools, require_pool
 
 DEFAULT_PER_CLASS = 3000
 DEFAULT_VAL_RATIO = 0.1
@@ -156,6 +160,38 @@ def resolve_categories(
         if name not in list_categories(templates_dir):
             raise unknown_name("category", name, list_categories(templates_dir))
     return mixture, list(spec["categories"]), spec
+
+
+@dataclass(frozen=True)
+class SftSettings(StepSettings):
+    """One SFT set (`build_sft`'s arguments): a category or a mixture, its versions and sizes;
+    the seed-file maps name category -> files (a category not named uses its own seeds)."""
+
+    step = "sft"
+    category: str | None = None
+    mixture: str | None = None
+    versions: tuple[str, ...] = ("v1",)
+    per_class: int = DEFAULT_PER_CLASS
+    shots: int = DEFAULT_SHOTS
+    n_entries: int = DEFAULT_N_ENTRIES
+    example_length: str = "short"
+    val_ratio: float = DEFAULT_VAL_RATIO
+    seed: int = 0
+    seeds: dict[str, list] | None = None
+    positive: dict[str, list] | None = None
+    negative: dict[str, list] | None = None
+    extra_positive: dict[str, list] | None = None
+    dataset_dir: Path | None = None  # None: the output folder
+    templates_dir: Path | None = None
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        return {"dataset_info": Path(self.dataset_dir or folder) / "dataset_info.json"}
+
+
+def run_sft(settings: SftSettings, folder: Path, context: Context = Context()) -> dict:
+    """The SFT step: `build_sft` with these settings; returns its manifest."""
+    fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    return build_sft(Path(folder), **fields)
 
 
 def build_sft(

@@ -1,4 +1,5 @@
-"""Run LLaMA-Factory's own `llamafactory-cli train` on a pack YAML with key=value overrides.
+"""Step 3, train: LLaMA-Factory's own `llamafactory-cli train` on a pack YAML with key=value
+overrides (`run_train` is the step's runner).
 
 synthpack never re-implements LLaMA-Factory training; it only launches the real CLI, so the
 same YAML behaves identically on a laptop, in the tests and on a GPU cluster.
@@ -11,11 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.precision import Precision, model_device
 from synthpack.common.progress import ProgressBar, Update, silent
+from synthpack.common.step import Context, StepSettings
+from synthpack.models.precision import Precision, as_precision, model_device
 from synthpack.train.lf_config import format_override, load_config
 
 TRAINER_LOG = "trainer_log.jsonl"  # LLaMA-Factory appends one line per logged step
@@ -96,7 +99,7 @@ def precision_overrides(model_dir: Path, precision: Precision) -> dict:
     """LLaMA-Factory keys that train `model_dir` at `precision` (`resolve_precision`): the
     trainer's keys, and base weights stored in bf16 for a bf16 run (`training_copy`), since
     autocast alone would re-cast each fp32 weight in every matmul of every step."""
-    from synthpack.model import training_copy
+    from synthpack.models.embedded import training_copy
 
     return {
         "model_name_or_path": training_copy(model_dir, precision),
@@ -153,3 +156,62 @@ def run_llamafactory_train(
             f"llamafactory-cli train {config} failed with exit code {result.returncode}{where}"
             f"\n{tail}"
         )
+
+
+@dataclass(frozen=True)
+class TrainSettings(StepSettings):
+    """LoRA SFT of `model_dir` on `dataset` (registered in `dataset_dir`) with the shipped
+    LLaMA-Factory YAML `config`; `overrides` are its other keys (steps, learning rate, ...).
+    An embedded model's folder brings its own chat template (`llamafactory_template`)."""
+
+    step = "train"
+    config: Path
+    model_dir: Path
+    dataset: str
+    dataset_dir: Path
+    overrides: dict = field(default_factory=dict)
+    precision: Precision | None = None  # None: `default_precision()`
+
+    def reads(self) -> dict[str, Path | None]:
+        return {"config": self.config, "model": self.model_dir,
+                "dataset_info": Path(self.dataset_dir) / "dataset_info.json"}  # fmt: skip
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        return {"adapter": Path(folder) / ADAPTER, "log": Path(folder) / TRAIN_LOG}
+
+
+ADAPTER = "adapter"  # the LoRA adapter (LLaMA-Factory's output_dir) inside the train folder
+TRAIN_LOG = "train.log"
+
+
+def run_train(settings: TrainSettings, folder: Path, context: Context = Context()) -> dict:
+    """Train with the real `llamafactory-cli train`; the adapter goes to FOLDER/adapter, the
+    full log to FOLDER/train.log. Returns the first and last logged losses."""
+    from synthpack.models.embedded import llamafactory_template
+
+    s, folder = settings, Path(folder)
+    precision = as_precision(s.precision)
+    adapter = folder / ADAPTER
+    overrides = {
+        **precision_overrides(s.model_dir, precision),
+        "dataset": s.dataset,
+        "dataset_dir": s.dataset_dir,
+        **s.overrides,
+        "output_dir": adapter,
+    }
+    template = llamafactory_template(s.model_dir)
+    if template:  # the YAML names SmolLM2's; another embedded model brings its own
+        overrides["template"] = template
+    run_llamafactory_train(
+        s.config, overrides, folder / TRAIN_LOG, progress_bar=context.progress_bar
+    )
+    log = adapter / TRAINER_LOG
+    losses = [json.loads(line)["loss"] for line in log.read_text().splitlines() if '"loss"' in line]
+    return {
+        "config": Path(s.config).name,
+        "precision": precision.name,
+        "steps": s.overrides.get("max_steps"),
+        "loss_first": losses[0] if losses else None,
+        "loss_last": losses[-1] if losses else None,
+        "log": str(folder / TRAIN_LOG),
+    }

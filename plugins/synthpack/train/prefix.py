@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.precision import model_device, resolve_precision
 from synthpack.common.problems import Problems, located
+from synthpack.models.precision import as_precision
 from synthpack.train.launch import trainer_precision_keys
 from synthpack.train.lf_config import init_fields, llamafactory_train_keys, load_config
 
@@ -230,7 +230,7 @@ def with_precision(config: dict, precision: str | None) -> dict:
     unless `precision` is given; otherwise `resolve_precision` decides."""
     if precision is None and ("bf16" in config or "fp16" in config):
         return config
-    return {**config, **trainer_precision_keys(resolve_precision(precision, model_device()))}
+    return {**config, **trainer_precision_keys(as_precision(precision))}
 
 
 def train_prefix(

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.problems import Problems
-from synthpack.seeds import iter_rows
+from synthpack.formats.texts import iter_rows
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def cosine(a, b) -> float:
 
 def embed(texts: list[str], model_path: Path | None = None, batch_size: int = 64):
     """Sentence embeddings of all-MiniLM-L6-v2 (offline: from a local folder, never the hub)."""
-    from synthpack.common.embeddings import load_minilm
+    from synthpack.models.embeddings import load_minilm
 
     model = load_minilm(model_path)
     return model.encode(texts, batch_size=batch_size, show_progress_bar=False).tolist()
@@ -279,7 +279,7 @@ def evaluate_pairs(
     pairs: list[Pair], outputs: ModelOutputs, wordlists: dict | None, threshold: float = 0.5
 ) -> tuple[dict, list[dict]]:
     """The report and one row per pair, from model outputs already computed."""
-    from synthpack.evaluate.lm_scoring import perplexity
+    from synthpack.models.scoring import perplexity
 
     rows = []
     for i, pair in enumerate(pairs):

@@ -11,16 +11,30 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from synthpack.common.plots import figure, save_png
 from synthpack.common.progress import ProgressBar, silent
+from synthpack.common.step import Context, StepSettings
 from synthpack.evaluate.debias import metrics
 from synthpack.evaluate.debias.metrics import ModelOutputs, Pair
-from synthpack.seeds import read_texts
+from synthpack.formats.texts import read_texts
+from synthpack.models.precision import Precision
 
 
 @dataclass(frozen=True)
-class DebiasSettings:
-    """What to measure and how; the defaults are the command line's."""
+class DebiasSettings(StepSettings):
+    """Rewrites to measure, given as `pairs` or written by a model (`model_dir` + `adapter`)
+    from `texts`; what to measure and how. The defaults are the command line's."""
 
+    step = "eval_debias"
     toxicity_dir: Path
+    pairs: Path | None = None
+    texts: Path | None = None
+    model_dir: Path | None = None
+    adapter: Path | None = None
+    system: str = "general"
+    max_new_tokens: int = 256
+    original_field: str = "original"
+    rewrite_field: str = "rewrite"
+    limit: int | None = None
+    precision: Precision | None = None  # the rewriting model's; None: `default_precision()`
     unsafe_label: str | None = None
     threshold: float = 0.5
     reference_lm: Path | None = None  # None: the prepared SmolLM2
@@ -30,6 +44,16 @@ class DebiasSettings:
     review_size: int = 100
     seed: int = 0
     batch_size: int = 16
+
+    def reads(self) -> dict[str, Path | None]:
+        return {"toxicity": self.toxicity_dir, "pairs": self.pairs, "texts": self.texts,
+                "model": self.model_dir, "adapter": self.adapter,
+                "reference_lm": self.reference_lm, "wordlists": self.wordlists}  # fmt: skip
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        names = ("report.json", "pairs.jsonl", "rewrites.jsonl", "review_sheet.csv",
+                 "review_key.csv", "chart.png")  # fmt: skip
+        return {name.split(".")[0]: Path(folder) / name for name in names}
 
 
 def generate_rewrites(
@@ -43,7 +67,7 @@ def generate_rewrites(
 ) -> list[str]:
     """Rewrite each text with the pack's debias prompts (system + instruction, the text as the
     input after it, as LLaMA-Factory lays out Alpaca records), greedy as in the paper."""
-    from synthpack.generate.backends import Sampling, generate_chat
+    from synthpack.models.backends import Sampling, generate_chat
     from synthpack.prompts.templates import render_debias_instruction, render_debias_system
 
     instruction = render_debias_instruction([])
@@ -67,11 +91,12 @@ def rewrite_texts(
     batch_size: int,
     max_new_tokens: int,
     progress_bar: ProgressBar = silent,
+    precision: Precision | None = None,
 ) -> list[Pair]:
     """(id, text) originals -> pairs, the rewrites written by the debias model."""
-    from synthpack.evaluate.lm_scoring import load_scoring_model
+    from synthpack.models.scoring import load_scoring_model
 
-    model, tokenizer = load_scoring_model(model_dir, adapter)
+    model, tokenizer = load_scoring_model(model_dir, adapter, precision)
     with progress_bar(len(originals), "Rewriting") as progress:
         rewritten = generate_rewrites(
             model, tokenizer, [t for _, t in originals], system, batch_size, max_new_tokens,
@@ -85,7 +110,7 @@ def score_pairs(
 ) -> tuple[ModelOutputs, str]:
     """Toxicity before / after, similarity and perplexity; returns them and the classifier's
     name."""
-    from synthpack.evaluate.toxicity import load_toxicity_scorer
+    from synthpack.models.toxicity import load_toxicity_scorer
 
     scorer = load_toxicity_scorer(settings.toxicity_dir, settings.unsafe_label)
     outputs = ModelOutputs(
@@ -97,8 +122,8 @@ def score_pairs(
         n = len(items)
         outputs.similarity = [metrics.cosine(vectors[i], vectors[n + i]) for i in range(n)]
     if settings.perplexity:
-        from synthpack.evaluate.lm_scoring import load_scoring_model, score_texts
-        from synthpack.model import prepare_model
+        from synthpack.models.embedded import prepare_model
+        from synthpack.models.scoring import load_scoring_model, score_texts
 
         lm, lm_tokenizer = load_scoring_model(settings.reference_lm or prepare_model())
         with progress_bar(2 * len(items), "Perplexity") as progress:
@@ -108,35 +133,24 @@ def score_pairs(
     return outputs, scorer.name
 
 
-def run_debias(
-    out: Path,
-    settings: DebiasSettings,
-    *,
-    pairs: Path | None = None,
-    texts: Path | None = None,
-    model_dir: Path | None = None,
-    adapter: Path | None = None,
-    system: str = "general",
-    max_new_tokens: int = 256,
-    original_field: str = "original",
-    rewrite_field: str = "rewrite",
-    limit: int | None = None,
-    progress_bar: ProgressBar = silent,
-) -> dict:
+def run_debias(settings: DebiasSettings, out: Path, context: Context = Context()) -> dict:
     """Read (or write, with `model_dir`) the rewrites, measure them, and write report.json,
     pairs.jsonl, rewrites.jsonl (when a model wrote them), the review sheet and chart.png."""
+    s, out, progress_bar = settings, Path(out), context.progress_bar
+    pairs, texts, model_dir, adapter = s.pairs, s.texts, s.model_dir, s.adapter
+    original_field, limit = s.original_field, s.limit
     if (pairs is None) == (texts is None):
         raise SynthpackError("give either --pairs FILE, or --texts FILE with --model DIR")
     if texts is not None and model_dir is None:
         raise SynthpackError("--texts needs --model (the debias model that writes the rewrites)")
     started = time.perf_counter()
     if pairs is not None:
-        items = metrics.load_pairs(pairs, original_field, rewrite_field)[:limit]
+        items = metrics.load_pairs(pairs, original_field, s.rewrite_field)[:limit]
     else:
         originals = read_texts(texts, original_field)[:limit]
         items = rewrite_texts(
-            originals, model_dir, adapter, system, settings.batch_size, max_new_tokens,
-            progress_bar,
+            originals, model_dir, adapter, s.system, s.batch_size, s.max_new_tokens,
+            progress_bar, s.precision,
         )  # fmt: skip
         atomic_write_jsonl(
             out / "rewrites.jsonl",

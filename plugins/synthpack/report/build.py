@@ -1,7 +1,8 @@
-"""The run report: one self-contained HTML page and `summary.json` built from a demo run folder.
+"""The last step, report: one self-contained HTML page and `summary.json` for a run folder.
 
-Everything is read back from the files the steps wrote, so `synthpack report RUN_DIR` rebuilds
-the page at any time (for example after re-running one step). The plots are PNG files under
+Everything is read back from the step records and the files the steps wrote, so `synthpack
+report RUN_DIR` rebuilds the page at any time (for example after re-running one step), for a
+demo's folder or a folder of hand-run commands alike. The plots are PNG files under
 RUN_DIR/report/ and are embedded in the page as data URIs, so the HTML can be mailed alone.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import platform
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,8 +19,13 @@ from synthpack.clean.report import SUCCESS_BAR
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_text
 from synthpack.common.plots import figure, save_png
+from synthpack.common.step import RECORD_SUFFIX, Context, StepSettings, find_records
 from synthpack.common.tables import format_table
-from synthpack.demo.layout import STEPS, STEREOSET_MODELS, RunLayout
+
+SUMMARY = "summary.json"
+REPORT_HTML = "report.html"
+PLOTS = "report"  # the PNGs, under the run folder
+TEMPLATE = "run.html.jinja2"  # beside this module
 
 
 def _read_json(path: Path) -> dict | None:
@@ -26,34 +33,66 @@ def _read_json(path: Path) -> dict | None:
 
 
 def collect(run_dir: Path) -> dict:
-    """Everything the report shows, as plain data (this is also `summary.json`)."""
-    files = RunLayout(Path(run_dir))
-    if not files.root.is_dir():
+    """Everything the report shows, as plain data (this is also `summary.json`).
+
+    Read from the step records below `run_dir` (`common.step.find_records`): a demo's folder
+    and a folder of hand-run commands read alike.
+    """
+    root = Path(run_dir)
+    if not root.is_dir():
         raise SynthpackError(f"{run_dir}: no such run folder")
-    steps = [s for s in (_read_json(files.stamp(n)) for n in STEPS) if s]
-    if not steps:
-        raise SynthpackError(f"{run_dir}: no finished demo step found (no .STEP.done files)")
-    generation = _read_json(files.generation_report)
-    mlp = _read_json(files.eval_mlp_report)
-    label_check = (_read_json(files.label_check_report) or {}).get("label_check")
+    found = _finished(root)
+    latest = {r["step"]: (folder, r) for folder, r in found}  # the newest of each kind
+    cleaned = _report_of(latest.get("clean"))
+    mlp = _report_of(latest.get("eval_mlp"))
+    label_check = (_report_of(latest.get("label_check")) or {}).get("label_check")
     stereoset = {
-        name: report["intrasentence"]
-        for name in STEREOSET_MODELS
-        if (report := _read_json(files.stereoset(name) / "report.json"))
+        folder.name: report["intrasentence"]
+        for folder, r in found
+        if r["step"] == "stereoset"
+        and (report := _report_of((folder, r)))
+        and "intrasentence" in report
     }
+    settings = root / "settings.json"
     return {
-        "run_dir": str(files.root.resolve()),
+        "run_dir": str(root.resolve()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, Python "
         f"{platform.python_version()}",
-        "settings": _read_json(files.settings),
-        "steps": [{k: v for k, v in s.items() if k != "status"} for s in steps],
-        "total_seconds": round(sum(s["seconds"] for s in steps if s["step"] != "report"), 1),
-        "generation": generation and _generation_summary(generation),
+        "settings": _read_json(settings),
+        "steps": [_step_row(folder, r) for folder, r in found],
+        "total_seconds": round(sum(r["seconds"] for _, r in found), 1),
+        "generation": cleaned and _generation_summary(cleaned),
         "label_check": label_check,
         "classifier": mlp and _classifier_summary(mlp),
         "stereoset": stereoset or None,
     }
+
+
+def _finished(root: Path) -> list[tuple[Path, dict]]:
+    """The records of the finished steps below `root`, oldest first (the report's own aside)."""
+    found = [(folder, r) for folder, r in find_records(root) if r["step"] != "report"]
+    if not found:
+        raise SynthpackError(
+            f"{root}: no finished step found (no *{RECORD_SUFFIX} record in it or below it)"
+        )
+    return found
+
+
+def _report_of(found: tuple[Path, dict] | None) -> dict | None:
+    """The full report a step wrote (its `report` file), else the one in its record."""
+    if found is None:
+        return None
+    folder, record = found
+    path = record.get("writes", {}).get("report")
+    return _read_json(Path(path)) if path and Path(path).exists() else record.get("report")
+
+
+def _step_row(folder: Path, record: dict) -> dict:
+    """One row of the steps table; StereoSet rows name their model (the folder)."""
+    name = record["step"]
+    return {"step": f"{name} ({folder.name})" if name == "stereoset" else name,
+            "seconds": record["seconds"]}  # fmt: skip
 
 
 def _cpu_count() -> int:
@@ -155,17 +194,17 @@ def plot_latency(classifier: dict, path: Path) -> Path:
     return save_png(fig, path)
 
 
-def make_plots(files: RunLayout, summary: dict) -> dict[str, Path]:
+def make_plots(root: Path, summary: dict) -> dict[str, Path]:
     from synthpack.evaluate.run import plot_f1
 
-    folder = files.plots
+    folder = root / PLOTS
     plots = {"steps": plot_step_times(summary, folder / "steps.png")}
     if summary["generation"]:
         plots["rejects"] = plot_rejects(summary["generation"], folder / "rejects.png")
         plots["quality"] = plot_generation_quality(summary["generation"], folder / "quality.png")
     if summary["classifier"]:
-        mlp_report = _read_json(files.eval_mlp_report)
-        plot_f1(mlp_report, folder / "f1.png")
+        mlp = [found for found in _finished(root) if found[1]["step"] == "eval_mlp"][-1]
+        plot_f1(_report_of(mlp), folder / "f1.png")
         plots["f1"] = folder / "f1.png"
         plots["latency"] = plot_latency(summary["classifier"], folder / "latency.png")
     return plots
@@ -176,34 +215,48 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def render_html(summary: dict, plots: dict[str, Path], templates_dir: Path | None = None) -> str:
+def render_html(summary: dict, plots: dict[str, Path]) -> str:
     import jinja2
 
-    from synthpack.common.paths import templates_root
-
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_root(templates_dir) / "report")),
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),
         undefined=jinja2.StrictUndefined,
         autoescape=True,
     )
     images = {name: _data_uri(path) for name, path in plots.items()}
-    return env.get_template("run.html.jinja2").render(s=summary, images=images)
+    return env.get_template(TEMPLATE).render(s=summary, images=images)
 
 
 def build_report(run_dir: Path) -> Path:
     """Write RUN_DIR/report.html, RUN_DIR/summary.json and the PNGs; return the HTML path."""
-    files = RunLayout(Path(run_dir))
-    summary = collect(files.root)
-    plots = make_plots(files, summary)
-    atomic_write_json(files.summary, summary)
-    atomic_write_text(files.report_html, render_html(summary, plots))
-    return files.report_html
+    root = Path(run_dir)
+    summary = collect(root)
+    plots = make_plots(root, summary)
+    atomic_write_json(root / SUMMARY, summary)
+    atomic_write_text(root / REPORT_HTML, render_html(summary, plots))
+    return root / REPORT_HTML
+
+
+@dataclass(frozen=True)
+class ReportSettings(StepSettings):
+    """The report of the run folder it is given: nothing to set."""
+
+    step = "report"
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        return {"html": Path(folder) / REPORT_HTML, "summary": Path(folder) / SUMMARY,
+                "plots": Path(folder) / PLOTS}  # fmt: skip
+
+
+def run_report(settings: ReportSettings, folder: Path, context: Context = Context()) -> dict:
+    """The report step: the page and summary.json of FOLDER, from every step record below it."""
+    return {"html": str(build_report(folder))}
 
 
 def rebuild_report(run_dir: Path) -> tuple[Path, str]:
     """`synthpack report RUN_DIR`: the rebuilt page and the results table of its summary."""
     html = build_report(run_dir)
-    summary = json.loads(RunLayout(Path(run_dir)).summary.read_text(encoding="utf-8"))
+    summary = json.loads((Path(run_dir) / SUMMARY).read_text(encoding="utf-8"))
     return html, results_table(summary)
 
 

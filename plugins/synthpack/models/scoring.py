@@ -186,10 +186,10 @@ def load_scoring_model(model_dir, adapter=None, precision=None):
     keep about 3 significant digits; this split keeps every sentence within 0.65 nats of
     fp32 and decides StereoSet's close calls in fp32 (`stereoset.model_scores`).
     """
-    from synthpack.common.precision import Precision, model_device, resolve_precision
-    from synthpack.generate.backends import load_model
+    from synthpack.models.backends import load_model
+    from synthpack.models.precision import Precision, as_precision
 
-    chosen = resolve_precision(precision, model_device())
+    chosen = as_precision(precision)
     model, tokenizer = load_model(model_dir, adapter, Precision("fp32", chosen.reason))
     if chosen.is_bf16:
         _bf16_matmuls(model)

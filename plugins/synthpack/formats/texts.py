@@ -24,31 +24,21 @@ import glob
 import io
 import json
 import re
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import json_lines, read_user_text
-from synthpack.common.labels import (
-    LABEL,
-    POLARITIES,
-    label_problem,
-    polarity_of,
-    text_key,
-    unknown_label,
-    visible_text,
-)
+from synthpack.common.labels import LABEL, POLARITIES, label_problem, polarity_of, unknown_label
 from synthpack.common.problems import Problems, located
-from synthpack.prompts.categories import Category
+from synthpack.common.text import text_key, visible_text
 
 TEXT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt")
 POLARITY_FIELD = "polarity"  # `synthpack generate` writes accepted.jsonl rows with pos/neg here
 FILE_PREFIXES = {"hate_": "pos", "neutral_": "neg"}  # ToxiGen's file names carry the class
 TOXIGEN_THRESHOLD = 5.5  # toxicity_ai + toxicity_human above this is toxic (SOURCE.md)
 TOXIGEN_COLUMNS = {"text", "toxicity_ai", "toxicity_human"}
-EXAMPLE_LENGTHS = ("short", "long", "any")
 _PROMPT_SPLIT = re.compile(r"\\n-?")  # ToxiGen prompt lines: `- a\n- b\n-` with a literal \n
 
 
@@ -466,66 +456,10 @@ def read_texts(path: Path, text_field: str = "text") -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- seed pools
 
 
-@dataclass
-class SeedPools:
-    """The deduplicated texts of one category, per class, plus what was dropped and why."""
-
-    category: str
-    texts: dict[str, list[str]]
-    rejects: list[dict] = field(default_factory=list)
-    read: int = 0
-    sources: list[str] = field(default_factory=list)
-
-
-def load_pools(
-    category: Category,
-    labelled=(),
-    positive=(),
-    negative=(),
-    extra_positive=(),
-    dataset_dir: Path | None = None,
-) -> SeedPools:
-    """Seed texts of a category: given files, else the category's default seed files.
-
-    `--pos`/`--neg` replace the category's defaults for that class; a labelled file (text +
-    label) replaces both. `extra_positive` files are added to the positives (Mix_GPT).
-    """
-    positive, negative = list(positive), list(negative)
-    if not labelled:
-        positive = positive or category.seed_paths("pos", dataset_dir)
-        negative = negative or category.seed_paths("neg", dataset_dir)
-    rows = read_seeds(labelled, positive + list(extra_positive), negative)
-    kept, rejects = dedupe(rows)
-    texts = {polarity: [r.text for r in kept if r.label == polarity] for polarity in POLARITIES}
-    sources = sorted({r.source for r in rows})
-    return SeedPools(category.name, texts, rejects, read=len(rows), sources=sources)
-
-
-def require_pool(pools: SeedPools, polarity: str, category: Category) -> list[str]:
-    texts = pools.texts[polarity]
-    if not texts:
-        key = "positive" if polarity == "pos" else "negative"
-        flag = "--pos" if polarity == "pos" else "--neg"
-        raise SynthpackError(
-            f"category {category.name!r} has no {key} seed texts: {category.path}, field "
-            f"'seeds.{key}' lists none; pass {flag} FILE (or --seeds FILE with a label column)"
-        )
-    return texts
-
-
-def length_filter(texts: list[str], length: str) -> list[str]:
-    """SPEC's long vs short examples, relative to the pool: the halves around the median length.
-
-    short: at most the median number of words; long: more than the median; any: all texts.
-    A relative split works for any seed set (ToxiGen's sentences are all short in absolute terms).
-    """
-    if length not in EXAMPLE_LENGTHS:
-        raise SynthpackError(
-            f"Unknown example length {length!r}. Available: {', '.join(EXAMPLE_LENGTHS)}"
-        )
-    if length == "any" or not texts:
-        return list(texts)
-    median = statistics.median(len(t.split()) for t in texts)
-    if length == "short":
-        return [t for t in texts if len(t.split()) <= median]
-    return [t for t in texts if len(t.split()) > median]
+def drop_overlap(data: Labelled, eval_keys: set[str]) -> tuple[Labelled, int]:
+    """Training rows whose text also appears in the evaluation set would leak; drop them."""
+    kept = Labelled(source=data.source, notes=list(data.notes))
+    for text, label in zip(data.texts, data.labels, strict=True):
+        if text_key(text) not in eval_keys:
+            kept.add(text, label)
+    return kept, len(data) - len(kept)

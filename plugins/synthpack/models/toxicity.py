@@ -114,7 +114,7 @@ def _is_synthpack_classifier(path: Path) -> bool:
 
 def _load_synthpack_classifier(path: Path, unsafe_label: str | None):
     """The MLP `synthpack eval mlp` saves (classifier.json + weights.npz; P(harmful))."""
-    from synthpack.evaluate.classifier.mlp import TextClassifier
+    from synthpack.models.classifier.mlp import TextClassifier
 
     model = TextClassifier.load(path)
     return ToxicityScorer(

@@ -20,8 +20,8 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.paths import synthpack_home
-from synthpack.common.precision import TORCH_DTYPES, Precision
 from synthpack.common.problems import unknown_name
+from synthpack.models.precision import TORCH_DTYPES, Precision
 
 MARKER = "synthpack_model.json"
 CONVERSION_VERSION = 3  # raise it when `prepare_model` writes folders differently
@@ -201,6 +201,13 @@ def prepare_model(
         atomic_write_json(work / MARKER, marker, mode=0o644)
 
     return _build_aside(out_dir, build)
+
+
+def resolve_model(model: str | Path) -> Path:
+    """A model option's value as a folder: `default` or an embedded model's name is prepared
+    (once) and its folder returned; anything else is a model folder."""
+    name = DEFAULT_MODEL if str(model) == "default" else str(model)
+    return prepare_model(name) if name in MODELS else Path(model)
 
 
 def _build_aside(out_dir: Path, build) -> Path:

@@ -21,7 +21,7 @@ import numpy as np
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.problems import located
-from synthpack.evaluate.classifier.features import (
+from synthpack.models.classifier.features import (
     FEATURE_KINDS,
     MiniLMFeatures,
     TfidfFeatures,
@@ -213,7 +213,7 @@ class TextClassifier:
         """
         import torch
 
-        from synthpack.evaluate.metrics import best_f1_threshold
+        from synthpack.common.metrics import best_f1_threshold
 
         config = config or MLPConfig()
         y_all = np.asarray(labels, dtype=np.float32)
@@ -284,7 +284,7 @@ class TextClassifier:
         best epochs. `train_on_pool=False` trains on extra alone: the whole pool is then
         out-of-sample as it is, so one fit early-stops and tunes its threshold on all of it.
         """
-        from synthpack.evaluate.metrics import auroc, best_f1_threshold
+        from synthpack.common.metrics import auroc, best_f1_threshold
 
         config = config or MLPConfig()
         if config.folds < 2:

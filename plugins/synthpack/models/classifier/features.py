@@ -13,8 +13,8 @@ import re
 
 import numpy as np
 
-from synthpack.common.embeddings import encode, load_minilm
 from synthpack.common.errors import SynthpackError
+from synthpack.models.embeddings import encode, load_minilm
 
 FEATURE_KINDS = ("tfidf", "minilm")
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern

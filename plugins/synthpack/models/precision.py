@@ -3,12 +3,14 @@
 bf16 halves memory traffic and, on CPUs with native bf16 instructions (Intel AMX, AVX512-BF16
 on Intel and AMD), multiplies matrices several times faster than fp32. Where a CPU lacks them,
 torch emulates bf16 and it is slower than fp32, so `auto` keeps fp32 there and says why.
-Every path that runs a language model (LLaMA-Factory training, generation, LM scoring, prefix
-tuning) asks `resolve_precision` and nothing else.
+The command line (or the demo) resolves it once and passes the `Precision` down to every path
+that runs a language model (LLaMA-Factory training, generation, LM scoring, prefix tuning);
+library callers that pass none get `default_precision()`.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +104,21 @@ def resolve_precision(
         "fp32",
         f"auto: {where} has no native bf16 ({' or '.join(BF16_CPU_FLAGS)}), so fp32 is faster",
     )
+
+
+@functools.cache
+def default_precision() -> Precision:
+    """This process's precision when nobody chose one: `$SYNTHPACK_PRECISION`, else auto,
+    resolved once for the device models run on."""
+    return resolve_precision(None, model_device())
+
+
+def as_precision(value: Precision | str | None) -> Precision:
+    """A `Precision` as passed down; None is this process's default. A name (`bf16`, a
+    library caller's or a test's) is resolved for this machine."""
+    if isinstance(value, Precision):
+        return value
+    return default_precision() if value is None else resolve_precision(value, model_device())
 
 
 def model_device() -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.precision import Precision, model_device, resolve_precision
+from synthpack.models.precision import as_precision, model_device
 
 DEFAULT_BATCH_SIZE = 16  # prompts per padded batch: 3.96x single-sequence throughput on SmolLM2
 # Compiling the decoding step saved ~15% per step on SmolLM2 at batch 16 but costs ~40 s per
@@ -57,7 +57,7 @@ class Sampling:
         if self.temperature > 0:
             from transformers import LogitsProcessorList
 
-            from synthpack.generate.nucleus import nucleus_processor
+            from synthpack.models.nucleus import nucleus_processor
 
             sampler = nucleus_processor(self.temperature, self.top_p)
             kwargs["logits_processor"] = LogitsProcessorList([sampler])
@@ -123,8 +123,7 @@ def load_model(
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     device = model_device()
-    if not isinstance(precision, Precision):
-        precision = resolve_precision(precision, device)
+    precision = as_precision(precision)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:

@@ -1,0 +1,150 @@
+"""The step contract: every step of the data flow is one runner of one shape.
+
+A runner is `run_X(settings, folder, context) -> report`: `settings` is a frozen dataclass
+(a `StepSettings`) that holds everything the step needs, input paths included, and declares
+the files the step reads (`reads`) and writes into `folder` (`writes`); the report is a
+JSON-able dict. `run_step` is the one place that checks the inputs exist, times the runner and
+leaves its record, `FOLDER/STEP.step.json` (settings, files read and written, seconds,
+report). A command builds the settings from its options and calls `run_step`; the demo is a
+list of (settings, folder) pairs run through the same function; `synthpack report` and a
+resumed demo read the records back, so a hand-run folder and a demo folder read alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.files import atomic_write_json
+from synthpack.common.progress import ProgressBar, silent
+
+RECORD_SUFFIX = ".step.json"
+RECORD_DEPTH = 3  # how deep below a run folder `find_records` looks
+
+
+def to_stderr(message: str) -> None:
+    """The default note printer of a terminal command: notes go to stderr, results to stdout."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _quiet(message: str) -> None:
+    """Notes nobody reads (library calls, tests)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a runner may use besides its settings: a progress bar and a note printer."""
+
+    progress_bar: ProgressBar = silent
+    echo: Callable[[str], None] = _quiet
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """Base of every step's settings. Subclasses set `step` and list their inputs and outputs."""
+
+    step: ClassVar[str] = ""
+
+    def reads(self) -> dict[str, Path | None]:
+        """The files (or folders) the step reads, by role; None: not used this time."""
+        return {}
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        """The files the step writes into `folder`, by role."""
+        return {}
+
+    def as_record(self) -> dict:
+        """The settings as JSON-able data (paths as strings, nested settings as dicts)."""
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def plain(value):
+    """`value` as JSON-able data: paths become strings, dataclasses dicts, tuples lists."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, StepSettings):
+        return value.as_record()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    return value
+
+
+S = TypeVar("S", bound=StepSettings)
+Runner = Callable[[S, Path, Context], dict]
+
+
+def record_path(folder: Path, step: str) -> Path:
+    return Path(folder) / f"{step}{RECORD_SUFFIX}"
+
+
+def missing_inputs(settings: StepSettings) -> list[str]:
+    """`role: path` for every declared input that does not exist."""
+    return [
+        f"{role}: {path} not found"
+        for role, path in settings.reads().items()
+        if path is not None and not Path(path).exists()
+    ]
+
+
+def run_step(
+    runner: Runner, settings: S, folder: Path, context: Context = Context(), **extra
+) -> dict:
+    """Run one step: check its inputs, run it, write its record; returns the runner's report.
+
+    `extra` goes into the record beside the settings (e.g. the demo's name for the step).
+    """
+    missing = missing_inputs(settings)
+    if missing:
+        raise SynthpackError(
+            f"step '{settings.step}' cannot start: missing input(s): " + "; ".join(missing)
+        )
+    folder = Path(folder)
+    started = time.perf_counter()
+    report = runner(settings, folder, context)
+    seconds = round(time.perf_counter() - started, 1)
+    record = {
+        "step": settings.step,
+        **extra,
+        "seconds": seconds,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings.as_record(),
+        "reads": {k: str(v) for k, v in settings.reads().items() if v is not None},
+        "writes": {k: str(v) for k, v in settings.writes(folder).items() if Path(v).exists()},
+        "report": plain(report),
+    }
+    if folder.is_dir():
+        atomic_write_json(record_path(folder, extra.get("name", settings.step)), record)
+    return report
+
+
+def read_record(folder: Path, name: str) -> dict | None:
+    """The record a step left in `folder`, or None."""
+    path = record_path(folder, name)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def find_records(root: Path, depth: int = RECORD_DEPTH) -> list[tuple[Path, dict]]:
+    """Every step record in `root` and its subfolders (at most `depth` deep), oldest first:
+    what `synthpack report` reads, whether the steps ran in a demo or by hand."""
+    root = Path(root)
+    found = []
+    for level in range(depth + 1):
+        pattern = "/".join(["*"] * level + [f"*{RECORD_SUFFIX}"])
+        for path in root.glob(pattern):
+            try:
+                found.append((path.parent, json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise SynthpackError(f"{path}: not a readable step record ({exc})") from exc
+    return sorted(found, key=lambda item: item[1].get("finished", ""))

@@ -1,0 +1,154 @@
+"""Demo recipes: the sizes and settings of a demo run, as YAML files in the pack's recipes/.
+
+A recipe file holds `Recipe`'s fields (a header comment says what it is for, the hardware it
+was timed on, and the command), or `base: NAME` plus the fields it changes. `synthpack demo
+--recipe NAME|FILE key=value ...` loads one and overrides single fields; `synthpack recipes`
+lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from synthpack.common.errors import SynthpackError
+from synthpack.common.paths import pack_dir
+from synthpack.common.problems import unknown_name
+from synthpack.models.embedded import MODELS
+from synthpack.train.lf_config import parse_override
+
+DEFAULT_RECIPE = "default"
+SEED_SOURCES = ("demonstrations", "real_train")
+PIPELINES = ("synthesis",)
+CATEGORY = "hate"  # the demo's harm category: the one the shipped ToxiGen subset labels
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How much work each step of a demo does, and with which settings."""
+
+    prompts_per_polarity: int
+    n_entries: int  # entries each prompt asks for
+    shots: int  # few-shot examples in each prompt
+    sft_per_class: int  # SFT records per polarity
+    train_steps: int
+    learning_rate: float
+    cutoff_len: int
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    real_train: int  # real labelled texts for the classifier (ToxiGen annotated)
+    real_eval: int
+    stereoset_examples: int  # intrasentence examples, evenly spaced over the dev set
+    seed: int = 0
+    # The label check: P(harmful) cut of the checker trained on real_train only;
+    # None = the checker's own decision threshold (F1-best on its validation split).
+    label_check_threshold: float | None = None
+    label_check_negative_threshold: float | None = None  # None: 0.5
+    label_check_mode: str = "reject"
+    # tfidf: the same features as the classifier it judges for; minilm: a second opinion
+    label_check_features: str = "tfidf"
+    version: str = "v1"  # the prompt template version (V1-V3, first paper's Table 2)
+    # Few-shot examples and SFT answers: ToxiGen's demonstrations, or the classifier's own
+    # real training texts (the paper's D_train)
+    seeds: str = "demonstrations"
+    generator: str = "smollm2"  # the embedded model that is tuned and generates
+    pipeline: str = "synthesis"
+
+    def __post_init__(self):
+        if self.seeds not in SEED_SOURCES:
+            raise unknown_name("seed source", self.seeds, SEED_SOURCES)
+        if self.generator not in MODELS:
+            raise unknown_name("generator", self.generator, list(MODELS))
+        if self.pipeline not in PIPELINES:
+            raise unknown_name("pipeline", self.pipeline, PIPELINES)
+
+    @property
+    def synthetic_dataset(self) -> str:
+        """The name the label-checked set is registered under."""
+        return f"{CATEGORY}_{self.version}_synthetic"
+
+    def with_overrides(self, overrides: list[str] | tuple[str, ...]) -> Recipe:
+        """The recipe with `key=value` overrides (values read as YAML: 36, 1e-3, null)."""
+        return _build(dataclasses.asdict(self), dict(parse_override(o) for o in overrides), "")
+
+
+FIELDS = [f.name for f in dataclasses.fields(Recipe)]
+
+
+def recipes_dir() -> Path:
+    return pack_dir("recipes")
+
+
+def list_recipes() -> list[str]:
+    return sorted(p.stem for p in recipes_dir().glob("*.yaml"))
+
+
+def describe(name: str) -> str:
+    """A recipe's first header line: what it is for."""
+    for line in (recipes_dir() / f"{name}.yaml").read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
+def _read(path: Path, seen: tuple[str, ...] = ()) -> dict:
+    """A recipe file's fields, with its `base` recipe's fields under them."""
+    try:
+        fields = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SynthpackError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(fields, dict):
+        raise SynthpackError(f"{path}: a recipe is a mapping of field: value")
+    base = fields.pop("base", None)
+    if base is None:
+        return fields
+    if base in seen:
+        raise SynthpackError(f"{path}: base: {base} includes itself")
+    return {**_read(_path_of(base), (*seen, base)), **fields}
+
+
+def _path_of(name_or_file: str | Path) -> Path:
+    path = Path(name_or_file)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise SynthpackError(f"{path}: recipe file not found")
+        return path
+    if str(name_or_file) not in list_recipes():
+        raise unknown_name("recipe", str(name_or_file), list_recipes())
+    return recipes_dir() / f"{name_or_file}.yaml"
+
+
+def _build(fields: dict, overrides: dict, source: str) -> Recipe:
+    unknown = sorted(set(fields) - set(FIELDS)) + sorted(set(overrides) - set(FIELDS))
+    if unknown:
+        raise unknown_name(f"recipe field{' in ' + source if source else ''}", unknown[0], FIELDS)
+    missing = [f.name for f in dataclasses.fields(Recipe) if f.default is dataclasses.MISSING]
+    missing = [name for name in missing if name not in fields and name not in overrides]
+    if missing:
+        raise SynthpackError(f"{source or 'recipe'}: missing field(s): {', '.join(missing)}")
+    try:
+        return Recipe(**{**fields, **overrides})
+    except TypeError as exc:
+        raise SynthpackError(f"{source or 'recipe'}: {exc}") from exc
+
+
+def load_recipe(name_or_file: str | Path = DEFAULT_RECIPE, overrides=()) -> Recipe:
+    """A shipped recipe by name, or a recipe file, with `key=value` overrides."""
+    path = _path_of(name_or_file)
+    return _build(_read(path), dict(parse_override(o) for o in overrides), str(path))
+
+
+def recipe_command(recipe: Recipe) -> list[str]:
+    """`--recipe NAME key=value ...`: the closest shipped recipe and the fields that differ."""
+    candidates = []
+    for name in list_recipes():
+        shipped = dataclasses.asdict(load_recipe(name))
+        changed = {k: v for k, v in dataclasses.asdict(recipe).items() if shipped[k] != v}
+        candidates.append((len(changed), name != DEFAULT_RECIPE, name, changed))
+    _, _, name, changed = min(candidates)
+    argv = [] if name == DEFAULT_RECIPE else ["--recipe", name]
+    return argv + [f"{k}={'null' if v is None else v}" for k, v in changed.items()]

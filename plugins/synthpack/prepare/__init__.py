@@ -1,0 +1,1 @@
+"""Step 0, prepare: the model folder and seeded samples of real labelled text (the demo's)."""
