@@ -55,6 +55,7 @@ def _seconds(stamp: str) -> int:
 def train_once(variant: str, run_dir: Path, steps: int, out: Path) -> dict:
     """One real training run (called in a child process, so its peak memory is its own)."""
     from synthpack.common.paths import pack_dir
+    from synthpack.common.step import read_record
     from synthpack.models.embedded import prepare_model
     from synthpack.models.precision import Precision
     from synthpack.train.launch import precision_overrides, run_llamafactory_train
@@ -66,7 +67,7 @@ def train_once(variant: str, run_dir: Path, steps: int, out: Path) -> dict:
                 "use_cpu": True}  # fmt: skip
     else:
         keys = precision_overrides(model, Precision(precision, "bench"))
-    dataset = json.loads((run_dir / ".sft.done").read_text())["dataset"]
+    dataset = f"{read_record(run_dir / 'sft', 'sft')['report']['stem']}_train"
     started = time.perf_counter()
     run_llamafactory_train(
         pack_dir("llamafactory_configs") / CONFIG,
@@ -188,16 +189,14 @@ def measure_generation(run_dir: Path, adapter: Path, batch: int, repeats: int) -
 
 
 def measure_stereoset(work: Path) -> list[dict]:
-    from synthpack.evaluate.stereoset import run_stereoset
+    from synthpack.evaluate.stereoset import StereoSetSettings, run_stereoset
     from synthpack.models.embedded import prepare_model
 
     rows = []
     for precision in ("fp32", "bf16"):
         started = time.perf_counter()
-        report = run_stereoset(
-            STEREOSET, work / "stereoset" / precision, prepare_model(),
-            precision=precision,
-        )  # fmt: skip
+        settings = StereoSetSettings(STEREOSET, prepare_model(), precision=precision)
+        report = run_stereoset(settings, work / "stereoset" / precision)
         block = report["intrasentence"]
         rows.append({
             "precision": precision, "examples": block["examples"],
@@ -243,7 +242,7 @@ def main() -> None:
 
     import torch
 
-    from synthpack.demo.steps import run_demo
+    from synthpack.demo.pipeline import run_demo
     from synthpack.models.precision import cpu_bf16_flags, resolve_precision
 
     skip = set(filter(None, args.skip.split(",")))

@@ -21,12 +21,13 @@ import torch
 
 from synthpack.models.backends import Sampling, generate_batch, load_model
 from synthpack.models.embedded import prepare_model
-from synthpack.prompts.render import run_render
+from synthpack.prompts.render import RenderSettings, run_render
 
 
 def rendered_prompts(n: int, n_entries: int) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
-        run_render("hate", ["v1"], ["pos"], Path(tmp), n_prompts=n, n_entries=n_entries)
+        settings = RenderSettings("hate", ("v1",), ("pos",), n_prompts=n, n_entries=n_entries)
+        run_render(settings, Path(tmp))
         path = Path(tmp) / "hate_pos_v1" / "prompts.jsonl"
         return [json.loads(line)["prompt"] for line in path.read_text().splitlines()]
 

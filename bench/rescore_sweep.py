@@ -16,19 +16,20 @@ import json
 from pathlib import Path
 
 from synthpack.common.files import atomic_write_json
-from synthpack.evaluate.run import run_mlp_eval
+from synthpack.evaluate.run import MlpEvalSettings, run_mlp_eval
 from synthpack.models.classifier.mlp import MLPConfig
 
 
 def rescore(run_dir: Path, out: Path, folds: int) -> dict:
     """eval mlp on the run's real data and its two synthetic sets; reuses a finished report."""
     if not (out / "report.json").exists():
-        run_mlp_eval(
-            run_dir / "data" / "real_train.jsonl", run_dir / "data" / "real_eval.jsonl", out,
-            synthetic=[("synthetic", run_dir / "generations" / "accepted.jsonl"),
-                       ("checked", run_dir / "label_check" / "accepted.jsonl")],
-            config=MLPConfig(folds=folds), echo=lambda _msg: None,
+        settings = MlpEvalSettings(
+            run_dir / "data" / "real_train.jsonl", run_dir / "data" / "real_eval.jsonl",
+            synthetic=(("synthetic", run_dir / "generations" / "accepted.jsonl"),
+                       ("checked", run_dir / "label_check" / "accepted.jsonl")),
+            config=MLPConfig(folds=folds),
         )  # fmt: skip
+        run_mlp_eval(settings, out)
     report = json.loads((out / "report.json").read_text())
     runs = {row["name"]: row for row in report["runs"]}
     row = {

@@ -20,10 +20,26 @@ import sys
 import time
 from pathlib import Path
 
-from synthpack.demo.layout import MORE_STEPS, SIZES, DemoSize
+from synthpack.common.step import read_record, record_path
+from synthpack.demo.recipes import Recipe, load_recipe
 
-BASE = SIZES["quick"]  # the sweep started from the SmolLM2 recipe, the demo default then
-GEMMA = {"generator": SIZES["default"].generator, **MORE_STEPS}
+BASE = load_recipe("quick")  # the sweep started from the SmolLM2 recipe, the demo default then
+# What the default recipe changes in quick, apart from its model: the first sweep's more_steps.
+MORE_STEPS = {
+    k: v
+    for k, v in dataclasses.asdict(load_recipe("default")).items()
+    if v != getattr(BASE, k) and k != "generator"
+}
+GEMMA = {"generator": load_recipe("default").generator, **MORE_STEPS}
+# Where each demo step leaves its record (common.step): the step's folder in a run.
+RECORD_FOLDERS = {
+    "render": "prompts",
+    "generate": "generations",
+    "clean": "generations",
+    "label_check": "label_check",
+    "register": ".",
+    "eval_mlp": "eval_mlp",
+}
 
 
 def seeded(stem: str, seed: int) -> str:
@@ -59,23 +75,23 @@ AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
 STEPS = "prepare-eval_mlp"
 
 
-def size_of(name: str) -> DemoSize:
+def size_of(name: str) -> Recipe:
     parent, changes = SETTINGS[name]
     base = size_of(parent) if parent else BASE
     return dataclasses.replace(base, **changes)
 
 
-def seed_from_parent(run_dir: Path, parent_dir: Path, size: DemoSize) -> None:
+def seed_from_parent(run_dir: Path, parent_dir: Path, size: Recipe) -> None:
     """Start `run_dir` from the parent's trained run: copy it, redo what follows training."""
     shutil.copytree(parent_dir, run_dir)
     settings = json.loads((run_dir / "settings.json").read_text())
-    settings["size"] = dataclasses.asdict(size)
+    settings["recipe"] = dataclasses.asdict(size)
     (run_dir / "settings.json").write_text(json.dumps(settings))
     redo = AFTER_TRAIN if size.prompts_per_polarity == json.loads(
-        (parent_dir / "settings.json").read_text())["size"]["prompts_per_polarity"
+        (parent_dir / "settings.json").read_text())["recipe"]["prompts_per_polarity"
     ] else ("render", *AFTER_TRAIN)  # fmt: skip
     for step in redo:
-        (run_dir / f".{step}.done").unlink(missing_ok=True)
+        record_path(run_dir / RECORD_FOLDERS[step], step).unlink(missing_ok=True)
     if "render" in redo:
         shutil.rmtree(run_dir / "generations", ignore_errors=True)
     else:
@@ -83,7 +99,7 @@ def seed_from_parent(run_dir: Path, parent_dir: Path, size: DemoSize) -> None:
 
 
 def summarise(name: str, run_dir: Path, seconds: float) -> dict:
-    stamp = lambda step: json.loads((run_dir / f".{step}.done").read_text())  # noqa: E731
+    train = read_record(run_dir / "train", "train")["report"]
     clean = json.loads((run_dir / "generations" / "report.json").read_text())
     check = json.loads((run_dir / "label_check" / "report.json").read_text())["label_check"]
     mlp = json.loads((run_dir / "eval_mlp" / "report.json").read_text())
@@ -92,8 +108,8 @@ def summarise(name: str, run_dir: Path, seconds: float) -> dict:
         "name": name,
         "changes": SETTINGS[name][1],
         "seconds": round(seconds, 1),
-        "loss_first": stamp("train").get("loss_first"),
-        "loss_last": stamp("train").get("loss_last"),
+        "loss_first": train.get("loss_first"),
+        "loss_last": train.get("loss_last"),
         "accepted": clean["accepted"],
         "by_polarity": {
             p: {k: v.get(k) for k in ("success_rate_mean", "duplication_rate_pct", "accepted")}
@@ -113,7 +129,7 @@ def summarise(name: str, run_dir: Path, seconds: float) -> dict:
 
 
 def main() -> None:
-    from synthpack.demo.steps import run_demo
+    from synthpack.demo.pipeline import run_demo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/synthpack-sweep"))

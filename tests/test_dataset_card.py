@@ -69,13 +69,13 @@ def test_generate_writes_a_card_that_register_keeps_in_sync(tmp_path):
 
 def test_the_card_names_the_cleaning_settings_and_the_exact_command(tmp_path):
     from synthpack.clean.dedup import DedupSettings
-    from synthpack.generate.run import run_generate
+    from synthpack.clean.run import CleanSettings, run_clean
+    from synthpack.generate.run import GenerateSettings, run_generate
 
     out = tmp_path / "gen"
     command = f"synthpack generate --prompts {PROMPTS} --predictions {PREDICTIONS} --out {out}"
-    run_generate(
-        PROMPTS, out, predictions=PREDICTIONS, dedup=DedupSettings(threshold=0.6), command=command
-    )
+    run_generate(GenerateSettings(PROMPTS, predictions=PREDICTIONS), out)
+    run_clean(CleanSettings(out, PROMPTS, dedup=DedupSettings(threshold=0.6), command=command), out)
     header, text = check_card(out)
     assert header["license"] == "other"  # no seed manifest beside the fixture: nothing known
     assert f"```bash\n{command}\n```" in text

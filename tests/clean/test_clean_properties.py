@@ -2,7 +2,7 @@
 
 Hypothesis writes prompts with any accepted polarity spelling and predictions made of any mix
 of numbering styles, scripts, junk, invisible and control characters; the real readers and
-the real cleaning run on them (`run_generate` with `--predictions`).
+the real generate (reading predictions) and clean runners on them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synthpack.clean.pipeline import clean_generations
+from synthpack.clean.run import CleanSettings, run_clean
 from synthpack.common.labels import LABEL, NEGATIVE_WORDS, POSITIVE_WORDS, polarity_of
-from synthpack.generate.run import run_generate
+from synthpack.generate.run import GenerateSettings, run_generate
 
 WORDS = st.sampled_from(
     ["they", "people", "all", "should", "leave", "我们", "他们", "骗子", "लोग", "देश", "люди",
@@ -74,11 +75,10 @@ def test_counts_add_up_and_every_generation_leaves_a_trace(items):
     ]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        report = run_generate(
-            _write(tmp / "prompts.jsonl", prompts),
-            tmp / "out",
-            predictions=_write(tmp / "predictions.jsonl", predictions),
-        )
+        prompts_path = _write(tmp / "prompts.jsonl", prompts)
+        answers = _write(tmp / "predictions.jsonl", predictions)
+        run_generate(GenerateSettings(prompts_path, predictions=answers), tmp / "out")
+        report = run_clean(CleanSettings(tmp / "out", prompts_path), tmp / "out")
         accepted = [json.loads(x) for x in (tmp / "out" / "accepted.jsonl").open()]
         rejected = [json.loads(x) for x in (tmp / "out" / "rejected.jsonl").open()]
     assert report["entries_parsed"] == report["accepted"] + report["rejected"]

@@ -12,9 +12,9 @@ from pathlib import Path
 from conftest import shared_data
 
 from synthpack.common.paths import pack_dir
-from synthpack.prepare.real_data import find_data
 from synthpack.evaluate.stereoset import load_stereoset
 from synthpack.formats.texts import read_labelled, read_seeds
+from synthpack.prepare.real_data import find_data
 
 DEMO = pack_dir("dataset_info") / "demo"
 

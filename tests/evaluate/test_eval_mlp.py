@@ -300,17 +300,18 @@ def test_bad_options_name_the_problem(tmp_path):
 def test_a_one_class_synthetic_set_only_augments(toxigen_split, tmp_path):
     """A weak generator may yield only harmful entries: real+NAME still runs, NAME alone is
     skipped with its reason (a classifier cannot learn from one class)."""
-    from synthpack.evaluate.run import run_mlp_eval
+    from synthpack.evaluate.run import MlpEvalSettings, run_mlp_eval
 
     (train, y_train), (evaluation, y_eval) = toxigen_split
     _write_jsonl(tmp_path / "train.jsonl", train[:600], y_train[:600])
     _write_jsonl(tmp_path / "eval.jsonl", evaluation[:300], y_eval[:300])
     harmful = [t for t, y in zip(train[600:], y_train[600:], strict=True) if y == 1][:50]
     _write_jsonl(tmp_path / "synth.jsonl", harmful, [1] * len(harmful))
-    report = run_mlp_eval(
-        tmp_path / "train.jsonl", tmp_path / "eval.jsonl", tmp_path / "out",
-        synthetic=[("synth", tmp_path / "synth.jsonl")], n_boot=200, echo=lambda _m: None,
+    settings = MlpEvalSettings(
+        tmp_path / "train.jsonl", tmp_path / "eval.jsonl",
+        synthetic=(("synth", tmp_path / "synth.jsonl"),), n_boot=200,
     )  # fmt: skip
+    report = run_mlp_eval(settings, tmp_path / "out")
     assert [r["name"] for r in report["runs"]] == ["real", "real+synth"]
     assert report["runs"][1]["train_size"] == report["runs"][0]["train_size"] + len(harmful)
     assert report["skipped_runs"] == [

@@ -187,7 +187,8 @@ def test_bf16_scoring_decides_close_calls_in_fp32_and_says_so(tiny_model, tmp_pa
     data = pack_dir("dataset_info") / "demo" / "stereoset" / "dev_intrasentence_300.json"
     runs = {
         precision: stereoset.run_stereoset(
-            data, tmp_path / precision, tiny_model, limit=40, precision=precision
+            stereoset.StereoSetSettings(data, tiny_model, limit=40, precision=precision),
+            tmp_path / precision,
         )
         for precision in ("fp32", "bf16")
     }
