@@ -47,22 +47,45 @@ def test_prepare_names_a_truncated_gguf_and_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.glob(".m.*")) == []  # the half-built folder was removed
 
 
-def test_demo_sizes_are_named_and_two_at_once_are_refused(tmp_path):
+def test_demo_recipes_are_named_and_two_at_once_are_refused(tmp_path):
     out = tmp_path / "run"
     result = run("demo", "--size", "quick", "--full", "--out", str(out))
-    assert result.exit_code == 2 and "--full and --size quick ask for two sizes" in result.output
+    assert result.exit_code == 2 and "quick and full name two recipes" in result.output
     result = run("demo", "--size", "huge", "--out", str(out))
     assert result.exit_code == 2 and "'default', 'quick', 'full'" in result.output
+    result = run("demo", "--recipe", "qiuck", "--out", str(out))
+    assert result.exit_code == 1 and "Unknown recipe 'qiuck'. Did you mean: quick" in result.output
+    result = run("demo", "train_step=3", "--out", str(out))
+    assert result.exit_code == 1 and "Unknown recipe field 'train_step'" in result.output
+    assert "train_steps" in result.output
     assert not out.exists()
 
 
-def test_the_default_demo_size_is_gemma_and_quick_is_smollm2(tmp_path):
-    """The steps before the model record each size's generator and recipe in settings.json."""
+def test_recipes_are_listed_with_their_model_and_size():
+    result = run("recipes")
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[1:4] for line in result.output.splitlines()[2:5]}
+    assert rows == {
+        "default": ["gemma3-270m", "36", "32"],
+        "full": ["gemma3-270m", "144", "128"],
+        "quick": ["smollm2", "12", "16"],
+    }
+
+
+def test_the_default_recipe_is_gemma_and_quick_is_smollm2(tmp_path):
+    """The steps before the model record each recipe's generator and settings in settings.json;
+    key=value overrides change one field."""
     import json
 
     for size, generator, steps in (("default", "gemma3-270m", 36), ("quick", "smollm2", 12)):
         out = tmp_path / size
-        result = run("demo", "--size", size, "--steps", "render-sft", "--out", str(out))
+        result = run("demo", "--recipe", size, "--steps", "render-sft", "--out", str(out))
         assert result.exit_code == 0, result.output
-        recorded = json.loads((out / "settings.json").read_text())["size"]
+        recorded = json.loads((out / "settings.json").read_text())["recipe"]
         assert (recorded["generator"], recorded["train_steps"]) == (generator, steps)
+    out = tmp_path / "overridden"
+    result = run("demo", "--recipe", "quick", "train_steps=3", "seed=2", "--steps", "render",
+                 "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "settings.json").read_text())["recipe"]
+    assert (recorded["train_steps"], recorded["seed"], recorded["n_entries"]) == (3, 2, 10)

@@ -123,9 +123,10 @@ def _path_of(name_or_file: str | Path) -> Path:
 
 
 def _build(fields: dict, overrides: dict, source: str) -> Recipe:
-    unknown = sorted(set(fields) - set(FIELDS)) + sorted(set(overrides) - set(FIELDS))
-    if unknown:
-        raise unknown_name(f"recipe field{' in ' + source if source else ''}", unknown[0], FIELDS)
+    for given, where in ((fields, f"{source}: " if source else ""), (overrides, "")):
+        unknown = sorted(set(given) - set(FIELDS))
+        if unknown:
+            raise SynthpackError(where + unknown_name("recipe field", unknown[0], FIELDS).message)
     missing = [f.name for f in dataclasses.fields(Recipe) if f.default is dataclasses.MISSING]
     missing = [name for name in missing if name not in fields and name not in overrides]
     if missing:
