@@ -37,7 +37,7 @@ RECORD_FOLDERS = {
     "generate": "generations",
     "clean": "generations",
     "label_check": "label_check",
-    "register": ".",
+    "register": "label_check",  # the register record sits beside the registered file
     "eval_mlp": "eval_mlp",
 }
 

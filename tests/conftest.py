@@ -20,7 +20,7 @@ os.environ.update(
         "WANDB_DISABLED": "true",
         "DISABLE_VERSION_CHECK": "1",
         # Figures the tests compare were recorded in fp32, which every CPU computes alike;
-        # the bf16 path has its own tests (tests/common/test_precision.py, the demo's
+        # the bf16 path has its own tests (tests/models/test_precision.py, the demo's
         # progress test), which ask for it explicitly.
         "SYNTHPACK_PRECISION": "fp32",
     }

@@ -44,6 +44,11 @@ class RegisterSettings(StepSettings):
     def writes(self, folder: Path) -> dict[str, Path]:
         return {"dataset_info": Path(folder) / DATASET_INFO}
 
+    def record_folder(self, folder: Path) -> Path | None:
+        """Beside the registered file (its set's folder); never in the shared dataset_dir."""
+        beside = Path(self.data_file).resolve().parent
+        return None if beside == Path(folder).resolve() else beside
+
 
 def run_register(settings: RegisterSettings, folder: Path, context: Context = Context()) -> dict:
     """Register the file in FOLDER/dataset_info.json (FOLDER is the LLaMA-Factory dataset_dir;

@@ -11,9 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from card_checks import check_card
 from click.testing import CliRunner
 from conftest import FIXTURES, SHARED_DATA
-from test_dataset_card import check_card
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError

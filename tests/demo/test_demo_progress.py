@@ -19,8 +19,8 @@ import sys
 import termios
 from dataclasses import asdict
 
+from card_checks import check_card
 from conftest import REPO
-from test_dataset_card import check_card
 from test_demo import REDUCED
 
 SCRIPT = """

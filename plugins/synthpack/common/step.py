@@ -61,6 +61,11 @@ class StepSettings:
         """The files the step writes into `folder`, by role."""
         return {}
 
+    def record_folder(self, folder: Path) -> Path | None:
+        """Where the step's record goes: the folder it writes into, unless that is a shared
+        folder the record does not belong in (a LLaMA-Factory dataset_dir); None: nowhere."""
+        return Path(folder)
+
     def as_record(self) -> dict:
         """The settings as JSON-able data (paths as strings, nested settings as dicts)."""
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -98,13 +103,8 @@ def missing_inputs(settings: StepSettings) -> list[str]:
     ]
 
 
-def run_step(
-    runner: Runner, settings: S, folder: Path, context: Context = Context(), **extra
-) -> dict:
-    """Run one step: check its inputs, run it, write its record; returns the runner's report.
-
-    `extra` goes into the record beside the settings (e.g. the demo's name for the step).
-    """
+def run_step(runner: Runner, settings: S, folder: Path, context: Context = Context()) -> dict:
+    """Run one step: check its inputs, run it, write its record; returns the runner's report."""
     missing = missing_inputs(settings)
     if missing:
         raise SynthpackError(
@@ -116,7 +116,6 @@ def run_step(
     seconds = round(time.perf_counter() - started, 1)
     record = {
         "step": settings.step,
-        **extra,
         "seconds": seconds,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": settings.as_record(),
@@ -124,8 +123,9 @@ def run_step(
         "writes": {k: str(v) for k, v in settings.writes(folder).items() if Path(v).exists()},
         "report": plain(report),
     }
-    if folder.is_dir():
-        atomic_write_json(record_path(folder, extra.get("name", settings.step)), record)
+    where = settings.record_folder(folder)
+    if where is not None and where.is_dir():
+        atomic_write_json(record_path(where, settings.step), record)
     return report
 
 

@@ -83,8 +83,19 @@ class Run:
     settings: StepSettings
     folder: Path
 
+    @property
+    def record(self) -> dict | None:
+        where = self.settings.record_folder(self.folder)
+        return read_record(where, self.settings.step) if where else None
+
     def done(self) -> bool:
-        return read_record(self.folder, self.settings.step) is not None
+        return self.record is not None
+
+    def forget(self) -> None:
+        """Remove the record, so the next run of the demo redoes this call."""
+        where = self.settings.record_folder(self.folder)
+        if where:
+            record_path(where, self.settings.step).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -265,7 +276,7 @@ def run_demo(
     changed = settings_path.exists() and json.loads(settings_path.read_text()) != wanted
     for step in plan if force else ():  # redo the chosen steps; every step on new settings
         for run in step.runs if changed or step.name in chosen else ():
-            record_path(run.folder, run.settings.step).unlink(missing_ok=True)
+            run.forget()
     check_settings(root, wanted, force)
     for line in (f"{k}: {v}" for k, v in data.description.items()):
         echo(f"[demo] {line}", err=True)
@@ -298,7 +309,7 @@ def _run(step: DemoStep, plan: list[DemoStep], root: Path, context: Context, ech
     if step.skipped:
         return {"step": step.name, "status": "skipped", "seconds": 0.0, "skipped": step.skipped}
     if all(run.done() for run in step.runs):
-        seconds = sum(read_record(r.folder, r.settings.step)["seconds"] for r in step.runs)
+        seconds = sum(run.record["seconds"] for run in step.runs)
         return {"step": step.name, "status": "reused", "seconds": round(seconds, 1)}
     producers = [name for name in _producers(step, plan) if not _done(name, plan)]
     if producers:
@@ -311,5 +322,5 @@ def _run(step: DemoStep, plan: list[DemoStep], root: Path, context: Context, ech
     seconds = 0.0
     for run in step.runs:
         run_step(run.runner, run.settings, run.folder, context)
-        seconds += read_record(run.folder, run.settings.step)["seconds"]
+        seconds += run.record["seconds"]
     return {"step": step.name, "status": "ran", "seconds": round(seconds, 1)}

@@ -3,7 +3,7 @@
 The official `evaluation.py` (moinnadeem/StereoSet) counts per *target term*, compares scores
 strictly (a tie counts as anti-stereotype), averages LMS and SS over targets without weights and
 derives ICAT from those two averages. Reimplemented here as pure functions so the numbers can be
-checked against the authors' GPT-2 figures; model scoring lives in `lm_scoring`.
+checked against the authors' GPT-2 figures; model scoring lives in `synthpack.models.scoring`.
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ def generate_resumable(
 ) -> dict:
     """Generate every (prompt, sample) into raw.jsonl, skipping batches already there.
 
-    `precision` (auto / bf16 / fp32, see `common.precision`) is the hf backend's number
+    `precision` (a `Precision`, see `models.precision`) is the hf backend's number
     format; it is part of the provenance, so a resumed run cannot switch it halfway.
 
     The bar counts new tokens (so its rate is tokens/s) against the most the batches left can

@@ -216,7 +216,7 @@ def build_sft(
     """Build, check, write and register one SFT set; returns its manifest.
 
     `seeds`, `positive`, `negative` and `extra_positive` map a category name to seed files
-    (see `seeds.load_pools`); a category not named uses its default seed files.
+    (see `prompts.pools.load_pools`); a category not named uses its default seed files.
     Writes `<out>/<stem>/{train,val}.json` (Alpaca), `records.jsonl` (examples and entries per
     record), `rejects.jsonl` (dropped seed rows with a reason) and `manifest.json`, and
     registers `<stem>_train` / `<stem>_val` in dataset_dir (default: out_dir).

@@ -271,7 +271,7 @@ class ModelOutputs:
     unsafe_before: list[float]
     unsafe_after: list[float]
     similarity: list[float] | None = None
-    lm_before: list | None = None  # lm_scoring.TextScore per original
+    lm_before: list | None = None  # models.scoring.TextScore per original
     lm_after: list | None = None
 
 
