@@ -72,11 +72,41 @@ def scoring_lm_options(model_required: bool):
     return decorate
 
 
+TASK_OPTION = click.option(
+    "--task",
+    help="An evaluation task: a shipped task's name (see `synthpack eval tasks`) or a task YAML. "
+    "It sets the data and settings this command's options leave out.",
+)
+# A task's keys that name an option of another Python name.
+TASK_PARAMS = {"eval": "eval_path", "bootstrap": "n_boot"}
+
+
+def with_task(ctx: click.Context, command: str) -> dict:
+    """The command's parameters, those the user left at their defaults taken from --task."""
+    from click.core import ParameterSource
+
+    params = dict(ctx.params)
+    if params.get("task"):
+        from synthpack.evaluate.tasks import load_task
+
+        for key, value in load_task(params["task"], command).items():
+            name = TASK_PARAMS.get(key, key)
+            if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+                params[name] = value
+    return params
+
+
+def need(params: dict, *names: str) -> None:
+    missing = [f"--{n.replace('_path', '').replace('_', '-')}" for n in names if not params[n]]
+    if missing:
+        raise click.UsageError(f"Missing option {' and '.join(missing)} (or give --task)")
+
+
 @click.command("mlp")
+@TASK_OPTION
 @click.option(
     "--train",
     "train",
-    required=True,
     type=click.Path(exists=True, path_type=Path),
     help="Real labelled training data: JSONL/CSV/TXT, the ToxiGen annotated CSV, or a "
     "folder of ToxiGen hate_*/neutral_* .txt files.",
@@ -84,7 +114,6 @@ def scoring_lm_options(model_required: bool):
 @click.option(
     "--eval",
     "eval_path",
-    required=True,
     type=click.Path(exists=True, path_type=Path),
     help="Labelled evaluation set (same formats); every run is scored on it.",
 )
@@ -122,19 +151,8 @@ def scoring_lm_options(model_required: bool):
 )
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
-def eval_mlp(
-    train,
-    eval_path,
-    synthetic,
-    out,
-    features,
-    seed,
-    max_epochs,
-    folds,
-    n_boot,
-    text_field,
-    label_field,
-) -> None:
+@click.pass_context
+def eval_mlp(ctx: click.Context, **_options) -> None:
     """Does synthetic data help? Train the MLP (2 x 600) on real, real+NAME and NAME; compare.
 
     Every run takes its number of epochs and its decision threshold from the same --folds
@@ -146,12 +164,15 @@ def eval_mlp(
     from synthpack.evaluate.run import MlpEvalSettings, parse_synthetic, run_mlp_eval
     from synthpack.models.classifier.mlp import MLPConfig
 
+    o = with_task(ctx, "mlp")
+    need(o, "train", "eval_path")
     settings = MlpEvalSettings(
-        train, eval_path, synthetic=tuple(parse_synthetic(list(synthetic))), features=features,
-        config=MLPConfig(seed=seed, max_epochs=max_epochs, folds=folds), n_boot=n_boot,
-        text_field=text_field, label_field=label_field,
+        Path(o["train"]), Path(o["eval_path"]), synthetic=tuple(parse_synthetic(o["synthetic"])),
+        features=o["features"], n_boot=o["n_boot"], text_field=o["text_field"],
+        label_field=o["label_field"],
+        config=MLPConfig(seed=o["seed"], max_epochs=o["max_epochs"], folds=o["folds"]),
     )  # fmt: skip
-    run_step(run_mlp_eval, settings, out, Context(echo=click.echo))
+    run_step(run_mlp_eval, settings, o["out"], Context(echo=click.echo))
 
 
 @click.command("train-checker")
@@ -236,10 +257,10 @@ def classify(model, file, out, text_field) -> None:
 
 
 @click.command("stereoset")
+@TASK_OPTION
 @click.option(
     "--data",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
     help="StereoSet file in the official layout (dev.json or test.json).",
 )
 @scoring_lm_options(model_required=False)
@@ -264,9 +285,8 @@ def classify(model, file, out, text_field) -> None:
     default=Path("runs/eval/stereoset"),
     show_default=True,
 )
-def stereoset_command(
-    data, model_dir, adapter, scores, split, limit, batch_size, start_token, quiet, out
-):
+@click.pass_context
+def stereoset_command(ctx: click.Context, **_options) -> None:
     """StereoSet LMS, SS and ICAT (overall and per domain), as the official scorer computes them.
 
     Writes report.json (and predictions.json when a model was scored) into --out.
@@ -274,11 +294,15 @@ def stereoset_command(
     from synthpack.common.step import Context, run_step
     from synthpack.evaluate import stereoset
 
+    o = with_task(ctx, "stereoset")
+    need(o, "data")
+    model_dir = o["model_dir"]
     settings = stereoset.StereoSetSettings(
-        data, model_dir, adapter, scores, split, limit, batch_size, start_token,
-        precision=cli_precision() if model_dir else None,
+        Path(o["data"]), model_dir, o["adapter"], o["scores"], o["split"], o["limit"],
+        o["batch_size"], o["start_token"], precision=cli_precision() if model_dir else None,
     )  # fmt: skip
-    report = run_step(stereoset.run_stereoset, settings, out, Context(progress_bars(quiet)))
+    out = o["out"]
+    report = run_step(stereoset.run_stereoset, settings, out, Context(progress_bars(o["quiet"])))
     headers = ["split", "domain", "LMS", "SS", "ICAT", "examples"]
     click.echo(format_table(headers, stereoset.report_rows(report)))
     click.echo(f"Report: {out / 'report.json'}  (ideal: LMS 100, SS 50, ICAT 100)")
@@ -429,7 +453,18 @@ def debias_command(
                f"{out / 'review_sheet.csv'}")  # fmt: skip
 
 
+@click.command("tasks")
+def tasks_command() -> None:
+    """List the shipped evaluation tasks (the pack's eval/ folder): name, command, purpose."""
+    from synthpack.evaluate.tasks import describe, list_tasks, tasks_dir
+
+    rows = [[name, *describe(name)] for name in list_tasks()]
+    click.echo(format_table(["task", "command", "what it measures"], rows))
+    click.echo(f"files: {tasks_dir()} (run one with: synthpack eval COMMAND --task NAME)")
+
+
 for _command in (
+    tasks_command,
     eval_mlp,
     train_checker_command,
     stereoset_command,
