@@ -6,7 +6,9 @@ The runs keep each file as it is and change only what a CPU test must (derived i
 folders, a few steps, fp16/bf16 off, DeepSpeed off outside torchrun, one preprocessing worker.
 4-bit quantization stays on: bitsandbytes runs it on the CPU. The DeepSpeed YAMLs run under
 torchrun with their ZeRO config in the slow test at the end. The two SmolLM2 CPU YAMLs are
-trained by test_train_smoke.py, test_sft.py and test_pack_scaffold.py; here they are checked.
+trained elsewhere (smollm2_lora_sft_cpu.yaml by tests/train/test_launch.py,
+smollm2_lora_sft_hate.yaml by tests/sft/test_sft_synthesis.py, its per-category copy by
+tests/prompts/test_scaffold.py); here they are checked.
 """
 
 from __future__ import annotations
@@ -461,7 +463,7 @@ def losses(out: Path) -> list[float]:
 DEEPSPEED_ONLY = ["mistral-7b_lora_sft_mixture.yaml", "mistral-7b_lora_sft_mix_gpt.yaml"]
 RUN_HERE = [
     n for n in GPU_TRAINED_HERE if n not in DEEPSPEED_ONLY and "prefix" not in n
-]  # prefix-tuning: tests/test_prefix.py
+]  # prefix-tuning: tests/train/test_prefix.py
 
 
 @pytest.mark.parametrize("name", RUN_HERE)
