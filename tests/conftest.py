@@ -68,3 +68,10 @@ def shared_data(*parts: str) -> Path:
             f"real data not available: {path} is absent (it lives beside the repo in ../shared)"
         )
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test not marked `integration` or `slow` is a `unit` test (pyproject.toml)."""
+    for item in items:
+        if not any(item.get_closest_marker(name) for name in ("integration", "slow")):
+            item.add_marker(pytest.mark.unit)

@@ -32,6 +32,7 @@ def test_second_prepare_reuses_the_folder_without_rewriting_it(smollm2):
     assert weights.stat().st_mtime_ns == before
 
 
+@pytest.mark.integration
 def test_a_chat_answer_stops_by_itself(smollm2):
     from synthpack.generate.backends import Sampling, generate_chat, load_model
 

@@ -47,6 +47,7 @@ def test_steps_parse_as_lists_and_ranges():
         parse_steps("trian")
 
 
+@pytest.mark.integration
 def test_without_shared_data_the_demo_uses_the_shipped_seeds(tmp_path):
     data = find_data(tmp_path / "nothing-here")
     assert data.toxigen is None and data.stereoset is None
@@ -189,6 +190,7 @@ def screenshot_in_chromium(html: Path, png: Path) -> None:
     assert dark > 0.005, "almost nothing drawn"
 
 
+@pytest.mark.integration
 def test_label_check_and_classifier_steps_on_the_shipped_data(tmp_path):
     """The steps after cleaning, for real, on real SmolLM2 answers (the fixtures) and the
     shipped ToxiGen subset: the checker never sees the evaluation texts, the four runs of the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -70,6 +71,7 @@ def copy_pack(root):
     shutil.copytree(pack_dir("dataset_info") / "seeds", root / "dataset_info" / "seeds")
 
 
+@pytest.mark.integration
 def test_a_new_category_scaffolds_renders_builds_and_trains(tiny_model, tmp_path):
     root = tmp_path / "fork"
     copy_pack(root)

@@ -36,6 +36,7 @@ def parse_numbered(text: str) -> list[str]:
     return [line.split(". ", 1)[1] for line in lines]
 
 
+@pytest.mark.integration
 def test_toxigen_sft_keeps_its_promises_and_trains_with_llamafactory(tiny_model, tmp_path):
     positive, negative = toxigen_seeds()
     out = tmp_path / "sft"

@@ -54,6 +54,7 @@ def _generate(model_dir, adapter, max_new_tokens: int):
     return fast[0]
 
 
+@pytest.mark.integration
 def test_lora_sft_trains_the_tiny_model_and_its_adapter_generates(tiny_model, tmp_path):
     import torch
 

@@ -72,6 +72,7 @@ def llamafactory_prompt(model_dir, template_name, record):
     return tokenizer, torch.tensor([prompt_ids])
 
 
+@pytest.mark.integration
 def test_prefix_tuning_trains_and_its_adapter_loads_with_peft_and_generates(
     tiny_families, debias_dir, tmp_path
 ):
@@ -130,6 +131,7 @@ def test_prefix_tuning_trains_and_its_adapter_loads_with_peft_and_generates(
         assert answer[0]["new_tokens"] > 0
 
 
+@pytest.mark.integration
 def test_prefix_training_stops_early_as_the_yaml_says(tiny_families, debias_dir, tmp_path):
     """learning_rate=0 keeps eval_loss flat: patience 3 (the file's) ends the run early."""
     out = tmp_path / "stopped"

@@ -466,6 +466,7 @@ RUN_HERE = [
 ]  # prefix-tuning: tests/train/test_prefix.py
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", RUN_HERE)
 def test_shipped_yaml_runs_for_real_with_llamafactory(name, runs):
     config = load(name)
