@@ -74,6 +74,7 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
     run_demo(tmp_path / "run", bigger, steps="render", data_dir=tmp_path, force=True, echo=_quiet)
 
 
+@pytest.mark.integration  # its prepare step converts SmolLM2's GGUF (about 17 s)
 def test_the_real_training_texts_can_seed_prompts_and_sft_in_another_version(tmp_path):
     """seeds="real_train": few-shot examples and SFT answers come from the classifier's real
     training texts (never its evaluation texts), in the template version asked for."""
