@@ -20,12 +20,15 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/synthpack demo
 
+# Every tier: unit, integration (tiny-model LLaMA-Factory runs, the pty demo) and slow
+# (real SmolLM2 / Gemma runs); about 10 minutes on 2 cores without slow.
 test: install
 	$(BIN)/pytest
 
-# Skips the tests marked slow (real runs on SmolLM2); for quick local iterations.
+# The unit tier only (pure code; under 2 minutes on 2 cores), for quick local iterations.
+# Markers: pyproject.toml [tool.pytest.ini_options]; unmarked tests are unit (tests/conftest.py).
 test-fast: install
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m unit
 
 lint: install
 	$(BIN)/ruff check plugins tests bench

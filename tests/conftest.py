@@ -30,6 +30,18 @@ import pytest  # noqa: E402
 
 from synthpack.common.paths import pack_dir  # noqa: E402
 
+# Pinned losses (torchtune's habit): the seeded tiny-model trainings in
+# tests/train/test_yaml_pack.py, test_launch.py, test_prefix.py and
+# tests/sft/test_sft_synthesis.py compare every logged loss with values recorded on 2026-12-06
+# on an "Intel(R) Xeon(R) Processor" (lscpu: family 6, model 167, AVX-512; torch 2.14.1,
+# transformers and LLaMA-Factory as pinned in pyproject.toml). Two runs gave the same bits;
+# forcing the AVX2 kernels another CPU would use (ATEN_CPU_CAPABILITY=avx2
+# MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2) moved them by at most 5e-7 (one fp32
+# step at 6.4). They compare with abs=1e-4: 200 times that, and 40 to 80 times below the 0.004
+# to 0.008 that another draw of the prefix table moved them. A relative 1e-3 (0.006) would be
+# as wide as that: a random tiny model's losses all sit near ln(vocab size) = ln(600) = 6.40.
+# A torch, transformers or LLaMA-Factory upgrade may move them: re-record, with the date.
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"  # real model outputs, shared by folders
@@ -68,3 +80,10 @@ def shared_data(*parts: str) -> Path:
             f"real data not available: {path} is absent (it lives beside the repo in ../shared)"
         )
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test not marked `integration` or `slow` is a `unit` test (pyproject.toml)."""
+    for item in items:
+        if not any(item.get_closest_marker(name) for name in ("integration", "slow")):
+            item.add_marker(pytest.mark.unit)

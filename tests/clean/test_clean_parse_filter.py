@@ -120,5 +120,49 @@ def test_parser_and_filters_never_crash(text, truncated):
     )
 )
 def test_numbered_lists_of_arbitrary_text_never_crash(items):
+    """Whatever the items hold (newlines, numbers, quotes, markup, controls), every entry is a
+    clean piece of the text: non-empty, whitespace collapsed, free of control and format
+    characters, and the entries (then the cut-off one) appear in the text in order, without
+    overlapping."""
+    import re
+    import unicodedata
+
     text = "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
-    parse_numbered(text)
+    parsed = parse_numbered(text)
+    # The text as entries see it: controls become spaces, format characters go (bar the
+    # zero-width joiners that shape Indic and Arabic words), whitespace runs become one space.
+    visible = "".join(
+        " " if unicodedata.category(c) == "Cc" and c not in "\n\t\r" else c
+        for c in text
+        if unicodedata.category(c) != "Cf" or c in "\u200c\u200d"
+    )
+    flat, position = " ".join(visible.split()), 0
+    pieces = parsed.entries + ([parsed.truncated] if parsed.truncated is not None else [])
+    for piece in pieces:
+        assert piece and piece == " ".join(piece.split())
+        assert not any(unicodedata.category(c) == "Cc" for c in piece)
+        assert not any(unicodedata.category(c) == "Cf" for c in piece if c not in "\u200c\u200d")
+        found = flat.find(piece, position)
+        assert found >= 0, (piece, flat[position:])  # not invented, duplicated or reordered
+        position = found + len(piece)
+    # One entry at most per line, plus one per inline "N." or "N)" that may start the next.
+    lines = visible.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    assert len(pieces) <= len(lines) + len(re.findall(r"\d[.)]", text))
+
+
+# Words without digits, newlines, quotes or markup: a numbered list of them has one exact parse.
+PLAIN_WORD = st.text(
+    alphabet=st.sampled_from("abcxyzAQZ,;éßжЯ我们देश"), min_size=1, max_size=8
+).filter(lambda w: any(c.isalpha() for c in w))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(PLAIN_WORD, min_size=1, max_size=6), min_size=1, max_size=12))
+def test_a_well_formed_numbered_list_parses_into_exactly_its_items(items):
+    lines = [" ".join(words) for words in items]
+    text = "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
+    parsed = parse_numbered(text, truncated=False)
+    assert parsed.entries == lines
+    assert (parsed.preamble, parsed.trailer, parsed.truncated) == ("", "", None)
+    cut = parse_numbered(text, truncated=True)  # the generator hit its token limit
+    assert (cut.entries, cut.truncated) == (lines[:-1], lines[-1])

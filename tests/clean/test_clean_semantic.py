@@ -85,6 +85,7 @@ def embed():
     return minilm_embedder()
 
 
+@pytest.mark.integration
 def test_paraphrases_go_unrelated_stay_and_counts_add_up(embed):
     first = [a for a, _ in PARAPHRASES] + UNRELATED[:2]
     second = [b for _, b in PARAPHRASES] + UNRELATED[2:]
@@ -108,6 +109,7 @@ def test_paraphrases_go_unrelated_stay_and_counts_add_up(embed):
     assert report["semantic_dedup"]["threshold"] == THRESHOLD
 
 
+@pytest.mark.integration
 def test_paraphrases_of_the_against_texts_and_across_polarities(embed):
     gens = [
         _generation("p1", "neg", [PARAPHRASES[0][1], UNRELATED[0]]),
@@ -125,6 +127,7 @@ def test_paraphrases_of_the_against_texts_and_across_polarities(embed):
     )
 
 
+@pytest.mark.integration
 def test_the_benchmark_pairs_are_paraphrases_that_minhash_keeps(embed):
     """bench/bench_semantic_dedup.py wrote these real ToxiGen pairs (both labelled benign)."""
     from synthpack.clean.dedup import deduplicate

@@ -48,6 +48,7 @@ def test_steps_parse_as_lists_and_ranges():
         parse_steps("trian")
 
 
+@pytest.mark.integration
 def test_without_shared_data_the_demo_uses_the_shipped_seeds(tmp_path):
     data = find_data(tmp_path / "nothing-here")
     assert data.toxigen is None and data.stereoset is None
@@ -74,6 +75,7 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
     run_demo(tmp_path / "run", bigger, steps="render", data_dir=tmp_path, force=True, echo=_quiet)
 
 
+@pytest.mark.integration  # its prepare step converts SmolLM2's GGUF (about 17 s)
 def test_the_real_training_texts_can_seed_prompts_and_sft_in_another_version(tmp_path):
     """seeds="real_train": few-shot examples and SFT answers come from the classifier's real
     training texts (never its evaluation texts), in the template version asked for."""
@@ -190,6 +192,7 @@ def screenshot_in_chromium(html: Path, png: Path) -> None:
     assert dark > 0.005, "almost nothing drawn"
 
 
+@pytest.mark.integration
 def test_label_check_and_classifier_steps_on_the_shipped_data(tmp_path):
     """The steps after cleaning, for real, on real SmolLM2 answers (the fixtures) and the
     shipped ToxiGen subset: the checker never sees the evaluation texts, the four runs of the

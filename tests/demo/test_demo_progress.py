@@ -19,6 +19,7 @@ import sys
 import termios
 from dataclasses import asdict
 
+import pytest
 from card_checks import check_card
 from conftest import REPO
 from test_demo import REDUCED
@@ -58,6 +59,7 @@ def _run_in_terminal(argv: list[str], timeout: float = 600) -> str:
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
+@pytest.mark.integration
 def test_the_demo_shows_training_and_generation_progress_then_the_results(tiny_model, tmp_path):
     run_dir = tmp_path / "run"
     size = {**asdict(REDUCED), "train_steps": 3}

@@ -192,6 +192,7 @@ def test_features_equal_sklearn_tfidf_word_plus_char(toxigen_split):
         assert len(ids) == expected[i].nnz
 
 
+@pytest.mark.integration
 def test_classifier_beats_majority_and_saved_model_scores_the_same(toxigen_split, tmp_path):
     (train, y_train), (evaluation, y_eval) = toxigen_split
     clf = TextClassifier.fit(train, y_train)
@@ -208,6 +209,7 @@ def test_classifier_beats_majority_and_saved_model_scores_the_same(toxigen_split
     assert stat.S_IMODE((tmp_path / "m" / "weights.npz").stat().st_mode) == 0o600
 
 
+@pytest.mark.integration
 def test_minilm_features_load_offline_and_learn(toxigen_split):
     import os
 
@@ -228,6 +230,7 @@ def _write_jsonl(path, texts, labels):
             handle.write(json.dumps({"text": text, "label": int(label)}) + "\n")
 
 
+@pytest.mark.integration
 def test_eval_mlp_command_end_to_end(toxigen_split, tmp_path):
     (train, y_train), (evaluation, y_eval) = toxigen_split
     _write_jsonl(tmp_path / "train.jsonl", train, y_train)
@@ -297,6 +300,7 @@ def test_bad_options_name_the_problem(tmp_path):
     assert missing.exit_code != 0 and "not a saved classifier" in missing.output
 
 
+@pytest.mark.integration
 def test_a_one_class_synthetic_set_only_augments(toxigen_split, tmp_path):
     """A weak generator may yield only harmful entries: real+NAME still runs, NAME alone is
     skipped with its reason (a classifier cannot learn from one class)."""
@@ -333,6 +337,7 @@ def test_folds_are_stratified_and_cover_every_row():
         assert 19 <= len(members) <= 21 and 4 <= members.sum() <= 5
 
 
+@pytest.mark.integration
 def test_fit_with_folds_trains_on_all_real_texts_and_tunes_on_out_of_fold_scores(toxigen_split):
     """The final model sees every real text plus the extra rows, trains for the median of the
     folds' best epochs, and its threshold is the F1-best one on the out-of-fold real scores."""

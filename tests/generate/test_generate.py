@@ -135,6 +135,7 @@ def _generate_cmd(model, out):
     ]
 
 
+@pytest.mark.integration
 def test_a_killed_run_resumes_to_the_same_files(tiny_model, tmp_path):
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     subprocess.run(_generate_cmd(tiny_model, whole), check=True, capture_output=True)
@@ -188,6 +189,7 @@ def test_smollm2_generates_entries_that_parse_and_add_up(smollm2, tmp_path):
     assert "tokens/s" in result.output
 
 
+@pytest.mark.integration
 def test_grouped_attention_gives_the_same_logits_and_tokens_as_sdpa(tiny_model):
     """load_model's copy-free grouped-query attention must not change a single token."""
     import torch
@@ -214,6 +216,7 @@ def test_grouped_attention_gives_the_same_logits_and_tokens_as_sdpa(tiny_model):
     )
 
 
+@pytest.mark.integration
 def test_a_compiled_decoding_step_writes_the_same_tokens(tiny_model):
     """Long runs compile the decoding step (with prompts padded to a multiple of 64 tokens);
     greedy answers must be the very tokens of the eager model."""

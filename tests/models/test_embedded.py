@@ -10,6 +10,9 @@ from synthpack.common.errors import SynthpackError
 from synthpack.models.embedded import MARKER, SMOLLM2, prepare_model
 
 
+# Integration: the `smollm2` fixture converts the real SmolLM2 GGUF (about 17 s, once per
+# session) and one test generates with it; the tests without it are unit tests.
+@pytest.mark.integration
 def test_prepared_folder_is_a_plain_hf_model_with_consistent_special_tokens(smollm2):
     from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
@@ -25,6 +28,7 @@ def test_prepared_folder_is_a_plain_hf_model_with_consistent_special_tokens(smol
     assert json.loads((smollm2 / MARKER).read_text())["dtype"] == "float32"
 
 
+@pytest.mark.integration
 def test_second_prepare_reuses_the_folder_without_rewriting_it(smollm2):
     weights = smollm2 / "model.safetensors"
     before = weights.stat().st_mtime_ns
@@ -32,6 +36,7 @@ def test_second_prepare_reuses_the_folder_without_rewriting_it(smollm2):
     assert weights.stat().st_mtime_ns == before
 
 
+@pytest.mark.integration
 def test_a_chat_answer_stops_by_itself(smollm2):
     from synthpack.models.backends import Sampling, generate_chat, load_model
 
@@ -43,6 +48,7 @@ def test_a_chat_answer_stops_by_itself(smollm2):
     assert "Paris" in answer["text"]
 
 
+@pytest.mark.integration
 def test_llamafactory_sft_labels_end_with_the_token_generation_stops_on(smollm2):
     """A wrong eos would teach SFT to end answers with a token generation never stops on."""
     from llamafactory.data import get_template_and_fix_tokenizer
@@ -63,6 +69,7 @@ def test_llamafactory_sft_labels_end_with_the_token_generation_stops_on(smollm2)
     assert tokenizer.decode(answer_ids[end + 1 :]).strip() == ""  # only the turn's newline follows
 
 
+@pytest.mark.integration
 def test_the_gemma_chat_template_renders_what_llamafactory_trains(smollm2):
     """Gemma 3 270M is a base model: synthpack writes its chat format into the tokenizer, and
     generation prompts must be the very text LLaMA-Factory's `gemma` template trained on.

@@ -81,6 +81,7 @@ def test_the_bf16_training_copy_is_made_once_and_fp32_uses_the_folder(tiny_model
     assert training_copy(copy, Precision("bf16", "test")) == copy  # already bf16
 
 
+@pytest.mark.integration
 def test_a_bf16_lora_run_of_the_tiny_model_trains_for_real(tiny_model, tmp_path):
     adapter = tmp_path / "adapter"
     overrides = precision_overrides(tiny_model, Precision("bf16", "test"))
@@ -102,6 +103,7 @@ def test_a_bf16_lora_run_of_the_tiny_model_trains_for_real(tiny_model, tmp_path)
     assert (adapter / "adapter_model.safetensors").is_file()
 
 
+@pytest.mark.integration
 def test_synthpack_generate_runs_in_bf16_and_records_it(tiny_model, tmp_path):
     out = tmp_path / "gen"
     result = CliRunner().invoke(

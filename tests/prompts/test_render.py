@@ -130,6 +130,7 @@ def test_bad_input_fails_with_a_message_naming_what_is_wrong(tmp_path):
     assert f"{bad}:1: text: missing column (columns: sentence, label)" in result.output
 
 
+@pytest.mark.integration
 def test_render_from_toxigen_and_generate_with_llamafactory_do_predict(tiny_model, tmp_path):
     """The registered prompt set feeds `llamafactory-cli train ... do_predict` as it is."""
     root = shared_data("toxigen", "demonstrations")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -28,7 +29,7 @@ def test_every_dataset_a_shipped_yaml_names_is_registered_and_present():
             for name in filter(None, str(config.get(key) or "").split(",")):
                 if config.get("dataset_dir") != "dataset_info":
                     # Not shipped: the header names the command that builds it into dataset_dir
-                    # (tests/test_yaml_pack.py runs those commands).
+                    # (tests/train/test_yaml_pack.py runs those commands).
                     assert f"--out {config['dataset_dir']}" in text, f"{path.name}: {name!r}"
                     continue
                 assert name.strip() in info, f"{path.name}: {key} {name!r} not registered"
@@ -70,6 +71,7 @@ def copy_pack(root):
     shutil.copytree(pack_dir("dataset_info") / "seeds", root / "dataset_info" / "seeds")
 
 
+@pytest.mark.integration
 def test_a_new_category_scaffolds_renders_builds_and_trains(tiny_model, tmp_path):
     root = tmp_path / "fork"
     copy_pack(root)
@@ -92,7 +94,7 @@ def test_a_new_category_scaffolds_renders_builds_and_trains(tiny_model, tmp_path
     assert sources, "the pack ships at least one per-category YAML to copy"
     copies = per_category_configs(root / "llamafactory_configs", "scam")
     assert [p.name for p in copies] == [p.name.replace("hate", "scam") for p in sources]
-    # The CPU copy trains below; the GPU copies (Mistral) are run by tests/test_yaml_pack.py.
+    # The CPU copy trains below; the GPU copies (Mistral) are run by tests/train/test_yaml_pack.py.
     cpu_copy = root / "llamafactory_configs" / "smollm2_lora_sft_scam.yaml"
     config = yaml.safe_load(cpu_copy.read_text())
     assert config["dataset"] == "scam_v1_sft_train" and "scam" in config["output_dir"]

@@ -120,6 +120,7 @@ def test_bad_cmd_and_pairs_files_name_file_line_and_field(tmp_path):
     assert "Unknown system prompt 'legal'" in result.output
 
 
+@pytest.mark.integration
 def test_llamafactory_lays_out_the_system_prompt_with_its_llama2_template(tiny_model, tmp_path):
     """The `system` column reaches the model: LLaMA-Factory's log shows the formatted example."""
     tsv = shared_data("paradetox", "paradetox.tsv")

@@ -36,6 +36,7 @@ def parse_numbered(text: str) -> list[str]:
     return [line.split(". ", 1)[1] for line in lines]
 
 
+@pytest.mark.integration
 def test_toxigen_sft_keeps_its_promises_and_trains_with_llamafactory(tiny_model, tmp_path):
     positive, negative = toxigen_seeds()
     out = tmp_path / "sft"
@@ -122,7 +123,9 @@ def test_toxigen_sft_keeps_its_promises_and_trains_with_llamafactory(tiny_model,
         for line in (adapter / "trainer_log.jsonl").read_text().splitlines()
         if "loss" in json.loads(line)
     ]
-    assert len(losses) == 3 and all(math.isfinite(v) for v in losses)
+    # The seeded run's losses (seed 42, fp32, one thread), recorded 2026-12-06 on an
+    # "Intel(R) Xeon(R) Processor" (lscpu: family 6, model 167); why abs=1e-4: tests/conftest.py.
+    assert losses == pytest.approx([6.406143, 6.404655, 6.406668], abs=1e-4), losses
     assert (adapter / "adapter_model.safetensors").is_file()
 
 
