@@ -238,11 +238,14 @@ def train_prefix(
 ) -> dict:
     """Train prefix-tuning as the YAML says; save the PEFT adapter and return a summary."""
     from llamafactory.extras.constants import IGNORE_INDEX
-    from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer
+    from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer, set_seed
 
     config = with_precision(load_config(config_path, overrides), precision)
     settings = parse_prefix_config(config, source=str(config_path))
     tokenizer, train_set, eval_set = load_prefix_data(settings)
+    # PEFT draws the prefix table when the model is built, before the Trainer seeds anything:
+    # seed first, so the YAML's `seed` decides the initialisation too.
+    set_seed(settings.training_args.seed)
     model = load_prefix_model(settings, tokenizer)
     trainable, total = model.get_nb_trainable_parameters()
 
