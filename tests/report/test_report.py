@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES
 
@@ -21,6 +22,7 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+@pytest.mark.integration
 def test_report_renders_a_folder_made_by_hand_run_commands(tmp_path):
     work = tmp_path / "by-hand"
     made = run(
