@@ -75,8 +75,8 @@ def llamafactory_prompt(model_dir, template_name, record):
 def test_prefix_tuning_trains_and_its_adapter_loads_with_peft_and_generates(
     tiny_families, debias_dir, tmp_path
 ):
-    from peft import PeftModel
     import torch
+    from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     model_dir, out = tiny_families["llama3"], tmp_path / "prefix"
