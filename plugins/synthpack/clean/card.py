@@ -17,10 +17,10 @@ from pathlib import Path
 
 import yaml
 
+from synthpack.clean.files import CARD, CARD_INFO, CleanedFiles
 from synthpack.common.files import atomic_write_text, read_jsonl
+from synthpack.generate.run import RAW
 
-CARD = "README.md"
-CARD_INFO = "card.json"  # the facts the card was built from, so register can rebuild it
 WARNING = (
     "**Content warning.** The positive entries were generated on purpose to be harmful "
     "({category}); they are training data for classifiers that detect such text, not text to "
@@ -76,8 +76,8 @@ def seed_origin(seed_file: str) -> dict:
 def collect_facts(out_dir: Path, prompts_path: Path, settings: dict, command: str) -> dict:
     """Everything the card says, as plain data (written to OUT/card.json beside the card)."""
     out_dir = Path(out_dir)
-    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
-    raw = read_jsonl(out_dir / "raw.jsonl")
+    report = json.loads(CleanedFiles.of(out_dir).report.read_text(encoding="utf-8"))
+    raw = read_jsonl(out_dir / RAW)
     prompts = read_jsonl(prompts_path)
     manifests = _manifests(prompts_path)
     seeds = sorted({f for m in manifests for f in m.get("seed_files", [])})

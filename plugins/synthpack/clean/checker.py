@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from synthpack.clean.card import derive_card
+from synthpack.clean.files import CleanedFiles
 from synthpack.clean.label_check import LabelCheck, LabelChecker, checked_report
-from synthpack.clean.run import CleanedFiles, alpaca_records
+from synthpack.clean.run import alpaca_records
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir, read_jsonl
 from synthpack.common.step import Context, StepSettings
@@ -112,14 +113,14 @@ class LabelCheckSettings(StepSettings):
             raise SynthpackError("a label check needs a checker folder or real data to train one")
 
     def reads(self) -> dict[str, Path | None]:
-        files = CleanedFiles(self.cleaned)
+        files = CleanedFiles.of(self.cleaned)
         excluded = {f"exclude_{i}": p for i, p in enumerate(self.exclude)}
         return {"accepted": files.accepted, "report": files.report, "checker": self.checker,
                 "train": self.train, **excluded}  # fmt: skip
 
     def writes(self, folder: Path) -> dict[str, Path]:
         trained = {"checker": Path(folder) / "checker"} if self.train else {}
-        return {**CleanedFiles(folder).all(), **trained}
+        return {**CleanedFiles.of(folder).all(), **trained}
 
 
 def run_label_check(
@@ -128,7 +129,7 @@ def run_label_check(
     """Score the accepted entries, write the checked set's files into FOLDER (rejected rows
     = the cleaning's + the disagreeing ones, so read = accepted + rejected still holds) and
     return its report."""
-    s, source, out = settings, CleanedFiles(settings.cleaned), CleanedFiles(folder)
+    s, source, out = settings, CleanedFiles.of(settings.cleaned), CleanedFiles.of(folder)
     trained = None
     checker_dir = s.checker
     if s.train is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from synthpack.clean.card import write_card
 from synthpack.clean.dedup import DedupSettings
+from synthpack.clean.files import CleanedFiles
 from synthpack.clean.filters import Limits
 from synthpack.clean.pipeline import clean_generations
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir, read_jsonl
@@ -19,37 +20,6 @@ from synthpack.common.text import visible_text
 from synthpack.formats.texts import read_seeds
 from synthpack.generate.run import RAW, STATS
 from synthpack.prompts.templates import numbered
-
-
-@dataclass(frozen=True)
-class CleanedFiles:
-    """The files of a cleaned set: the clean step's and the label check's folders alike."""
-
-    folder: Path
-
-    @property
-    def accepted(self) -> Path:
-        return Path(self.folder) / "accepted.jsonl"
-
-    @property
-    def rejected(self) -> Path:
-        return Path(self.folder) / "rejected.jsonl"
-
-    @property
-    def alpaca(self) -> Path:
-        return Path(self.folder) / "alpaca.json"
-
-    @property
-    def report(self) -> Path:
-        return Path(self.folder) / "report.json"
-
-    @property
-    def card(self) -> Path:
-        return Path(self.folder) / "README.md"
-
-    def all(self) -> dict[str, Path]:
-        names = ("accepted", "rejected", "alpaca", "report", "card")
-        return {name: getattr(self, name) for name in names}
 
 
 @dataclass(frozen=True)
@@ -75,7 +45,7 @@ class CleanSettings(StepSettings):
         return {"raw": Path(self.generations) / RAW, "prompts": self.prompts, **against}
 
     def writes(self, folder: Path) -> dict[str, Path]:
-        return CleanedFiles(folder).all()
+        return CleanedFiles.of(folder).all()
 
 
 def against_texts(paths) -> list[str]:
@@ -105,7 +75,7 @@ def run_clean(settings: CleanSettings, folder: Path, context: Context = Context(
 
     The generate step's `generation_stats.json`, when there, adds the speed to the report.
     """
-    s, files = settings, CleanedFiles(folder)
+    s, files = settings, CleanedFiles.of(folder)
     generations = read_jsonl(Path(s.generations) / RAW)
     against = against_texts(s.against)
     stats_path = Path(s.generations) / STATS

@@ -159,9 +159,10 @@ def generate(
     """
     from synthpack.clean.checker import LabelCheckSettings, load_checker, run_label_check
     from synthpack.clean.dedup import DedupSettings
+    from synthpack.clean.files import CleanedFiles
     from synthpack.clean.label_check import LabelCheck
     from synthpack.clean.report import format_report
-    from synthpack.clean.run import CleanedFiles, CleanSettings, run_clean
+    from synthpack.clean.run import CleanSettings, run_clean
     from synthpack.common.errors import SynthpackError
     from synthpack.common.progress import progress_bars
     from synthpack.common.step import Context, run_step
@@ -182,13 +183,13 @@ def generate(
         batch_size=batch_size,
         samples=samples,
         restart=restart,
-        precision=cli_precision(),
+        precision=cli_precision() if model_dir else None,
     )
     check = None
     if checker_dir:  # loaded first: a bad checker should fail before minutes of generation
-        limits = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
-        load_checker(checker_dir, limits)
-        check = LabelCheckSettings(cleaned=out, check=limits, checker=checker_dir)
+        cut = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
+        load_checker(checker_dir, cut)
+        check = LabelCheckSettings(cleaned=out, check=cut, checker=checker_dir)
     context = Context(progress_bar=progress_bars(quiet))
     run_step(run_generate, generation, out, context)
     cleaning = CleanSettings(
@@ -203,7 +204,7 @@ def generate(
         report = run_step(run_label_check, check, out, context)
     click.echo(format_report(report))
     if dataset_dir:
-        registered = run_step(run_register, RegisterSettings(name, CleanedFiles(out).alpaca),
+        registered = run_step(run_register, RegisterSettings(name, CleanedFiles.of(out).alpaca),
                               dataset_dir)  # fmt: skip
         click.echo(
             f"dataset {name}: {registered['status']} in "
@@ -212,7 +213,7 @@ def generate(
     if show_samples:
         from synthpack.common.files import read_jsonl
 
-        for row in read_jsonl(CleanedFiles(out).accepted)[:show_samples]:
+        for row in read_jsonl(CleanedFiles.of(out).accepted)[:show_samples]:
             click.echo(f"  [{row['polarity']}] {row['text']}")
     click.echo(f"outputs in {out} (owner-only; they may contain harmful text)")
 

@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from synthpack.clean.checker import LabelCheckSettings, run_label_check
+from synthpack.clean.files import CleanedFiles
 from synthpack.clean.label_check import LabelCheck
-from synthpack.clean.run import CleanedFiles, CleanSettings, run_clean
+from synthpack.clean.run import CleanSettings, run_clean
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, private_dir
 from synthpack.common.paths import pack_dir
@@ -130,7 +131,7 @@ def synthesis_steps(
     real_train, real_eval = folder["data"] / REAL_TRAIN, folder["data"] / REAL_EVAL
     prompts = folder["prompts"] / ALL_PROMPTS
     adapter = folder["train"] / ADAPTER
-    checked = CleanedFiles(folder["label_check"])
+    checked = CleanedFiles.of(folder["label_check"])
     category = load_category(CATEGORY)
     sft = SftSettings(
         category=CATEGORY, versions=(r.version,), per_class=r.sft_per_class, shots=r.shots,
@@ -168,7 +169,7 @@ def synthesis_steps(
          folder["label_check"]),
         ("register", run_register, RegisterSettings(r.synthetic_dataset, checked.alpaca), root),
         ("eval_mlp", run_mlp_eval, MlpEvalSettings(
-            real_train, real_eval, synthetic=(("synthetic", CleanedFiles(generations).accepted),
+            real_train, real_eval, synthetic=(("synthetic", CleanedFiles.of(generations).accepted),
                                               ("checked", checked.accepted))),
          folder["eval_mlp"]),
     ]  # fmt: skip
