@@ -12,9 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from synthpack.common.errors import SynthpackError
+from synthpack.common.pack_yaml import find_yaml, header_line, names_in, read_mapping
 from synthpack.common.paths import pack_dir
 from synthpack.common.problems import unknown_name
 from synthpack.models.embedded import MODELS
@@ -79,47 +78,31 @@ class Recipe:
 FIELDS = [f.name for f in dataclasses.fields(Recipe)]
 
 
+RECIPES = "recipes"  # the pack folder
+
+
 def recipes_dir() -> Path:
-    return pack_dir("recipes")
+    return pack_dir(RECIPES)
 
 
 def list_recipes() -> list[str]:
-    return sorted(p.stem for p in recipes_dir().glob("*.yaml"))
+    return names_in(RECIPES)
 
 
 def describe(name: str) -> str:
     """A recipe's first header line: what it is for."""
-    for line in (recipes_dir() / f"{name}.yaml").read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            return line.lstrip("# ").strip()
-    return ""
+    return header_line(find_yaml("recipe", RECIPES, name))
 
 
 def _read(path: Path, seen: tuple[str, ...] = ()) -> dict:
     """A recipe file's fields, with its `base` recipe's fields under them."""
-    try:
-        fields = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SynthpackError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(fields, dict):
-        raise SynthpackError(f"{path}: a recipe is a mapping of field: value")
+    fields = read_mapping(path, "recipe")
     base = fields.pop("base", None)
     if base is None:
         return fields
     if base in seen:
         raise SynthpackError(f"{path}: base: {base} includes itself")
-    return {**_read(_path_of(base), (*seen, base)), **fields}
-
-
-def _path_of(name_or_file: str | Path) -> Path:
-    path = Path(name_or_file)
-    if path.suffix in (".yaml", ".yml"):
-        if not path.is_file():
-            raise SynthpackError(f"{path}: recipe file not found")
-        return path
-    if str(name_or_file) not in list_recipes():
-        raise unknown_name("recipe", str(name_or_file), list_recipes())
-    return recipes_dir() / f"{name_or_file}.yaml"
+    return {**_read(find_yaml("recipe", RECIPES, base), (*seen, base)), **fields}
 
 
 def _build(fields: dict, overrides: dict, source: str) -> Recipe:
@@ -139,7 +122,7 @@ def _build(fields: dict, overrides: dict, source: str) -> Recipe:
 
 def load_recipe(name_or_file: str | Path = DEFAULT_RECIPE, overrides=()) -> Recipe:
     """A shipped recipe by name, or a recipe file, with `key=value` overrides."""
-    path = _path_of(name_or_file)
+    path = find_yaml("recipe", RECIPES, name_or_file)
     return _build(_read(path), dict(parse_override(o) for o in overrides), str(path))
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from synthpack.common.errors import SynthpackError
+from synthpack.common.pack_yaml import find_yaml, header_line, names_in, read_mapping
 from synthpack.common.paths import pack_dir
 from synthpack.common.problems import Problems, unknown_name
 
@@ -26,44 +24,28 @@ TASK_KEYS = {
 PATH_KEYS = ("train", "eval", "data")
 
 
+TASKS = "eval"  # the pack folder
+
+
 def tasks_dir() -> Path:
-    return pack_dir("eval")
+    return pack_dir(TASKS)
 
 
 def list_tasks() -> list[str]:
-    return sorted(p.stem for p in tasks_dir().glob("*.yaml"))
-
-
-def task_path(name_or_file: str | Path) -> Path:
-    """A shipped task by name, or a task file."""
-    path = Path(name_or_file)
-    if path.suffix in (".yaml", ".yml"):
-        if not path.is_file():
-            raise SynthpackError(f"{path}: task file not found")
-        return path
-    if str(name_or_file) not in list_tasks():
-        raise unknown_name("evaluation task", str(name_or_file), list_tasks())
-    return tasks_dir() / f"{name_or_file}.yaml"
+    return names_in(TASKS)
 
 
 def describe(name: str) -> tuple[str, str]:
     """A shipped task's command and its first header line (what it is for)."""
-    path = task_path(name)
-    text = path.read_text(encoding="utf-8")
-    first = next((line.lstrip("# ").strip() for line in text.splitlines() if line[:1] == "#"), "")
-    return str((yaml.safe_load(text) or {}).get("command", "?")), first
+    path = find_yaml("evaluation task", TASKS, name)
+    return str(read_mapping(path, "task").get("command", "?")), header_line(path)
 
 
 def load_task(name_or_file: str | Path, command: str) -> dict:
     """The task's settings for `command`, paths resolved against the task file; every problem
     of the file at once."""
-    path = task_path(name_or_file)
-    try:
-        fields = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SynthpackError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(fields, dict):
-        raise SynthpackError(f"{path}: a task is a mapping of key: value")
+    path = find_yaml("evaluation task", TASKS, name_or_file)
+    fields = read_mapping(path, "task")
     problems = Problems(path, noun="problem(s)")
     meant = fields.pop("command", None)
     if meant != command:
