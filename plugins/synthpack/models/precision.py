@@ -106,11 +106,15 @@ def resolve_precision(
     )
 
 
-@functools.cache
 def default_precision() -> Precision:
     """This process's precision when nobody chose one: `$SYNTHPACK_PRECISION`, else auto,
-    resolved once for the device models run on."""
-    return resolve_precision(None, model_device())
+    resolved once (per value of the variable) for the device models run on."""
+    return _resolved(os.environ.get(PRECISION_ENV))
+
+
+@functools.cache
+def _resolved(choice: str | None) -> Precision:
+    return resolve_precision(choice, model_device())
 
 
 def as_precision(value: Precision | str | None) -> Precision:
