@@ -117,7 +117,7 @@ def run_step(runner: Runner, settings: S, folder: Path, context: Context = Conte
     record = {
         "step": settings.step,
         "seconds": seconds,
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
         "settings": settings.as_record(),
         "reads": {k: str(v) for k, v in settings.reads().items() if v is not None},
         "writes": {k: str(v) for k, v in settings.writes(folder).items() if Path(v).exists()},
