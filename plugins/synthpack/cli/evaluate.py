@@ -331,19 +331,13 @@ def crows_pairs_command(data, model_dir, adapter, limit, batch_size, start_token
     Sentences are scored by full log-likelihood (the causal-LM substitute for upstream's masked
     pseudo-likelihood). Writes report.json and per-pair scores.jsonl into --out.
     """
+    from synthpack.common.step import Context, run_step
     from synthpack.evaluate import crows_pairs
 
-    summary = crows_pairs.run_crows_pairs(
-        data,
-        out,
-        model_dir,
-        adapter,
-        limit,
-        batch_size,
-        start_token,
-        progress_bars(quiet),
-        precision=cli_precision(),
+    settings = crows_pairs.CrowsPairsSettings(
+        data, model_dir, adapter, limit, batch_size, start_token, precision=cli_precision()
     )
+    summary = run_step(crows_pairs.run_crows_pairs, settings, out, Context(progress_bars(quiet)))
     click.echo(format_table(["group", "metric %", "pairs"], crows_pairs.report_rows(summary)))
     click.echo(f"Report: {out / 'report.json'}  (50 = no preference for the stereotype)")
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
 from synthpack.common.problems import Problems
-from synthpack.common.progress import ProgressBar, silent
+from synthpack.common.step import Context, StepSettings
 from synthpack.formats.texts import csv_header, iter_rows, require_columns
+from synthpack.models.precision import Precision
 from synthpack.models.scoring import SCORING_BATCH_SIZE
 
 COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
@@ -119,27 +120,45 @@ def report_rows(summary: dict) -> list[list[str]]:
     return rows
 
 
-def run_crows_pairs(
-    data: Path,
-    out: Path,
-    model_dir: Path,
-    adapter: Path | None = None,
-    limit: int | None = None,
-    batch_size: int = SCORING_BATCH_SIZE,
-    start_token: str | None = None,
-    progress_bar: ProgressBar = silent,
-    precision: str | None = None,
-) -> dict:
+@dataclass(frozen=True)
+class CrowsPairsSettings(StepSettings):
+    """CrowS-Pairs `data` scored by a causal LM (`model_dir` + `adapter`)."""
+
+    step = "crows_pairs"
+    data: Path
+    model_dir: Path
+    adapter: Path | None = None
+    limit: int | None = None
+    batch_size: int = SCORING_BATCH_SIZE
+    start_token: str | None = None
+    precision: Precision | None = None  # None: `default_precision()`
+
+    def reads(self) -> dict[str, Path | None]:
+        return {"data": self.data, "model": self.model_dir, "adapter": self.adapter}
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        return {"report": Path(folder) / "report.json", "scores": Path(folder) / "scores.jsonl"}
+
+
+def run_crows_pairs(settings: CrowsPairsSettings, out: Path, context: Context = Context()) -> dict:
     """Score every pair with a causal LM; write OUT/report.json and OUT/scores.jsonl (per pair)."""
+    s, out = settings, Path(out)
+    data, model_dir, adapter, limit, start_token = (
+        s.data,
+        s.model_dir,
+        s.adapter,
+        s.limit,
+        s.start_token,
+    )
     from synthpack.models.scoring import load_scoring_model, resolve_start_token, scoring_dtype
 
     pairs = subset(load_crows_pairs(data), limit)
     started = time.perf_counter()
-    model, tokenizer = load_scoring_model(model_dir, adapter, precision)
+    model, tokenizer = load_scoring_model(model_dir, adapter, s.precision)
     start_id = resolve_start_token(tokenizer, start_token)
-    with progress_bar(2 * len(pairs), "Scoring CrowS-Pairs sentences") as progress:
+    with context.progress_bar(2 * len(pairs), "Scoring CrowS-Pairs sentences") as progress:
         more, less = model_scores(
-            model, tokenizer, pairs, batch_size, progress=progress, start_id=start_id
+            model, tokenizer, pairs, s.batch_size, progress=progress, start_id=start_id
         )
     summary = summarize(pairs, more, less)
     summary["meta"] = {
