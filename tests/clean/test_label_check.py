@@ -121,6 +121,8 @@ def test_generate_with_label_check_counts_add_up(checker_dir, tmp_path, mode, th
     accepted, rejected = _lines(out / "accepted.jsonl"), _lines(out / "rejected.jsonl")
     assert report["entries_parsed"] == report["accepted"] + report["rejected"]
     assert (len(accepted), len(rejected)) == (report["accepted"], report["rejected"])
+    for polarity, stats in report["by_polarity"].items():  # relabelled rows under their new one
+        assert stats["accepted"] == sum(r["polarity"] == polarity for r in accepted)
     check = report["label_check"]
     assert check["mode"] == mode and check["threshold"] == threshold
     assert check["checked"] == sum(p["checked"] for p in check["by_polarity"].values()) > 0

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from synthpack.clean.card import derive_card
 from synthpack.clean.files import CleanedFiles
-from synthpack.clean.label_check import LabelCheck, LabelChecker, checked_report
+from synthpack.clean.label_check import LabelCheck, LabelChecker
+from synthpack.clean.report import checked_report
 from synthpack.clean.run import alpaca_records
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir, read_jsonl
@@ -143,7 +144,7 @@ def run_label_check(
     checked = checker.apply(rows)
     training = {"checker_training": trained} if trained else {}
     check = {"read": len(rows), "kept": len(checked.kept), **training, **checked.report}
-    report = checked_report(cleaned_report, check)
+    report = checked_report(cleaned_report, check, checked.kept)
     private_dir(Path(folder))
     atomic_write_jsonl(out.accepted, checked.kept)
     atomic_write_jsonl(out.rejected, earlier_rejects + checked.rejected)

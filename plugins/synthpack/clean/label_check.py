@@ -133,24 +133,6 @@ def summarise(counts: dict, check: LabelCheck, checker: str, relabelled: int) ->
     }
 
 
-def checked_report(report: dict, check: dict) -> dict:
-    """The cleaning report of the set that remains after a label check (`check`: the report
-    `summarise` made): what `synthpack generate --label-check` reports for the same entries."""
-    out = {**report, "label_check": check}
-    out["accepted"] = report["accepted"] - check["rejected"]
-    out["rejected"] = report["rejected"] + check["rejected"]
-    by_reason = dict(report.get("rejected_by_reason", {}))
-    if check["rejected"]:
-        by_reason[LABEL_DISAGREES] = by_reason.get(LABEL_DISAGREES, 0) + check["rejected"]
-    out["rejected_by_reason"] = by_reason
-    out["by_polarity"] = {
-        polarity: {**stats, "accepted": stats["accepted"]
-                   - check["by_polarity"].get(polarity, {}).get("rejected", 0)}
-        for polarity, stats in report.get("by_polarity", {}).items()
-    }  # fmt: skip
-    return out
-
-
 @dataclass(frozen=True)
 class LabelChecker:
     """A scorer (texts -> P(harmful)) with its settings: what `clean_generations` applies."""

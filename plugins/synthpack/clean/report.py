@@ -7,7 +7,7 @@ import random
 from collections import Counter
 
 from synthpack.clean.dedup import DUPLICATE, NEAR_DUPLICATE
-from synthpack.clean.label_check import format_label_check
+from synthpack.clean.label_check import LABEL_DISAGREES, format_label_check
 from synthpack.clean.text import jaccard, word_shingles
 from synthpack.common.reasons import check_reason
 from synthpack.common.tables import format_table
@@ -90,6 +90,32 @@ def build_report(
         }
     assert report["entries_parsed"] == report["accepted"] + report["rejected"]
     return report
+
+
+def checked_report(report: dict, check: dict, kept: list[dict]) -> dict:
+    """The cleaning report of the set that remains after a label check (`check`: the counts
+    of `label_check.summarise`; `kept`: the rows it kept): counts, per-polarity kept entries
+    (relabelled ones under their new polarity) and the diversity of what is kept. Duplication
+    and success rates stay the cleaning's: they describe the generations, not the check."""
+    out = {**report, "label_check": check}
+    out["accepted"] = report["accepted"] - check["rejected"]
+    out["rejected"] = report["rejected"] + check["rejected"]
+    by_reason = dict(report.get("rejected_by_reason", {}))
+    if check["rejected"]:
+        by_reason[LABEL_DISAGREES] = by_reason.get(LABEL_DISAGREES, 0) + check["rejected"]
+    out["rejected_by_reason"] = dict(sorted(by_reason.items()))
+    out["by_polarity"] = {}
+    for polarity, stats in report.get("by_polarity", {}).items():
+        norms = [text_key(r["text"]) for r in kept if r["polarity"] == polarity]
+        out["by_polarity"][polarity] = {
+            **stats,
+            "accepted": len(norms),
+            "distinct_1": _distinct(norms, 1),
+            "distinct_2": _distinct(norms, 2),
+            "self_similarity_jaccard": _self_similarity(norms),
+        }
+    assert out["accepted"] == len(kept)
+    return out
 
 
 # (header, report key, format) of the per-polarity table on the terminal.
