@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +27,6 @@ from synthpack.common.progress import ProgressBar, silent
 
 RECORD_SUFFIX = ".step.json"
 RECORD_DEPTH = 3  # how deep below a run folder `find_records` looks
-
-
-def to_stderr(message: str) -> None:
-    """The default note printer of a terminal command: notes go to stderr, results to stdout."""
-    print(message, file=sys.stderr, flush=True)
 
 
 def _quiet(message: str) -> None:
