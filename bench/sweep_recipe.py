@@ -20,8 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from synthpack.common.step import read_record, record_path
+from synthpack.common.step import read_record
+from synthpack.demo.pipeline import synthesis_steps
 from synthpack.demo.recipes import Recipe, load_recipe
+from synthpack.models.precision import as_precision
+from synthpack.prepare.real_data import find_data
 
 BASE = load_recipe("quick")  # the sweep started from the SmolLM2 recipe, the demo default then
 # What the default recipe changes in quick, apart from its model: the first sweep's more_steps.
@@ -31,15 +34,6 @@ MORE_STEPS = {
     if v != getattr(BASE, k) and k != "generator"
 }
 GEMMA = {"generator": load_recipe("default").generator, **MORE_STEPS}
-# Where each demo step leaves its record (common.step): the step's folder in a run.
-RECORD_FOLDERS = {
-    "render": "prompts",
-    "generate": "generations",
-    "clean": "generations",
-    "label_check": "label_check",
-    "register": "label_check",  # the register record sits beside the registered file
-    "eval_mlp": "eval_mlp",
-}
 
 
 def seeded(stem: str, seed: int) -> str:
@@ -90,8 +84,9 @@ def seed_from_parent(run_dir: Path, parent_dir: Path, size: Recipe) -> None:
     redo = AFTER_TRAIN if size.prompts_per_polarity == json.loads(
         (parent_dir / "settings.json").read_text())["recipe"]["prompts_per_polarity"
     ] else ("render", *AFTER_TRAIN)  # fmt: skip
-    for step in redo:
-        record_path(run_dir / RECORD_FOLDERS[step], step).unlink(missing_ok=True)
+    plan = synthesis_steps(size, find_data(None), run_dir, as_precision(None))
+    for run in (run for step in plan if step.name in redo for run in step.runs):
+        run.forget()  # the demo redoes these steps
     if "render" in redo:
         shutil.rmtree(run_dir / "generations", ignore_errors=True)
     else:

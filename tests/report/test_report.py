@@ -58,7 +58,8 @@ def test_report_renders_a_folder_made_by_hand_run_commands(tmp_path):
 
 def test_a_step_record_says_what_ran_on_what(tmp_path):
     out = tmp_path / "gen"
-    assert run("generate", "--prompts", PROMPTS, "--predictions", PREDICTIONS, "--out", out)
+    made = run("generate", "--prompts", PROMPTS, "--predictions", PREDICTIONS, "--out", out)
+    assert made.exit_code == 0, made.output
     record = json.loads((out / "clean.step.json").read_text())
     assert record["step"] == "clean" and record["seconds"] >= 0
     assert record["reads"]["raw"] == str(out / "raw.jsonl")

@@ -25,7 +25,7 @@ from synthpack.common.text import text_key
 from synthpack.formats.texts import read_labelled
 from synthpack.generate.run import RAW
 from synthpack.models.classifier.mlp import MLPConfig, TextClassifier
-from synthpack.models.toxicity import load_toxicity_scorer
+from synthpack.models.toxicity import load_toxicity_scorer, toxicity_loader
 
 
 def train_checker(
@@ -62,8 +62,9 @@ def train_checker(
     }
 
 
-def load_checker(path: Path, check: LabelCheck = LabelCheck()) -> LabelChecker:
-    """A saved `eval mlp` classifier or any classifier `eval debias --toxicity` loads.
+def checker_settings(path: Path, check: LabelCheck = LabelCheck()) -> LabelCheck:
+    """Check a checker folder without loading its model, and return `check` with the cut it
+    implies: what `synthpack generate --label-check` asks before minutes of generation.
 
     A synthpack classifier whose record says it saw one label only is refused: its scores
     would say nothing about the other class. Without a threshold in `check`, a synthpack
@@ -90,6 +91,14 @@ def load_checker(path: Path, check: LabelCheck = LabelCheck()) -> LabelChecker:
                 f"({n_harmful} harmful of {n_train}); train it on both classes "
                 "(synthpack eval train-checker)"
             )
+    toxicity_loader(path)  # a folder no loader recognises is named now
+    return check
+
+
+def load_checker(path: Path, check: LabelCheck = LabelCheck()) -> LabelChecker:
+    """A saved `eval mlp` classifier or any classifier `eval debias --toxicity` loads, with
+    the cut `checker_settings` gives it."""
+    check = checker_settings(path, check)
     scorer = load_toxicity_scorer(path)
     return LabelChecker(scorer.name, scorer, check)
 

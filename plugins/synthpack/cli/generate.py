@@ -157,7 +157,7 @@ def generate(
     resume a stopped generation. Steps: generate, clean, label check (with --label-check),
     register (with --register).
     """
-    from synthpack.clean.checker import LabelCheckSettings, load_checker, run_label_check
+    from synthpack.clean.checker import LabelCheckSettings, checker_settings, run_label_check
     from synthpack.clean.dedup import DedupSettings
     from synthpack.clean.files import CleanedFiles
     from synthpack.clean.label_check import LabelCheck
@@ -188,7 +188,7 @@ def generate(
     check = None
     if checker_dir:  # loaded first: a bad checker should fail before minutes of generation
         cut = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
-        load_checker(checker_dir, cut)
+        checker_settings(checker_dir, cut)
         check = LabelCheckSettings(cleaned=out, check=cut, checker=checker_dir)
     context = Context(progress_bar=progress_bars(quiet))
     run_step(run_generate, generation, out, context)

@@ -88,13 +88,13 @@ def record_path(folder: Path, step: str) -> Path:
     return Path(folder) / f"{step}{RECORD_SUFFIX}"
 
 
-def missing_inputs(settings: StepSettings) -> list[str]:
-    """`role: path` for every declared input that does not exist."""
-    return [
-        f"{role}: {path} not found"
+def missing_inputs(settings: StepSettings) -> dict[str, Path]:
+    """The declared inputs that do not exist, by role."""
+    return {
+        role: Path(path)
         for role, path in settings.reads().items()
         if path is not None and not Path(path).exists()
-    ]
+    }
 
 
 def run_step(runner: Runner, settings: S, folder: Path, context: Context = Context()) -> dict:
@@ -102,7 +102,8 @@ def run_step(runner: Runner, settings: S, folder: Path, context: Context = Conte
     missing = missing_inputs(settings)
     if missing:
         raise SynthpackError(
-            f"step '{settings.step}' cannot start: missing input(s): " + "; ".join(missing)
+            f"step '{settings.step}' cannot start: missing input(s): "
+            + "; ".join(f"{role}: {path} not found" for role, path in missing.items())
         )
     folder = Path(folder)
     started = time.perf_counter()

@@ -236,11 +236,10 @@ def check_settings(root: Path, wanted: dict, force: bool) -> None:
 
 def _producers(step: DemoStep, steps: list[DemoStep]) -> list[str]:
     """The earlier steps that write the inputs `step` is missing."""
-    missing = {line.split(": ", 1)[1].removesuffix(" not found")
-               for run in step.runs for line in missing_inputs(run.settings)}  # fmt: skip
+    missing = {path for run in step.runs for path in missing_inputs(run.settings).values()}
     names = []
     for earlier in steps[: steps.index(step)]:
-        writes = {str(p) for run in earlier.runs for p in run.settings.writes(run.folder).values()}
+        writes = {Path(p) for run in earlier.runs for p in run.settings.writes(run.folder).values()}
         if missing & writes:
             names.append(earlier.name)
     return names

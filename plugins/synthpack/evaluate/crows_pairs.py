@@ -142,41 +142,34 @@ class CrowsPairsSettings(StepSettings):
 
 def run_crows_pairs(settings: CrowsPairsSettings, out: Path, context: Context = Context()) -> dict:
     """Score every pair with a causal LM; write OUT/report.json and OUT/scores.jsonl (per pair)."""
-    s, out = settings, Path(out)
-    data, model_dir, adapter, limit, start_token = (
-        s.data,
-        s.model_dir,
-        s.adapter,
-        s.limit,
-        s.start_token,
-    )
     from synthpack.models.scoring import load_scoring_model, resolve_start_token, scoring_dtype
 
-    pairs = subset(load_crows_pairs(data), limit)
+    s, out = settings, Path(out)
+    pairs = subset(load_crows_pairs(s.data), s.limit)
     started = time.perf_counter()
-    model, tokenizer = load_scoring_model(model_dir, adapter, s.precision)
-    start_id = resolve_start_token(tokenizer, start_token)
+    model, tokenizer = load_scoring_model(s.model_dir, s.adapter, s.precision)
+    start_id = resolve_start_token(tokenizer, s.start_token)
     with context.progress_bar(2 * len(pairs), "Scoring CrowS-Pairs sentences") as progress:
         more, less = model_scores(
             model, tokenizer, pairs, s.batch_size, progress=progress, start_id=start_id
         )
     summary = summarize(pairs, more, less)
     summary["meta"] = {
-        "data": str(data),
-        "model": str(model_dir),
-        "adapter": str(adapter) if adapter else None,
+        "data": str(s.data),
+        "model": str(s.model_dir),
+        "adapter": str(s.adapter) if s.adapter else None,
         "sentence_score": "summed token log-probability after the start token, rounded to 3 dp",
-        "start_token": start_token or "BOS",
+        "start_token": s.start_token or "BOS",
         "dtype": scoring_dtype(model),
-        "limit": limit,
+        "limit": s.limit,
         "seconds": round(time.perf_counter() - started, 2),
     }
     atomic_write_jsonl(
         out / "scores.jsonl",
         (
             {"index": p.index, "bias_type": p.bias_type, "direction": p.direction,
-             "sent_more_score": m, "sent_less_score": s, "biased": is_biased(m, s)}
-            for p, m, s in zip(pairs, more, less, strict=True)
+             "sent_more_score": m, "sent_less_score": ls, "biased": is_biased(m, ls)}
+            for p, m, ls in zip(pairs, more, less, strict=True)
         ),
     )  # fmt: skip
     atomic_write_json(out / "report.json", summary)

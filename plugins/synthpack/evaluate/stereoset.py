@@ -302,6 +302,12 @@ class StereoSetSettings(StepSettings):
     start_token: str | None = None
     precision: Precision | None = None  # None: `default_precision()`
 
+    def __post_init__(self):
+        if (self.model_dir is None) == (self.scores is None):
+            raise SynthpackError("give exactly one of --model DIR or --scores FILE")
+        if self.adapter and not self.model_dir:
+            raise SynthpackError("--adapter needs --model")
+
     def reads(self) -> dict[str, Path | None]:
         return {"data": self.data, "model": self.model_dir, "adapter": self.adapter,
                 "scores": self.scores}  # fmt: skip
@@ -318,19 +324,14 @@ def run_stereoset(settings: StereoSetSettings, out: Path, context: Context = Con
     `split` defaults to intrasentence with a model and to every split the file covers with
     `scores`; `limit` keeps that many examples per split, evenly spaced.
     """
-    data, model_dir, adapter, scores = (
-        settings.data,
-        settings.model_dir,
-        settings.adapter,
+    data, model_dir, adapter = settings.data, settings.model_dir, settings.adapter
+    scores, split, limit, batch_size = (
         settings.scores,
+        settings.split,
+        settings.limit,
+        settings.batch_size,
     )
-    split, limit, batch_size = settings.split, settings.limit, settings.batch_size
-    start_token, precision = settings.start_token, settings.precision
     progress_bar, out = context.progress_bar, Path(out)
-    if (model_dir is None) == (scores is None):
-        raise SynthpackError("give exactly one of --model DIR or --scores FILE")
-    if adapter and not model_dir:
-        raise SynthpackError("--adapter needs --model")
     all_examples = load_stereoset(data)
     if split is None:
         split = "both" if scores is not None else "intrasentence"
@@ -358,8 +359,8 @@ def run_stereoset(settings: StereoSetSettings, out: Path, context: Context = Con
                 f"{data}: has no {missing[0]} examples. Available: {', '.join(all_examples)}"
             )
         examples = {s: subset(all_examples[s], limit) for s in wanted}
-        model, tokenizer = load_scoring_model(model_dir, adapter, precision)
-        start_id = resolve_start_token(tokenizer, start_token)
+        model, tokenizer = load_scoring_model(model_dir, adapter, settings.precision)
+        start_id = resolve_start_token(tokenizer, settings.start_token)
         pooled = [e for exs in examples.values() for e in exs]
         with progress_bar(3 * len(pooled), "Scoring StereoSet sentences") as progress:
             sentence_scores = model_scores(
@@ -382,7 +383,7 @@ def run_stereoset(settings: StereoSetSettings, out: Path, context: Context = Con
         "adapter": str(adapter) if adapter else None,
         "scores": str(scores) if scores else None,
         "sentence_score": "given" if scores else "mean token log-probability after the start token",
-        "start_token": None if scores else start_token or "BOS",
+        "start_token": None if scores else settings.start_token or "BOS",
         "dtype": None if scores else dtype,
         "close_calls_in_fp32": None if scores else len(close),
         "limit": limit,

@@ -39,16 +39,21 @@ def register_toxicity_loader(description: str, accepts, load) -> None:
     _LOADERS.insert(0, (description, accepts, load))
 
 
-def load_toxicity_scorer(path: Path, unsafe_label: str | None = None) -> ToxicityScorer:
-    """Open a classifier folder with the first loader that recognises it."""
+def toxicity_loader(path: Path) -> Callable[..., ToxicityScorer]:
+    """The loader that recognises the classifier folder (cheap: nothing is loaded yet)."""
     path = Path(path)
     if not path.is_dir():
         raise SynthpackError(f"{path}: toxicity classifier folder not found")
     for _, accepts, load in _LOADERS:
         if accepts(path):
-            return load(path, unsafe_label)
+            return load
     known = "; ".join(description for description, _, _ in _LOADERS)
     raise SynthpackError(f"{path}: not a toxicity classifier synthpack can read. Known: {known}")
+
+
+def load_toxicity_scorer(path: Path, unsafe_label: str | None = None) -> ToxicityScorer:
+    """Open a classifier folder with the first loader that recognises it."""
+    return toxicity_loader(path)(Path(path), unsafe_label)
 
 
 def _is_hf_classifier(path: Path) -> bool:

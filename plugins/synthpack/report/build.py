@@ -32,7 +32,7 @@ def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def collect(run_dir: Path) -> dict:
+def collect(run_dir: Path, found: list[tuple[Path, dict]] | None = None) -> dict:
     """Everything the report shows, as plain data (this is also `summary.json`).
 
     Read from the step records below `run_dir` (`common.step.find_records`): a demo's folder
@@ -41,7 +41,7 @@ def collect(run_dir: Path) -> dict:
     root = Path(run_dir)
     if not root.is_dir():
         raise SynthpackError(f"{run_dir}: no such run folder")
-    found = _finished(root)
+    found = _finished(root) if found is None else found
     latest = {r["step"]: (folder, r) for folder, r in found}  # the newest of each kind
     cleaned = _report_of(latest.get("clean"))
     mlp = _report_of(latest.get("eval_mlp"))
@@ -194,7 +194,7 @@ def plot_latency(classifier: dict, path: Path) -> Path:
     return save_png(fig, path)
 
 
-def make_plots(root: Path, summary: dict) -> dict[str, Path]:
+def make_plots(root: Path, summary: dict, found: list[tuple[Path, dict]]) -> dict[str, Path]:
     from synthpack.evaluate.run import plot_f1
 
     folder = root / PLOTS
@@ -203,7 +203,7 @@ def make_plots(root: Path, summary: dict) -> dict[str, Path]:
         plots["rejects"] = plot_rejects(summary["generation"], folder / "rejects.png")
         plots["quality"] = plot_generation_quality(summary["generation"], folder / "quality.png")
     if summary["classifier"]:
-        mlp = [found for found in _finished(root) if found[1]["step"] == "eval_mlp"][-1]
+        mlp = [item for item in found if item[1]["step"] == "eval_mlp"][-1]
         plot_f1(_report_of(mlp), folder / "f1.png")
         plots["f1"] = folder / "f1.png"
         plots["latency"] = plot_latency(summary["classifier"], folder / "latency.png")
@@ -230,8 +230,9 @@ def render_html(summary: dict, plots: dict[str, Path]) -> str:
 def build_report(run_dir: Path) -> Path:
     """Write RUN_DIR/report.html, RUN_DIR/summary.json and the PNGs; return the HTML path."""
     root = Path(run_dir)
-    summary = collect(root)
-    plots = make_plots(root, summary)
+    found = _finished(root)
+    summary = collect(root, found)
+    plots = make_plots(root, summary, found)
     atomic_write_json(root / SUMMARY, summary)
     atomic_write_text(root / REPORT_HTML, render_html(summary, plots))
     return root / REPORT_HTML

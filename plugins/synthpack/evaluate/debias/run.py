@@ -45,6 +45,14 @@ class DebiasSettings(StepSettings):
     seed: int = 0
     batch_size: int = 16
 
+    def __post_init__(self):
+        if (self.pairs is None) == (self.texts is None):
+            raise SynthpackError("give either --pairs FILE, or --texts FILE with --model DIR")
+        if self.texts is not None and self.model_dir is None:
+            raise SynthpackError(
+                "--texts needs --model (the debias model that writes the rewrites)"
+            )
+
     def reads(self) -> dict[str, Path | None]:
         return {"toxicity": self.toxicity_dir, "pairs": self.pairs, "texts": self.texts,
                 "model": self.model_dir, "adapter": self.adapter,
@@ -139,10 +147,6 @@ def run_debias(settings: DebiasSettings, out: Path, context: Context = Context()
     s, out, progress_bar = settings, Path(out), context.progress_bar
     pairs, texts, model_dir, adapter = s.pairs, s.texts, s.model_dir, s.adapter
     original_field, limit = s.original_field, s.limit
-    if (pairs is None) == (texts is None):
-        raise SynthpackError("give either --pairs FILE, or --texts FILE with --model DIR")
-    if texts is not None and model_dir is None:
-        raise SynthpackError("--texts needs --model (the debias model that writes the rewrites)")
     started = time.perf_counter()
     if pairs is not None:
         items = metrics.load_pairs(pairs, original_field, s.rewrite_field)[:limit]
