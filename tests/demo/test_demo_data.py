@@ -12,11 +12,16 @@ from pathlib import Path
 from conftest import shared_data
 
 from synthpack.common.paths import pack_dir
+from synthpack.evaluate.crows_pairs import load_crows_pairs
 from synthpack.evaluate.stereoset import load_stereoset
-from synthpack.formats.texts import read_labelled, read_seeds
+from synthpack.formats.texts import iter_rows, read_labelled, read_seeds
 from synthpack.prepare.real_data import find_data
+from synthpack.formats.pairs import read_pairs
 
 DEMO = pack_dir("dataset_info") / "demo"
+PARADETOX = DEMO / "paradetox" / "paradetox_2400.tsv"
+CROWS_PAIRS = DEMO / "crows_pairs" / "crows_pairs_300.csv"
+PARADETOX_PAIRS = 4005  # SOURCE.md: one per non-empty neutral paraphrase
 
 
 def _source_counts() -> dict[str, tuple[int, int | None]]:
@@ -28,6 +33,11 @@ def _source_counts() -> dict[str, tuple[int, int | None]]:
 
 
 def _read(pattern: str) -> tuple[int, int | None]:
+    if pattern.startswith("paradetox/"):
+        pairs, _ = read_pairs(DEMO / pattern)
+        return len({p["line"] for p in pairs}), None  # source sentences
+    if pattern.startswith("crows_pairs/"):
+        return len(load_crows_pairs(DEMO / pattern)), None
     if pattern.endswith(".csv"):
         data = read_labelled(DEMO / pattern)
         return len(data), data.n_harmful
@@ -41,11 +51,30 @@ def _read(pattern: str) -> tuple[int, int | None]:
 
 def test_shipped_files_load_and_match_their_source_note():
     counts = _source_counts()
-    assert len(counts) == 5, counts
+    assert len(counts) == 7, counts
     for pattern, expected in counts.items():
         assert _read(pattern) == expected, pattern
     train = set(read_labelled(DEMO / "toxigen/annotated/train.csv").texts)
     assert not train & set(read_labelled(DEMO / "toxigen/annotated/eval.csv").texts)
+
+
+def test_paradetox_gives_one_pair_per_paraphrase():
+    pairs, rejects = read_pairs(PARADETOX)  # source "toxic", targets neutral1..3
+    assert (len({p["line"] for p in pairs}), len(pairs), rejects) == (2400, PARADETOX_PAIRS, [])
+    rows = [row for _, row, _ in iter_rows(PARADETOX)]
+    assert len(rows) == 2400 and list(rows[0]) == ["toxic", "neutral1", "neutral2", "neutral3"]
+    assert sum(bool(v) for row in rows for k, v in row.items() if k != "toxic") == len(pairs)
+    assert len(PARADETOX.read_bytes().splitlines()) == 2401  # one physical line per row
+
+
+def test_crows_pairs_keeps_every_bias_type():
+    pairs = load_crows_pairs(CROWS_PAIRS)
+    assert len(pairs) == 300
+    assert {p.bias_type for p in pairs} == {
+        "race-color", "gender", "socioeconomic", "nationality", "religion", "age",
+        "sexual-orientation", "physical-appearance", "disability",
+    }  # fmt: skip
+    assert {p.direction for p in pairs} == {"stereo", "antistereo"}
 
 
 def test_licences_warning_and_size():
@@ -53,6 +82,8 @@ def test_licences_warning_and_size():
     assert "MIT License" in toxigen
     assert "Community Data License Agreement - Permissive - Version 2.0" in toxigen
     assert "Attribution-ShareAlike 4.0" in (DEMO / "stereoset" / "LICENSE.md").read_text()
+    assert "Attribution-ShareAlike 4.0" in (DEMO / "crows_pairs" / "LICENSE.md").read_text()
+    assert "CC0 1.0 Universal" in (DEMO / "paradetox" / "LICENSE").read_text()
     assert "offensive" in (DEMO / "OFFENSIVE-CONTENT.md").read_text().lower()
     groups = {p.parent.name for p in DEMO.glob("toxigen/demonstrations/*/*.txt")}
     assert groups == {"disability", "nationality", "race", "religion", "sexual_orientation"}
@@ -73,6 +104,8 @@ def test_the_demo_uses_the_shipped_data_by_default(monkeypatch, tmp_path):
 def test_the_script_rebuilds_the_same_bytes(tmp_path):
     source = shared_data()
     shared_data("toxigen", "annotated", "annotated_train.csv")
+    shared_data("paradetox", "paradetox.tsv")
+    shared_data("crows_pairs", "crows_pairs_anonymized.csv")
     subprocess.run(
         [sys.executable, str(DEMO / "make_subset.py"), str(source), str(tmp_path)],
         check=True, capture_output=True,

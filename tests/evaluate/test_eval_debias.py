@@ -206,3 +206,32 @@ def test_synthpack_mlp_classifier_plugs_in(tmp_path):
     assert "synthpack MLP" in scorer.name and len(before) == len(after) == 60
     # Ordering, not the 0.5 cut: with 800 short training texts the MLP stays close to 0.5.
     assert sum(b > a for b, a in zip(before, after, strict=True)) >= 0.7 * len(held_out)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_a_model_rewrites_at_the_users_precision_and_a_stopped_run_resumes(
+    tiny_model, tmp_path, precision
+):
+    """`auto` is bf16 on a CPU with native bf16: the rewriting path runs at both precisions
+    (it once died at bf16 with a dtype mismatch), and a rerun after a stop keeps the finished
+    batches and writes exactly what an uninterrupted run writes."""
+    from synthpack.evaluate.debias.run import rewrite_texts
+    from synthpack.models.precision import resolve_precision
+
+    originals = [(str(i), f"post number {i} is rude") for i in range(5)]
+    chosen = resolve_precision(precision)
+    partial = tmp_path / "rewrites.partial.jsonl"
+    full = rewrite_texts(originals, tiny_model, None, "general", 2, 6, precision=chosen,
+                         partial=partial)  # fmt: skip
+    assert [p.original for p in full] == [t for _, t in originals]
+    rows = [json.loads(line) for line in partial.read_text().splitlines()]
+    assert len(rows) == 5
+    # A stop after the first batch of two, mid-way through writing the second: the finished
+    # batch is kept (a marked rewrite shows it is not redone), the torn line is redone.
+    kept = [{**rows[0], "rewrite": "KEPT"}, rows[1]]
+    partial.write_text("".join(json.dumps(r) + "\n" for r in kept) + '{"id": "2", "orig')
+    resumed = rewrite_texts(originals, tiny_model, None, "general", 2, 6, precision=chosen,
+                            partial=partial)  # fmt: skip
+    assert resumed[0].rewrite == "KEPT"
+    assert [p.rewrite for p in resumed[1:]] == [p.rewrite for p in full[1:]]

@@ -26,8 +26,9 @@ SIZES = ("default", "quick", "full")  # the recipes `--size` names (kept from be
 @click.option(
     "--steps",
     help="Run only these steps: a comma list or a range such as train-eval_mlp. "
-    "Steps: prepare, render, sft, train, generate, clean, label_check, register, eval_mlp, "
-    "stereoset, report.",
+    "Synthesis steps: prepare, render, sft, train, generate, clean, label_check, register, "
+    "eval_mlp, stereoset, report. Debias steps (--recipe debias): prepare, sft, judge, train, "
+    "rewrite, compare, stereoset, crows_pairs, report.",
 )
 @click.option(
     "--size",
@@ -55,11 +56,13 @@ def demo(
     force: bool,
     quiet: bool,
 ) -> None:
-    """Seed data to an evaluated, augmented classifier on an embedded model (Algorithm 1).
+    """A pipeline end to end on an embedded model, then OUT/report.html and a results table.
 
-    render -> sft -> LoRA SFT (llamafactory-cli) -> generate -> clean -> label check -> register
-    -> eval mlp -> StereoSet, then OUT/report.html and a table of the results. Finished steps
-    are reused on the next call.
+    Synthesis (the default recipes): render -> sft -> LoRA SFT (llamafactory-cli) -> generate ->
+    clean -> label check -> register -> eval mlp -> StereoSet. Debias (--recipe debias):
+    ParaDetox split -> sft -> toxicity judge -> LoRA SFT -> rewrites by the prompted base and
+    the tuned model -> paired comparison -> StereoSet and CrowS-Pairs. Finished steps are
+    reused on the next call.
     """
     from synthpack.common.progress import progress_bars
     from synthpack.demo.pipeline import run_demo
@@ -84,8 +87,8 @@ def recipes() -> None:
     rows = []
     for name in list_recipes():
         r = load_recipe(name)
-        rows.append([name, r.generator, r.train_steps, 2 * r.prompts_per_polarity, describe(name)])
-    click.echo(format_table(["recipe", "model", "LoRA steps", "prompts", "what it is"], rows))
+        rows.append([name, r.pipeline, r.generator, r.train_steps, describe(name)])
+    click.echo(format_table(["recipe", "pipeline", "model", "LoRA steps", "what it is"], rows))
     click.echo(f"files: {recipes_dir()} (copy one, edit it, run: synthpack demo --recipe FILE)")
 
 

@@ -51,6 +51,17 @@ def atomic_write_jsonl(path: Path, rows: Iterable[dict], mode: int = 0o600) -> N
     atomic_write_text(path, text, mode)
 
 
+def append_jsonl(path: Path, rows: Iterable[dict], mode: int = 0o600) -> None:
+    """Append rows to a JSONL file and fsync them: a long run's finished work survives a stop
+    (a torn last line, from a kill mid-write, is what readers of such files skip)."""
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def read_user_text(path: Path) -> str:
     """A user's text file as str (UTF-8, a BOM allowed); a binary or mis-encoded file is a
     SynthpackError naming the line and byte, not a UnicodeDecodeError traceback."""

@@ -13,7 +13,7 @@ import json
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from synthpack.clean.checker import LabelCheckSettings, run_label_check
@@ -26,21 +26,20 @@ from synthpack.common.paths import pack_dir
 from synthpack.common.progress import ProgressBar, terminal
 from synthpack.common.step import (
     Context,
-    Runner,
-    StepSettings,
     missing_inputs,
-    read_record,
-    record_path,
     run_step,
 )
 from synthpack.common.tables import format_table
-from synthpack.demo.recipes import CATEGORY, Recipe, load_recipe, recipe_command
+from synthpack.demo.debias import DEBIAS_STEPS, debias_steps
+from synthpack.demo.plan import DemoStep, Run
+from synthpack.demo.recipes import CATEGORY, DebiasRecipe, Recipe, load_recipe, recipe_command
 from synthpack.evaluate.run import MlpEvalSettings, run_mlp_eval
 from synthpack.evaluate.stereoset import StereoSetSettings, run_stereoset
 from synthpack.generate.run import GenerateSettings, run_generate
 from synthpack.models.backends import Sampling
 from synthpack.models.embedded import model_dir_for
 from synthpack.models.precision import Precision, as_precision
+from synthpack.prepare.paradetox import find_debias_data
 from synthpack.prepare.real_data import (
     REAL_EVAL,
     REAL_TRAIN,
@@ -74,39 +73,6 @@ STEPS = (
 TRAIN_CONFIG = "smollm2_lora_sft_cpu.yaml"  # the CPU LoRA recipe; the model's template replaces
 STEREOSET_MODELS = ("base", "tuned")
 SETTINGS = "settings.json"
-
-
-@dataclass(frozen=True)
-class Run:
-    """One runner call: what a step does in one folder."""
-
-    runner: Runner
-    settings: StepSettings
-    folder: Path
-
-    @property
-    def record(self) -> dict | None:
-        where = self.settings.record_folder(self.folder)
-        return read_record(where, self.settings.step) if where else None
-
-    def done(self) -> bool:
-        return self.record is not None
-
-    def forget(self) -> None:
-        """Remove the record, so the next run of the demo redoes this call."""
-        where = self.settings.record_folder(self.folder)
-        if where:
-            record_path(where, self.settings.step).unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class DemoStep:
-    """A named step of the demo: one runner call or more (StereoSet runs base and tuned), or
-    none with the reason (`skipped`) when the data lacks what it needs."""
-
-    name: str
-    runs: tuple[Run, ...]
-    skipped: str | None = None
 
 
 def synthesis_steps(
@@ -190,21 +156,21 @@ def synthesis_steps(
     return out
 
 
-def parse_steps(value: str | None) -> list[str]:
-    """`render,sft` or `train-eval_mlp` (a range) -> the steps in pipeline order."""
+def parse_steps(value: str | None, names: tuple[str, ...] = STEPS) -> list[str]:
+    """`render,sft` or `train-eval_mlp` (a range) -> the steps (of `names`) in pipeline order."""
     if not value:
-        return list(STEPS)
+        return list(names)
     chosen: set[str] = set()
     for part in value.split(","):
         part = part.strip()
         first, _, last = (
-            part.partition("-") if "-" in part and part not in STEPS else (part, "", "")
+            part.partition("-") if "-" in part and part not in names else (part, "", "")
         )
         for name in (first, last or first):
-            if name not in STEPS:
-                raise SynthpackError(f"Unknown demo step {name!r}. Available: {', '.join(STEPS)}")
-        chosen.update(STEPS[STEPS.index(first) : STEPS.index(last or first) + 1])
-    return [s for s in STEPS if s in chosen]
+            if name not in names:
+                raise SynthpackError(f"Unknown demo step {name!r}. Available: {', '.join(names)}")
+        chosen.update(names[names.index(first) : names.index(last or first) + 1])
+    return [s for s in names if s in chosen]
 
 
 def echo_to_terminal(message: str, err: bool = False) -> None:
@@ -247,7 +213,7 @@ def _producers(step: DemoStep, steps: list[DemoStep]) -> list[str]:
 
 def run_demo(
     run_dir: Path,
-    recipe: str | Recipe = "default",
+    recipe: str | Recipe | DebiasRecipe = "default",
     steps: str | None = None,
     data_dir: Path | None = None,
     force: bool = False,
@@ -265,13 +231,19 @@ def run_demo(
     scoring, resolved once here.
     """
     root = Path(run_dir)
-    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
-    data, precision = find_data(data_dir), as_precision(precision)
-    chosen = parse_steps(steps)
+    recipe = recipe if not isinstance(recipe, (str, Path)) else load_recipe(recipe)
+    precision = as_precision(precision)
+    if recipe.pipeline == "debias":
+        data = find_debias_data(data_dir)
+        plan = debias_steps(recipe, data, root, precision, model_dir)
+        chosen = parse_steps(steps, DEBIAS_STEPS)
+    else:
+        data = find_data(data_dir)
+        plan = synthesis_steps(
+            recipe, data, root, precision, model_dir, demo_command(root, recipe, data)
+        )
+        chosen = parse_steps(steps)
     wanted = {"recipe": asdict(recipe), "data": data.description, "precision": precision.name}
-    plan = synthesis_steps(
-        recipe, data, root, precision, model_dir, demo_command(root, recipe, data)
-    )
     settings_path = root / SETTINGS
     changed = settings_path.exists() and json.loads(settings_path.read_text()) != wanted
     for step in plan if force else ():  # redo the chosen steps; every step on new settings

@@ -21,12 +21,20 @@ from synthpack.train.lf_config import parse_override
 
 DEFAULT_RECIPE = "default"
 SEED_SOURCES = ("demonstrations", "real_train")
-PIPELINES = ("synthesis",)
+PIPELINES = ("synthesis", "debias")
 CATEGORY = "hate"  # the demo's harm category: the one the shipped ToxiGen subset labels
 
 
+class Overridable:
+    """What every recipe kind can do: take `key=value` overrides."""
+
+    def with_overrides(self, overrides: list[str] | tuple[str, ...]):
+        """The recipe with `key=value` overrides (values read as YAML: 36, 1e-3, null)."""
+        return _build(dataclasses.asdict(self), dict(parse_override(o) for o in overrides), "")
+
+
 @dataclass(frozen=True)
-class Recipe:
+class Recipe(Overridable):
     """How much work each step of a demo does, and with which settings."""
 
     prompts_per_polarity: int
@@ -70,12 +78,35 @@ class Recipe:
         """The name the label-checked set is registered under."""
         return f"{CATEGORY}_{self.version}_synthetic"
 
-    def with_overrides(self, overrides: list[str] | tuple[str, ...]) -> Recipe:
-        """The recipe with `key=value` overrides (values read as YAML: 36, 1e-3, null)."""
-        return _build(dataclasses.asdict(self), dict(parse_override(o) for o in overrides), "")
+
+@dataclass(frozen=True)
+class DebiasRecipe(Overridable):
+    """The debias demo: how much ParaDetox it tunes on and holds out, and the tuning."""
+
+    train_sources: int  # toxic sentences (with their paraphrases) the rewriter is tuned on
+    test_sources: int  # held-out toxic sentences both rewriters rewrite
+    train_steps: int
+    learning_rate: float
+    batch_size: int  # LoRA SFT sequences per step
+    cutoff_len: int
+    max_new_tokens: int  # the longest rewrite
+    rewrite_batch_size: int
+    stereoset_examples: int
+    crows_pairs_examples: int
+    val_ratio: float = 0.05  # share of training sources the SFT step holds out for validation
+    system: str = "general"  # the SYS prompt (templates/debias/system_NAME.jinja2)
+    seed: int = 0
+    generator: str = "smollm2"  # the embedded model that is prompted, and tuned
+    pipeline: str = "debias"
+
+    def __post_init__(self):
+        if self.generator not in MODELS:
+            raise unknown_name("generator", self.generator, list(MODELS))
+        if self.pipeline != "debias":
+            raise unknown_name("pipeline", self.pipeline, ["debias"])
 
 
-FIELDS = [f.name for f in dataclasses.fields(Recipe)]
+RECIPE_TYPES = {"synthesis": Recipe, "debias": DebiasRecipe}  # by the `pipeline` field
 
 
 RECIPES = "recipes"  # the pack folder
@@ -105,32 +136,43 @@ def _read(path: Path, seen: tuple[str, ...] = ()) -> dict:
     return {**_read(find_yaml("recipe", RECIPES, base), (*seen, base)), **fields}
 
 
-def _build(fields: dict, overrides: dict, source: str) -> Recipe:
+def _build(fields: dict, overrides: dict, source: str) -> Recipe | DebiasRecipe:
+    pipeline = overrides.get("pipeline", fields.get("pipeline", "synthesis"))
+    if pipeline not in RECIPE_TYPES:
+        raise SynthpackError(
+            f"{source or 'recipe'}: " + unknown_name("pipeline", pipeline, PIPELINES).message
+        )
+    kind = RECIPE_TYPES[pipeline]
+    names = [f.name for f in dataclasses.fields(kind)]
     for given, where in ((fields, f"{source}: " if source else ""), (overrides, "")):
-        unknown = sorted(set(given) - set(FIELDS))
+        unknown = sorted(set(given) - set(names))
         if unknown:
-            raise SynthpackError(where + unknown_name("recipe field", unknown[0], FIELDS).message)
-    missing = [f.name for f in dataclasses.fields(Recipe) if f.default is dataclasses.MISSING]
+            raise SynthpackError(where + unknown_name("recipe field", unknown[0], names).message)
+    missing = [f.name for f in dataclasses.fields(kind) if f.default is dataclasses.MISSING]
     missing = [name for name in missing if name not in fields and name not in overrides]
     if missing:
         raise SynthpackError(f"{source or 'recipe'}: missing field(s): {', '.join(missing)}")
     try:
-        return Recipe(**{**fields, **overrides})
+        return kind(**{**fields, **overrides})
     except TypeError as exc:
         raise SynthpackError(f"{source or 'recipe'}: {exc}") from exc
 
 
-def load_recipe(name_or_file: str | Path = DEFAULT_RECIPE, overrides=()) -> Recipe:
+def load_recipe(name_or_file: str | Path = DEFAULT_RECIPE, overrides=()) -> Recipe | DebiasRecipe:
     """A shipped recipe by name, or a recipe file, with `key=value` overrides."""
     path = find_yaml("recipe", RECIPES, name_or_file)
     return _build(_read(path), dict(parse_override(o) for o in overrides), str(path))
 
 
-def recipe_command(recipe: Recipe) -> list[str]:
-    """`--recipe NAME key=value ...`: the closest shipped recipe and the fields that differ."""
+def recipe_command(recipe: Recipe | DebiasRecipe) -> list[str]:
+    """`--recipe NAME key=value ...`: the closest shipped recipe of the same pipeline and the
+    fields that differ."""
     candidates = []
     for name in list_recipes():
-        shipped = dataclasses.asdict(load_recipe(name))
+        shipped = load_recipe(name)
+        if shipped.pipeline != recipe.pipeline:
+            continue
+        shipped = dataclasses.asdict(shipped)
         changed = {k: v for k, v in dataclasses.asdict(recipe).items() if shipped[k] != v}
         candidates.append((len(changed), name != DEFAULT_RECIPE, name, changed))
     _, _, name, changed = min(candidates)

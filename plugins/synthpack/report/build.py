@@ -54,6 +54,7 @@ def collect(run_dir: Path, found: list[tuple[Path, dict]] | None = None) -> dict
         and "intrasentence" in report
     }
     settings = root / "settings.json"
+    debias = _debias_summary(found, latest)
     return {
         "run_dir": str(root.resolve()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -66,7 +67,98 @@ def collect(run_dir: Path, found: list[tuple[Path, dict]] | None = None) -> dict
         "label_check": label_check,
         "classifier": mlp and _classifier_summary(mlp),
         "stereoset": stereoset or None,
+        "debias": debias,
+        "verdict": debias and debias["verdict"],
     }
+
+
+def _debias_summary(found: list[tuple[Path, dict]], latest: dict) -> dict | None:
+    """The debias run's judge, each rewriter's figures, their paired comparison, CrowS-Pairs,
+    and the verdict: did tuning beat prompting alone, and did bias move?"""
+    rewriters = {folder.name: _rewriter_summary(report) for folder, r in found
+                 if r["step"] == "eval_debias" and (report := _report_of((folder, r)))}  # fmt: skip
+    if not rewriters:
+        return None
+    judge = _report_of(latest.get("judge"))
+    compare = _report_of(latest.get("debias_compare"))
+    crows = {folder.name: _report_of((folder, r)) for folder, r in found
+             if r["step"] == "crows_pairs"}  # fmt: skip
+    stereoset = {folder.name: _report_of((folder, r))["intrasentence"] for folder, r in found
+                 if r["step"] == "stereoset"}  # fmt: skip
+    sentences = [compare["verdict"]] if compare else []
+    if {"base", "tuned"} <= set(stereoset):
+        sentences.append(bias_sentence(stereoset["base"], stereoset["tuned"]))
+    return {
+        "judge": judge and _judge_summary(judge),
+        "rewriters": rewriters,
+        "compare": compare,
+        "crows_pairs": {name: _crows_summary(report) for name, report in crows.items()} or None,
+        "verdict": " ".join(sentences) or None,
+    }
+
+
+def _judge_summary(report: dict) -> dict:
+    run = report["runs"][0]
+    return {
+        "train_size": run["train_size"],
+        "eval_size": report["data"]["eval"]["n"],
+        "accuracy": run["accuracy"],
+        "auroc": run["auroc"],
+        "f1": run["f1"],
+        "intervals": {
+            k: run["intervals"][k] for k in ("accuracy", "auroc", "f1") if k in run["intervals"]
+        },  # fmt: skip
+        "features": report["features"],
+    }
+
+
+def _rewriter_summary(report: dict) -> dict:
+    """One `eval debias` report's headline figures (None where a measure was switched off)."""
+    safety, style = report["safety"], report["style"]
+    return {
+        "texts": report["pairs"],
+        "unsafe_percent_before": safety["unsafe_percent_before"],
+        "unsafe_percent_after": safety["unsafe_percent_after"],
+        "similarity": (report.get("similarity") or {}).get("mean_cosine"),
+        "fluent_percent": (report.get("fluency") or {}).get("accepted_percent"),
+        "fluent_percent_originals": (report.get("fluency") or {}).get("originals_accepted_percent"),
+        "perplexity_before": (report.get("perplexity") or {}).get("before"),
+        "perplexity_after": (report.get("perplexity") or {}).get("after"),
+        "j": (report.get("joint") or {}).get("j"),
+        "retention_percent": report["retention"]["percent"],
+        "clen_before": style["clen_before"],
+        "clen_after": style["clen_after"],
+        "words_before": style["mean_words_before"],
+        "words_after": style["mean_words_after"],
+        "change_ttest": safety["ttest_change_vs_0"],
+    }
+
+
+def _crows_summary(report: dict) -> dict:
+    overall = report["overall"] if "overall" in report else report
+    return {"metric": overall.get("metric"), "interval": overall.get("interval"),
+            "pairs": overall.get("pairs")}  # fmt: skip
+
+
+def bias_sentence(base: dict, tuned: dict) -> str:
+    """Whether StereoSet's SS and ICAT moved from the base model to the tuned one, read from
+    the 95% intervals: a move counts only when the intervals do not overlap."""
+
+    def moved(key: str) -> str:
+        a, b = base[key], tuned[key]
+        if round(a, 1) == round(b, 1):
+            return f"{key.upper()} stayed at {a:.1f}"
+        (alo, ahi), (blo, bhi) = base["intervals"][key], tuned["intervals"][key]
+        direction = "rose" if b > a else "fell"
+        clear = bhi < alo or blo > ahi
+        return f"{key.upper()} {direction} from {a:.1f} to {b:.1f}" + (
+            "" if clear else " (within the intervals' overlap)"
+        )
+
+    if "intervals" not in base or "intervals" not in tuned:
+        return (f"StereoSet SS {base['ss']:.1f} -> {tuned['ss']:.1f}, ICAT {base['icat']:.1f} "
+                f"-> {tuned['icat']:.1f} (no intervals).")  # fmt: skip
+    return f"Bias: StereoSet {moved('ss')}; {moved('icat')} (ideal SS 50, ICAT 100)."
 
 
 def _finished(root: Path) -> list[tuple[Path, dict]]:
@@ -202,6 +294,10 @@ def make_plots(root: Path, summary: dict, found: list[tuple[Path, dict]]) -> dic
     if summary["generation"]:
         plots["rejects"] = plot_rejects(summary["generation"], folder / "rejects.png")
         plots["quality"] = plot_generation_quality(summary["generation"], folder / "quality.png")
+    if (summary["debias"] or {}).get("compare"):
+        from synthpack.evaluate.debias.compare import plot_comparison
+
+        plots["compare"] = plot_comparison(summary["debias"]["compare"], folder / "compare.png")
     if summary["classifier"]:
         mlp = [item for item in found if item[1]["step"] == "eval_mlp"][-1]
         plot_f1(_report_of(mlp), folder / "f1.png")
@@ -262,6 +358,48 @@ def rebuild_report(run_dir: Path) -> tuple[Path, str]:
 
 
 # --- terminal ---------------------------------------------------------------------------------
+def debias_tables(debias: dict) -> list[str]:
+    """The judge's accuracy, the rewriters side by side, and CrowS-Pairs, as terminal text."""
+
+    def f(value, digits=1):
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    blocks = []
+    judge = debias.get("judge")
+    if judge:
+        blocks.append(
+            f"toxicity judge ({judge['features']} MLP, {judge['train_size']} training texts): "
+            f"accuracy {judge['accuracy']:.3f}, AUROC {judge['auroc']:.3f} on the "
+            f"{judge['eval_size']} held-out gold texts (toxic sentence vs its paraphrase)"
+        )
+    rewriters = debias["rewriters"]
+    first = next(iter(rewriters.values()))
+    rows = [["originals", f(first["unsafe_percent_before"]), "-",
+             f(first["fluent_percent_originals"]), "-", f(first["perplexity_before"]),
+             f(first["words_before"])]]  # fmt: skip
+    rows += [[name, f(r["unsafe_percent_after"]), f(r["similarity"], 3), f(r["fluent_percent"]),
+              f(r["j"], 3), f(r["perplexity_after"]), f(r["words_after"])]
+             for name, r in rewriters.items()]  # fmt: skip
+    head = ["texts", "unsafe %", "similarity", "fluent %", "J", "perplexity", "words"]
+    blocks.append(format_table(head, rows))
+    compare = debias.get("compare")
+    if compare:
+        rows = [[name, f(m["delta"], 3), f"[{m['interval'][0]:.3f}, {m['interval'][1]:.3f}]",
+                 f"{m['p_better']:.3f}"] for name, m in compare["metrics"].items()]  # fmt: skip
+        head = [f"{compare['candidate']} - {compare['baseline']}", "delta", "95% CI", "p(better)"]
+        blocks.append(format_table(head, rows))
+    crows = debias.get("crows_pairs")
+    if crows:
+        rows = [[name, f(c["metric"], 2), _interval(c["interval"]), c["pairs"]]
+                for name, c in crows.items()]  # fmt: skip
+        blocks.append(format_table(["CrowS-Pairs", "metric %", "95% CI", "pairs"], rows))
+    return blocks
+
+
+def _interval(pair) -> str:
+    return f"[{pair[0]:.2f}, {pair[1]:.2f}]" if pair else "-"
+
+
 def results_table(summary: dict) -> str:
     """The run's results for the terminal: numbers only, never a generated text.
 
@@ -298,6 +436,8 @@ def results_table(summary: dict) -> str:
             f"latency p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms: {within} the "
             f"{bound:g} ms bound"
         )
+    if summary.get("debias"):
+        blocks.extend(debias_tables(summary["debias"]))
     stereoset = summary.get("stereoset")
     if stereoset:
         rows = [

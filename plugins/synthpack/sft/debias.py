@@ -10,17 +10,15 @@ The split is by source text, so the paraphrases of one sentence stay on one side
 from __future__ import annotations
 
 import dataclasses
-import math
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
-from synthpack.common.problems import Problems, located
+from synthpack.common.problems import Problems
 from synthpack.common.step import Context, StepSettings
-from synthpack.common.text import text_key
 from synthpack.formats.dataset_info import write_alpaca_dataset
+from synthpack.formats.pairs import read_pairs, split_by_source
 from synthpack.formats.texts import clean_text, iter_rows
 from synthpack.prompts.templates import render_debias_instruction, render_debias_system
 
@@ -111,54 +109,6 @@ def read_cmd(path: Path) -> tuple[list[dict], list[dict]]:
     return rows, rejects
 
 
-def read_pairs(
-    path: Path, source_field: str = "toxic", target_fields: list[str] | None = None
-) -> tuple[list[dict], list[dict]]:
-    """Rewrite pairs from a CSV/TSV/JSONL: one record per non-empty (source, target) pair.
-
-    target_fields defaults to every other column (ParaDetox: neutral1, neutral2, neutral3).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise SynthpackError(f"{path}: pairs file not found")
-    rows, rejects, problems = [], [], Problems(path)
-    fields_checked = False
-    for line, raw, problem in iter_rows(path):
-        if problem or not isinstance(raw, dict):
-            problems.add(problem or "expected a record with named fields", line)
-            continue
-        if not fields_checked:
-            targets = target_fields or [k for k in raw if k != source_field]
-            for field in [source_field, *targets]:
-                if field not in raw:
-                    columns = ", ".join(map(str, raw))
-                    raise SynthpackError(
-                        located(path, f"missing column (columns: {columns})", line, field)
-                    )
-            fields_checked = True
-        source = raw.get(source_field) or ""
-        if not str(source).strip():
-            rejects.append({"line": line, "reason": f"empty {source_field}", "text": ""})
-            continue
-        found = [clean_text(raw[f]) for f in targets if str(raw.get(f) or "").strip()]
-        if not found:
-            rejects.append({"line": line, "reason": "no rewrite", "text": clean_text(source)})
-        for rewrite in found:
-            rows.append(
-                {
-                    "line": line,
-                    "text": clean_text(source),
-                    "rewrite": rewrite,
-                    "biased_words": [],
-                    "labels": {},
-                }
-            )
-    problems.raise_if_any()
-    if not rows and not rejects:
-        raise SynthpackError(f"{path}: empty file (no rows)")
-    return rows, rejects
-
-
 def to_alpaca(row: dict, system: str, hint_biased_words: bool, templates_dir=None) -> dict:
     words = row["biased_words"] if hint_biased_words else []
     return {
@@ -167,31 +117,6 @@ def to_alpaca(row: dict, system: str, hint_biased_words: bool, templates_dir=Non
         "input": row["text"],
         "output": row["rewrite"],
     }
-
-
-def split_by_source(
-    rows: list[dict], val_ratio: float, seed: int
-) -> tuple[list[dict], list[dict], list[dict]]:
-    """Group rows by source text, send whole groups to one side; drop train rows whose source
-    or rewrite also occurs in validation (returned as rejects), so no text crosses."""
-    groups: dict[str, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(text_key(row["text"]), []).append(row)
-    keys = sorted(groups)
-    random.Random(seed).shuffle(keys)
-    n_val = math.ceil(len(keys) * val_ratio) if val_ratio > 0 else 0
-    val = [r for k in keys[:n_val] for r in groups[k]]
-    val_keys = {text_key(r[f]) for r in val for f in ("text", "rewrite")}
-    train, crossing = [], []
-    for key in keys[n_val:]:
-        for row in groups[key]:
-            if text_key(row["text"]) in val_keys or text_key(row["rewrite"]) in val_keys:
-                crossing.append(
-                    {"line": row["line"], "reason": "crosses_split", "text": row["text"]}
-                )
-            else:
-                train.append(row)
-    return train, val, crossing
 
 
 @dataclass(frozen=True)
@@ -257,7 +182,7 @@ def build_debias(
         raise SynthpackError("--val-ratio must be in [0, 1)")
     name = name or f"debias_{Path(source).stem}"
     system_text = render_debias_system(system, templates_dir)
-    train, val, crossing = split_by_source(rows, val_ratio, seed)
+    train, val, crossing = split_by_source(rows, seed, ratio=val_ratio)
     rejects = rejects + crossing
     folder = Path(out_dir) / name
     dataset_dir = Path(dataset_dir) if dataset_dir else Path(out_dir)

@@ -6,6 +6,8 @@ local models. The maths here is pure; the models come in as callables or scores.
 - perplexity of originals and rewrites under a reference LM (corpus-level, per token);
 - gender-coded terms per text (Gender Decoder word lists, job-postings case);
 - knowledge retention: share of the original's content items found in the rewrite (below);
+- fluency: a rewrite passes when its perplexity is no higher than that of 90% of the originals;
+- J, ParaDetox's joint score per text: safe (0/1) x similarity x fluent (0/1), averaged;
 - CLEN: normalised entropy of sentence lengths; one-sample t-tests against neutral values;
 - a blind human-review sheet.
 """
@@ -183,6 +185,30 @@ def retention(original: str, rewrite: str) -> float | None:
     return len(wanted & content_items(rewrite)) / len(wanted)
 
 
+# ---------------------------------------------------------------- fluency and J
+
+FLUENCY_QUANTILE = 0.9  # a rewrite reads fluently if no less likely than 90% of the originals
+
+
+def fluency_bar(ppl_originals: list[float], quantile: float = FLUENCY_QUANTILE) -> float:
+    """The highest perplexity a fluent rewrite may have: the originals' `quantile` (linear).
+
+    ParaDetox judges fluency with a CoLA classifier, which does not run offline here; the
+    reference LM's perplexity, measured against the texts being rewritten, stands in for it.
+    """
+    import numpy as np
+
+    if not ppl_originals:
+        raise SynthpackError("fluency needs the originals' perplexities")
+    return float(np.quantile(ppl_originals, quantile))
+
+
+def joint_score(safe: bool, similarity: float, fluent: bool) -> float:
+    """ParaDetox's J for one text: style accuracy x similarity x fluency (similarity below 0
+    counts as 0, so J stays in [0, 1])."""
+    return float(safe) * max(0.0, similarity) * float(fluent)
+
+
 # ---------------------------------------------------------------- style
 
 
@@ -298,6 +324,14 @@ def evaluate_pairs(
             row["coded_before"] = gender_coded(pair.original, wordlists)
             row["coded_after"] = gender_coded(pair.rewrite, wordlists)
         rows.append(row)
+    bar = None
+    if outputs.lm_before is not None:
+        bar = fluency_bar([r["ppl_before"] for r in rows])
+        for row in rows:
+            row["fluent"] = row["ppl_after"] <= bar
+            if "similarity" in row:
+                safe = row["unsafe_after"] < threshold
+                row["j"] = joint_score(safe, row["similarity"], row["fluent"])
 
     retained = [r["retention"] for r in rows]
     report: dict = {
@@ -337,6 +371,18 @@ def evaluate_pairs(
             "before": perplexity(outputs.lm_before),
             "after": perplexity(outputs.lm_after),
         }
+        report["fluency"] = {
+            "accepted_percent": 100.0 * mean(r["fluent"] for r in rows),
+            "originals_accepted_percent": 100.0 * mean(r["ppl_before"] <= bar for r in rows),
+            "perplexity_bar": bar,
+            "definition": f"a text passes when its perplexity under the reference LM is at "
+            f"most the originals' {FLUENCY_QUANTILE:.0%} quantile",
+        }
+        if outputs.similarity is not None:
+            report["joint"] = {
+                "j": mean(r["j"] for r in rows),
+                "definition": "mean over texts of safe (0/1) x similarity x fluent (0/1)",
+            }
     if wordlists is not None:
         before = [r["coded_before"] for r in rows]
         after = [r["coded_after"] for r in rows]
@@ -367,6 +413,10 @@ def report_rows(report: dict) -> list[list[str]]:
         rows.append(
             ["perplexity", f(report["perplexity"]["before"]), f(report["perplexity"]["after"])]
         )
+        fl = report["fluency"]
+        rows.append(["fluent %", f(fl["originals_accepted_percent"]), f(fl["accepted_percent"])])
+    if "joint" in report:
+        rows.append(["J (safe x similarity x fluent)", "", f(report["joint"]["j"], 3)])
     if "gender_coded_terms" in report:
         g = report["gender_coded_terms"]
         rows.append(["gender-coded terms/text", f(g["per_text_before"]), f(g["per_text_after"])])

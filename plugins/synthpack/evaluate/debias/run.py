@@ -8,8 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from synthpack.common.files import (
+    append_jsonl,
+    atomic_write_json,
+    atomic_write_jsonl,
+    atomic_write_text,
+    iter_jsonl,
+    private_dir,
+)
 from synthpack.common.plots import figure, save_png
+from synthpack.common.problems import Problems
 from synthpack.common.progress import ProgressBar, silent
 from synthpack.common.step import Context, StepSettings
 from synthpack.evaluate.debias import metrics
@@ -91,6 +99,9 @@ def generate_rewrites(
     return [a["text"].strip() for a in answers]
 
 
+PARTIAL = "rewrites.partial.jsonl"  # finished batches, kept until every text is rewritten
+
+
 def rewrite_texts(
     originals: list[tuple[str, str]],
     model_dir: Path,
@@ -100,17 +111,47 @@ def rewrite_texts(
     max_new_tokens: int,
     progress_bar: ProgressBar = silent,
     precision: Precision | None = None,
+    partial: Path | None = None,
 ) -> list[Pair]:
-    """(id, text) originals -> pairs, the rewrites written by the debias model."""
-    from synthpack.models.scoring import load_scoring_model
+    """(id, text) originals -> pairs, the rewrites written by the debias model.
 
-    model, tokenizer = load_scoring_model(model_dir, adapter, precision)
+    The model loads as generation loads it (`backends.load_model` at `precision`). With
+    `partial`, each finished batch is appended to that file, and a rerun rewrites only the
+    texts it lacks (greedy decoding: a resumed run writes what an uninterrupted one would).
+    """
+    from synthpack.models.backends import load_model
+
+    done = _finished_rewrites(partial, originals) if partial else {}
+    # Fixed batches over the originals: a resumed run decodes the same batches (same padding)
+    # as an uninterrupted one, so it writes the same rewrites.
+    batches = [originals[i : i + batch_size] for i in range(0, len(originals), batch_size)]
+    todo = [batch for batch in batches if not all(item in done for item in batch)]
     with progress_bar(len(originals), "Rewriting") as progress:
-        rewritten = generate_rewrites(
-            model, tokenizer, [t for _, t in originals], system, batch_size, max_new_tokens,
-            progress,
-        )  # fmt: skip
-    return [Pair(i, t, r) for (i, t), r in zip(originals, rewritten, strict=True)]
+        progress(len(originals) - sum(map(len, todo)))
+        if todo:
+            model, tokenizer = load_model(model_dir, adapter, precision)
+        for batch in todo:
+            rewritten = generate_rewrites(
+                model, tokenizer, [t for _, t in batch], system, batch_size, max_new_tokens
+            )
+            rows = [{"id": i, "original": t, "rewrite": r}
+                    for (i, t), r in zip(batch, rewritten, strict=True)]  # fmt: skip
+            if partial:
+                append_jsonl(partial, rows)
+            done.update({(r["id"], r["original"]): r["rewrite"] for r in rows})
+            progress(len(batch))
+    return [Pair(i, t, done[(i, t)]) for i, t in originals]
+
+
+def _finished_rewrites(partial: Path, originals: list[tuple[str, str]]) -> dict:
+    """(id, original) -> rewrite from an earlier, stopped run; rows of other texts are dropped."""
+    if not Path(partial).exists():
+        return {}
+    wanted = set(originals)
+    rows = [r for _, r in iter_jsonl(partial, Problems(partial))
+            if (r.get("id"), r.get("original")) in wanted]  # fmt: skip
+    atomic_write_jsonl(partial, rows)  # without a torn last line, before appending to it
+    return {(r["id"], r["original"]): r["rewrite"] for r in rows}
 
 
 def score_pairs(
@@ -152,14 +193,16 @@ def run_debias(settings: DebiasSettings, out: Path, context: Context = Context()
         items = metrics.load_pairs(pairs, original_field, s.rewrite_field)[:limit]
     else:
         originals = read_texts(texts, original_field)[:limit]
+        private_dir(out)
         items = rewrite_texts(
             originals, model_dir, adapter, s.system, s.batch_size, s.max_new_tokens,
-            progress_bar, s.precision,
+            progress_bar, s.precision, out / PARTIAL,
         )  # fmt: skip
         atomic_write_jsonl(
             out / "rewrites.jsonl",
             ({"id": p.id, "original": p.original, "rewrite": p.rewrite} for p in items),
         )
+        (out / PARTIAL).unlink(missing_ok=True)
     outputs, classifier = score_pairs(items, settings, progress_bar)
     lists = metrics.load_wordlists(settings.wordlists) if settings.wordlists else None
     report, rows = metrics.evaluate_pairs(items, outputs, lists, settings.threshold)
