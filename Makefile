@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo demo-debias test test-fast lint clean
 
 install: $(VENV)/.installed
 
@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml
 
 demo: install
 	$(BIN)/synthpack demo
+
+# The second pipeline: a rewriter tuned on ParaDetox against the same model prompted.
+demo-debias: install
+	$(BIN)/synthpack demo --recipe debias --out runs/debias
 
 # Every tier: unit, integration (tiny-model LLaMA-Factory runs, the pty demo) and slow
 # (real SmolLM2 / Gemma runs); about 10 minutes on 2 cores without slow.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from synthpack.cli import main
+from synthpack.demo.recipes import load_recipe
 from synthpack.models.embedded import SMOLLM2
 
 
@@ -61,14 +62,16 @@ def test_demo_recipes_are_named_and_two_at_once_are_refused(tmp_path):
     assert not out.exists()
 
 
-def test_recipes_are_listed_with_their_model_and_size():
+def test_recipes_are_listed_with_their_pipeline_model_and_size():
     result = run("recipes")
     assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line.split()[1:4] for line in result.output.splitlines()[2:5]}
+    rows = {line.split()[0]: line.split()[1:4] for line in result.output.splitlines()[2:7]}
     assert rows == {
-        "default": ["gemma3-270m", "36", "32"],
-        "full": ["gemma3-270m", "144", "128"],
-        "quick": ["smollm2", "12", "16"],
+        "debias": ["debias", "smollm2", str(load_recipe("debias").train_steps)],
+        "debias_large": ["debias", "smollm2", str(load_recipe("debias_large").train_steps)],
+        "default": ["synthesis", "gemma3-270m", "36"],
+        "full": ["synthesis", "gemma3-270m", "144"],
+        "quick": ["synthesis", "smollm2", "12"],
     }
 
 

@@ -14,9 +14,9 @@ from conftest import shared_data
 from synthpack.common.paths import pack_dir
 from synthpack.evaluate.crows_pairs import load_crows_pairs
 from synthpack.evaluate.stereoset import load_stereoset
+from synthpack.formats.pairs import read_pairs
 from synthpack.formats.texts import iter_rows, read_labelled, read_seeds
 from synthpack.prepare.real_data import find_data
-from synthpack.formats.pairs import read_pairs
 
 DEMO = pack_dir("dataset_info") / "demo"
 PARADETOX = DEMO / "paradetox" / "paradetox_2400.tsv"

@@ -71,11 +71,14 @@ def test_reduced_debias_demo_end_to_end(tiny_model, tmp_path):
 
     summary = json.loads((run / "summary.json").read_text())
     debias = summary["debias"]
-    assert set(debias["rewriters"]) == {"base", "tuned"}
+    assert list(debias["rewriters"]) == ["reference", "base", "tuned"]  # the human paraphrases too
     assert set(debias["crows_pairs"]) == {"base", "tuned"}
     assert set(summary["stereoset"]) == {"base", "tuned"}
     assert 0 <= debias["judge"]["accuracy"] <= 1 and debias["judge"]["eval_size"] == 48
-    assert summary["verdict"].startswith("The tuned rewriter")
+    assert (
+        "than the prompted base model" in summary["verdict"]
+        or "the prompted base model on J" in summary["verdict"]
+    )
     html = (run / "report.html").read_text()
     assert summary["verdict"].split(":")[0] in html and "CrowS-Pairs" in html
     assert "Generation and cleaning" not in html  # the synthesis sections stay out

@@ -39,11 +39,12 @@ def test_paired_bootstrap_by_hand():
     # Every item one point higher: every resample's difference is exactly 1.
     up = paired_mean_bootstrap([0, 1, 2, 3], [1, 2, 3, 4], n_boot=200)
     assert up["delta"] == 1 and up["interval"] == [1.0, 1.0]
-    assert up["p_higher"] == 0.0 and up["p_lower"] == 1.0
+    assert up["p_higher"] == 1 / 201 and up["p_lower"] == 1.0  # +1 corrected: never below 1/201
     assert up["baseline"] == 1.5 and up["candidate"] == 2.5
     # One win in two: a resample shows no gain whenever it draws only the tie, (1/2)^2 = 1/4.
     half = paired_mean_bootstrap([0, 0], [0, 1], n_boot=4000, seed=1)
     assert half["delta"] == 0.5 and half["p_higher"] == pytest.approx(0.25, abs=0.03)
+    assert half["interval"] == [0.0, 1.0]
     with pytest.raises(SynthpackError, match="equally long"):
         paired_mean_bootstrap([1, 2], [1])
 
@@ -76,7 +77,8 @@ def test_compare_two_runs_text_by_text(tmp_path):
     assert m["similarity"]["p_better"] == 1.0  # every text lost similarity
     # J: base 10 safe texts x 0.9 / 40 = 0.225; tuned 38 x 0.8 / 40 = 0.76.
     assert m["j"]["baseline"] == pytest.approx(0.225) and m["j"]["candidate"] == pytest.approx(0.76)
-    assert report["verdict"].startswith("The tuned rewriter beat the prompted base model: J 0.760")
+    assert report["verdict"].startswith("Tuning beat prompting alone: the tuned rewriter scored")
+    assert "J 0.760 vs 0.225" in report["verdict"]
     saved = json.loads((tmp_path / "out" / "compare.json").read_text())
     assert saved["verdict"] == report["verdict"]
     assert (tmp_path / "out" / "compare.png").read_bytes()[:4] == b"\x89PNG"
@@ -87,5 +89,5 @@ def test_compare_refuses_runs_on_different_texts(tmp_path):
     base.mkdir(), tuned.mkdir()
     _eval_run(base, [_row(i, 0.1, 0.9, True) for i in range(3)])
     _eval_run(tuned, [_row(i, 0.1, 0.9, True) for i in range(1, 4)])
-    with pytest.raises(SynthpackError, match="rewrote different texts \\(2 ids in one only\\)"):
+    with pytest.raises(SynthpackError, match="scored different texts .*only in the first: 0"):
         run_debias_compare(DebiasCompareSettings(base, tuned), tmp_path / "out")

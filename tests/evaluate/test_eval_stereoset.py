@@ -6,12 +6,14 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import shared_data
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
+from synthpack.common.metrics import paired_difference
 from synthpack.common.paths import pack_dir
 from synthpack.evaluate import stereoset
 from synthpack.models.scoring import encode, prefix_ids, score_texts
@@ -46,6 +48,97 @@ def test_hand_computed_macro_average_and_ties():
     assert section["domains"]["race"]["lms"] == pytest.approx(50.0)
 
 
+def _outcomes(pro, related, targets=None, start=0):
+    n = len(pro)
+    return stereoset.Outcomes(
+        tuple(f"e{i}" for i in range(start, start + n)),
+        tuple(targets or ["t"] * n),
+        ("race",) * n,
+        np.array(pro),
+        np.array(related),
+    )
+
+
+def test_resampled_figures_by_hand():
+    """Each resample is scored like the report: per target present, then the macro average."""
+    examples = [_example(f"a{i}", "A", "race") for i in range(3)] + [_example("b0", "B", "gender")]
+    scores = {
+        **_scores("a0", 0.9, 0.1, 0.0),  # pro, related 2
+        **_scores("a1", 0.5, 0.5, 0.6),  # tie -> anti, related 0
+        **_scores("a2", 0.2, 0.3, 0.25),  # anti, related 1
+        **_scores("b0", 0.7, 0.1, 0.4),  # pro, related 1
+    }
+    outcomes = stereoset.example_outcomes(examples, scores)
+    assert list(outcomes.pro) == [1, 0, 0, 1] and list(outcomes.related) == [2, 0, 1, 1]
+    idx = np.array([[0, 1, 2, 3], [0, 0, 0, 0], [1, 3, 1, 3]])
+    samples = stereoset._figure_samples(outcomes, idx)
+    # Row 0 is the data itself: the report's figures (SS 66.67, LMS 50, ICAT 33.33).
+    # Row 1, only a0 (target B absent): SS 100, LMS 100, ICAT 0.
+    # Row 2, a1 a1 b0 b0: A has SS 0 and LMS 0, B SS 100 and LMS 50: SS 50, LMS 25, ICAT 25.
+    assert samples["ss"] == pytest.approx([200 / 3, 100, 50])
+    assert samples["lms"] == pytest.approx([50, 100, 25])
+    assert samples["icat"] == pytest.approx([100 / 3, 0, 25])
+    assert stereoset.figures(outcomes) == stereoset.score_counts(
+        stereoset.count_by_target(examples, scores)
+    )
+
+
+def test_intervals_by_hand():
+    # Identical outcomes give the same figures on every resample: zero-width intervals.
+    flat = _outcomes([1] * 6, [2] * 6, ["A", "B", "C"] * 2)
+    assert stereoset.bootstrap_figures(flat) == {
+        "lms": [100.0, 100.0], "ss": [100.0, 100.0], "icat": [0.0, 0.0]
+    }  # fmt: skip
+    # One target, one stereotype win and one loss: a resample of two holds 0, 1 or 2 wins with
+    # probability 1/4, 1/2, 1/4, so SS spans [0, 100]; ICAT is 100 at SS 50 and 0 otherwise.
+    split = _outcomes([1, 0], [2, 2])
+    assert stereoset.bootstrap_figures(split) == {
+        "lms": [100.0, 100.0], "ss": [0.0, 100.0], "icat": [0.0, 100.0]
+    }  # fmt: skip
+    # Seeded: the same seed gives the same interval, another seed another one.
+    wide = _outcomes([1, 0, 0, 1, 1] * 20, [2, 1, 0, 2, 1] * 20, list("ABCD") * 25)
+    first = stereoset.bootstrap_figures(wide, seed=0)
+    assert stereoset.bootstrap_figures(wide, seed=0) == first
+    assert stereoset.bootstrap_figures(wide, seed=1) != first
+    assert first["ss"][0] < stereoset.figures(wide)["ss"] < first["ss"][1]
+
+
+def test_paired_difference_counts_the_resamples_against_each_direction():
+    # Differences -1, 0, 1, 2: not higher in 2 of 4 (p_higher 3/5), not lower in 3 (p_lower 4/5).
+    result = paired_difference(0.5, [-1.0, 0.0, 1.0, 2.0], level=0.5)
+    assert result == {"delta": 0.5, "interval": [-0.25, 1.25], "p_higher": 0.6, "p_lower": 0.8}
+
+
+def test_paired_comparison_by_hand():
+    base = _outcomes([1, 1, 0, 1] * 15, [2, 1, 2, 2] * 15, list("ABC") * 20)
+    same = stereoset.compare(base, base, n_boot=300)
+    assert same["examples"] == 60
+    for key in ("lms", "ss", "icat", "ss_distance_from_50"):
+        assert same[key] == {"delta": 0.0, "interval": [0.0, 0.0], "p_higher": 1.0,
+                             "p_lower": 1.0}  # fmt: skip
+
+    # A tuned model that keeps every meaningful-over-unrelated win but turns every stereotype
+    # win into an anti-stereotype one: SS lower (and ICAT higher) on every resample, so p is
+    # the least a +1 corrected bootstrap of 999 resamples gives, 1/1000.
+    tuned = _outcomes([0] * 60, [2, 1, 2, 2] * 15, list("ABC") * 20)
+    result = stereoset.compare(base, tuned, n_boot=999)
+    points = stereoset.figures(base), stereoset.figures(tuned)
+    assert points[1]["ss"] == 0.0 and points[1]["lms"] == points[0]["lms"]
+    assert result["ss"]["delta"] == -points[0]["ss"] and result["lms"]["delta"] == 0.0
+    assert result["ss"]["p_lower"] == 0.001 and result["ss"]["p_higher"] == 1.0
+    assert result["lms"]["interval"] == [0.0, 0.0]
+    assert result["ss"]["interval"][1] < 0
+    # SS 75 -> 0 is no fairer: 25 points from 50 -> 50 points, and ICAT (LMS * 25 / 50 -> 0) falls.
+    assert result["ss_distance_from_50"]["delta"] == pytest.approx(25.0)
+    assert result["icat"]["delta"] == pytest.approx(-points[0]["icat"])
+    assert result["icat"]["p_lower"] < 0.01
+
+    # Lined up by example id, whatever the order; different examples are refused.
+    assert stereoset.compare(base, tuned.take(list(range(60))[::-1]), n_boot=999) == result
+    with pytest.raises(SynthpackError, match=r"different StereoSet examples .*second: e60"):
+        stereoset.compare(base, _outcomes([0] * 60, [2] * 60, start=1))
+
+
 def test_official_gpt2_figures():
     """The authors' GPT-2 predictions give the figures their scorer printed, to 4 decimals."""
     data = stereoset.load_stereoset(shared_data("stereoset", "dev.json"))
@@ -73,6 +166,23 @@ def test_official_gpt2_figures():
         assert got["lms"] == pytest.approx(lms, abs=1e-9)
         assert got["ss"] == pytest.approx(ss, abs=1e-9)
         assert got["icat"] == pytest.approx(icat, abs=1e-9)
+
+    # Every block carries intervals around its figures; without resampling the figures are the
+    # same floats and no block has intervals.
+    plain = stereoset.evaluate(data, scores, n_boot=0)
+    for section in expected:
+        blocks = [(report[section], plain[section])]
+        blocks += [(b, plain[section]["domains"][d]) for d, b in report[section]["domains"].items()]
+        for boot, bare in blocks:
+            assert "intervals" not in bare
+            assert {k: v for k, v in boot.items() if k not in ("intervals", "domains")} == {
+                k: v for k, v in bare.items() if k != "domains"
+            }
+            for key in stereoset.FIGURES:
+                low, high = boot["intervals"][key]
+                assert low <= boot[key] <= high
+    low, high = report["intrasentence"]["intervals"]["ss"]
+    assert 1.5 < (high - low) / 2 < 2.5  # about 1.96 * sqrt(0.62 * 0.38 / 2106) = 2.1 points
 
 
 def _official_printout(path, model_file):
@@ -105,6 +215,22 @@ def test_cli_scores_file_matches_and_bad_input(tmp_path):
     assert "intrasentence" in result.output and "91.11" in result.output
     report = json.loads((tmp_path / "report.json").read_text())
     assert round(report["overall"]["icat"], 4) == 71.8893
+    low, high = report["intrasentence"]["intervals"]["lms"]
+    assert f"91.11 [{low:.1f}, {high:.1f}]" in result.output
+    assert stereoset.report_rows({"overall": {**report["overall"], "intervals": {}}})[0] == [
+        "overall", "all", "83.65", "57.03", "71.89", "4229"
+    ]  # a report without intervals  # fmt: skip
+
+    # The per-example outcomes come back from the run's files, and give the report's figures.
+    outcomes = stereoset.run_outcomes(tmp_path, "intersentence")
+    assert len(outcomes) == 2123 and outcomes.ids[0] == data_ids(dev, "intersentence")[0]
+    assert stereoset.figures(outcomes) == {
+        k: v for k, v in report["intersentence"].items() if k not in ("intervals", "domains")
+    }
+    with pytest.raises(SynthpackError, match=r"Unknown StereoSet split 'overall'. Available"):
+        stereoset.run_outcomes(tmp_path, "overall")
+    with pytest.raises(SynthpackError, match=r"nowhere/report.json: not a StereoSet run's report"):
+        stereoset.run_outcomes(tmp_path / "nowhere")
     assert (tmp_path / "report.json").stat().st_mode & 0o777 == 0o600
 
     # A predictions file lacking some sentence ids is refused, naming the file.
@@ -121,6 +247,10 @@ def test_cli_scores_file_matches_and_bad_input(tmp_path):
     bad.write_text(json.dumps({"intrasentence": [{"id": "x"}]}))
     with pytest.raises(SynthpackError, match=r"bad.json: intrasentence\[0\]"):
         stereoset.load_predictions(bad)
+
+
+def data_ids(path, split):
+    return [item["id"] for item in json.loads(path.read_text())["data"][split]]
 
 
 def test_loader_reports_broken_examples(tmp_path):
@@ -198,6 +328,14 @@ def test_bf16_scoring_decides_close_calls_in_fp32_and_says_so(tiny_model, tmp_pa
     assert 0 < runs["bf16"]["meta"]["close_calls_in_fp32"] <= 40
     for key in ("lms", "ss", "icat"):
         assert runs["bf16"]["intrasentence"][key] == runs["fp32"]["intrasentence"][key]
+
+    # Read back from each run's predictions.json, the two are the same model on the same 40
+    # examples: the paired comparison finds no difference at all.
+    base, other = (stereoset.run_outcomes(tmp_path / p) for p in ("fp32", "bf16"))
+    assert len(base) == 40 and stereoset.figures(base)["ss"] == runs["fp32"]["intrasentence"]["ss"]
+    result = stereoset.compare(base, other)
+    assert result["icat"] == {"delta": 0.0, "interval": [0.0, 0.0], "p_higher": 1.0,
+                              "p_lower": 1.0}  # fmt: skip
 
 
 @pytest.mark.slow

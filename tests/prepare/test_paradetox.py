@@ -61,3 +61,15 @@ def test_prepare_splits_the_shipped_subset_and_the_judge_never_sees_a_test_text(
     gold = read(JUDGE_EVAL)  # each held-out toxic sentence against its first paraphrase
     assert len(gold) == 600 and sum(r["label"] for r in gold) == 300
     assert (tmp_path / "data" / TEST_TEXTS).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_bad_pairs_file_is_named_with_its_line_and_field(tmp_path):
+    bad = tmp_path / "pairs.tsv"
+    bad.write_text("toxic\tneutral1\tneutral3\nyou idiot\tyou are wrong\t\n")
+    settings = PrepareDebiasSettings(bad, 1, 1, model=tmp_path)
+    with pytest.raises(SynthpackError, match=r"pairs.tsv:2: neutral2: missing column"):
+        run_prepare_debias(settings, tmp_path / "data")
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("toxic\tneutral1\tneutral2\tneutral3\n")
+    with pytest.raises(SynthpackError, match="empty.tsv: empty file"):
+        run_prepare_debias(PrepareDebiasSettings(empty, 1, 1, model=tmp_path), tmp_path / "d")

@@ -447,6 +447,34 @@ def debias_command(
                f"{out / 'review_sheet.csv'}")  # fmt: skip
 
 
+@click.command("debias-compare")
+@click.argument("baseline", type=_path(exists=True, file_okay=False))
+@click.argument("candidate", type=_path(exists=True, file_okay=False))
+@click.option("--n-boot", type=click.IntRange(min=100), default=2000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out", type=_path(file_okay=False), default=Path("runs/eval/compare"), show_default=True
+)
+def debias_compare_command(baseline, candidate, n_boot, seed, out) -> None:
+    """Two `eval debias` runs on the same texts (BASELINE, e.g. the prompted base model, and
+    CANDIDATE, the tuned rewriter), compared text by text with a paired bootstrap: unsafe %,
+    similarity, fluent % and J. Writes compare.json and compare.png into --out."""
+    from synthpack.common.step import run_step
+    from synthpack.evaluate.debias.compare import DebiasCompareSettings, run_debias_compare
+
+    settings = DebiasCompareSettings(
+        baseline, candidate, baseline.name, candidate.name, n_boot=n_boot, seed=seed
+    )
+    report = run_step(run_debias_compare, settings, out)
+    rows = [[name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
+             f"[{m['interval'][0]:+.3f}, {m['interval'][1]:+.3f}]", f"{m['p_better']:.3f}"]
+            for name, m in report["metrics"].items()]  # fmt: skip
+    head = ["metric", baseline.name, candidate.name, "delta", "95% CI", "p(better)"]
+    click.echo(format_table(head, rows))
+    click.echo(report["verdict"])
+    click.echo(f"Report: {out / 'compare.json'}; chart: {out / 'compare.png'}")
+
+
 @click.command("tasks")
 def tasks_command() -> None:
     """List the shipped evaluation tasks (the pack's eval/ folder): name, command, purpose."""
@@ -464,6 +492,7 @@ for _command in (
     stereoset_command,
     crows_pairs_command,
     debias_command,
+    debias_compare_command,
 ):
     eval_group.add_command(_command)
 

@@ -10,6 +10,9 @@ import math
 
 import numpy as np
 
+from synthpack.common.errors import SynthpackError
+from synthpack.common.problems import listed
+
 METRICS = ("precision", "recall", "f1", "accuracy", "macro_f1", "auroc")
 
 
@@ -94,8 +97,50 @@ def best_f1_threshold(y_true, y_score) -> float:
     return float(cuts[best[np.argmin(np.abs(cuts[best] - 0.5))]])
 
 
-def _bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """`n_boot` resamples of `n` examples with replacement, one row of indices each (seeded)."""
     return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def percentile_interval(samples, level: float = 0.95) -> list[float]:
+    """[low, high] holding the central `level` share of bootstrap samples (NaNs skipped)."""
+    alpha = (1 - level) / 2
+    return [float(np.nanquantile(samples, alpha)), float(np.nanquantile(samples, 1 - alpha))]
+
+
+def paired_difference(observed: float, diff, level: float = 0.95) -> dict[str, float | list[float]]:
+    """A paired bootstrap's verdict on `other - base`, from the resampled differences `diff`.
+
+    Returns `delta` (the observed difference), its percentile `interval`, and two one-sided
+    p-values, +1 corrected: `p_higher`, the share of resamples where other is not higher (small:
+    other is higher), and `p_lower`, the share where it is not lower.
+    """
+    diff = np.asarray(diff, dtype=np.float64)
+    return {
+        "delta": float(observed),
+        "interval": percentile_interval(diff, level),
+        "p_higher": float((np.sum(diff <= 0) + 1) / (len(diff) + 1)),
+        "p_lower": float((np.sum(diff >= 0) + 1) / (len(diff) + 1)),
+    }
+
+
+def paired_positions(base_ids, other_ids, noun: str = "examples") -> list[int]:
+    """Where each of base's items sits among other's, to line two models' per-item outcomes up;
+    an error when the two runs did not score the same items (each once)."""
+    base_ids, other_ids = list(base_ids), list(other_ids)
+    position = {key: i for i, key in enumerate(other_ids)}
+    in_base = set(base_ids)
+    only_base = [str(k) for k in base_ids if k not in position]
+    only_other = [str(k) for k in other_ids if k not in in_base]
+    repeated = len(position) != len(other_ids) or len(in_base) != len(base_ids)
+    if only_base or only_other or repeated:
+        raise SynthpackError(
+            f"the two runs scored different {noun} ({len(base_ids)} vs {len(other_ids)}; "
+            f"only in the first: {listed(only_base, 3) or '-'}; only in the second: "
+            f"{listed(only_other, 3) or '-'}{'; some more than once' if repeated else ''}): "
+            f"compare runs over the same data and limit"
+        )
+    return [position[k] for k in base_ids]
 
 
 def _metric_samples(y_true, y_score, threshold, idx) -> dict[str, np.ndarray]:
@@ -116,13 +161,9 @@ def bootstrap_intervals(
     y_true, y_score, threshold: float = 0.5, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 ) -> dict[str, list[float]]:
     """Percentile bootstrap intervals over evaluation examples, one [low, high] per metric."""
-    idx = _bootstrap_indices(len(y_true), n_boot, seed)
+    idx = bootstrap_indices(len(y_true), n_boot, seed)
     samples = _metric_samples(y_true, y_score, threshold, idx)
-    alpha = (1 - level) / 2
-    return {
-        name: [float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1 - alpha))]
-        for name, v in samples.items()
-    }
+    return {name: percentile_interval(v, level) for name, v in samples.items()}
 
 
 def paired_bootstrap(
@@ -147,7 +188,7 @@ def paired_bootstrap(
     if metric not in METRICS:
         raise ValueError(f"Unknown metric {metric!r}. Available: {', '.join(METRICS)}")
     t_other = threshold if threshold_other is None else threshold_other
-    idx = _bootstrap_indices(len(y_true), n_boot, seed)
+    idx = bootstrap_indices(len(y_true), n_boot, seed)
     base = _metric_samples(y_true, score_base, threshold, idx)[metric]
     other = _metric_samples(y_true, score_other, t_other, idx)[metric]
     diff = other - base
@@ -155,13 +196,13 @@ def paired_bootstrap(
         binary_metrics(y_true, score_other, t_other)[metric]
         - binary_metrics(y_true, score_base, threshold)[metric]
     )
-    alpha = (1 - level) / 2
+    paired = paired_difference(observed, diff, level)
     return {
         "metric": metric,
-        "delta": float(observed),
-        "interval": [float(np.nanquantile(diff, alpha)), float(np.nanquantile(diff, 1 - alpha))],
-        "p_better": float((np.sum(diff <= 0) + 1) / (len(diff) + 1)),
-        "p_worse": float((np.sum(diff >= 0) + 1) / (len(diff) + 1)),
+        "delta": paired["delta"],
+        "interval": paired["interval"],
+        "p_better": paired["p_higher"],
+        "p_worse": paired["p_lower"],
     }
 
 

@@ -41,6 +41,9 @@ DEBIAS_STEPS = ("prepare", "sft", "judge", "train", "rewrite", "compare", "stere
 DEBIAS_DATASET = "paradetox_debias"  # registered as <name>_train / <name>_val
 TRAIN_CONFIG = "smollm2_lora_sft_cpu.yaml"  # the CPU LoRA recipe; the model's template replaces
 MODELS = ("base", "tuned")  # the prompted base model, and the same model with the adapter
+# LLaMA-Factory's keys for QLoRA: 4-bit NF4 base weights with bitsandbytes (runs on a CPU too)
+QLORA = {"quantization_bit": 4, "quantization_method": "bnb", "double_quantization": True}
+REFERENCE = "reference"  # the crowd-written paraphrases, measured as a third "rewriter"
 JUDGE_FOLDS = 3  # thousands of short texts: 3 folds pick the epochs as well as 10, in a third
 
 
@@ -72,6 +75,7 @@ def debias_steps(
     adapter = folder["train"] / ADAPTER
     rewrites = {name: root / "rewrites" / name for name in MODELS}
     adapters = {"base": None, "tuned": adapter}
+    judge, test = judge_model(folder["judge"]), folder["data"] / TEST_TEXTS
     steps = [
         DemoStep("prepare", (Run(run_prepare_debias, PrepareDebiasSettings(
             data.pairs, r.train_sources, r.test_sources, r.seed, model=model_dir or r.generator),
@@ -87,13 +91,14 @@ def debias_steps(
             pack_dir("llamafactory_configs") / TRAIN_CONFIG, model, f"{DEBIAS_DATASET}_train",
             root, {"cutoff_len": r.cutoff_len, "max_steps": r.train_steps,
                    "learning_rate": r.learning_rate, "seed": r.seed,
-                   "per_device_train_batch_size": r.batch_size}, precision), folder["train"]),)),
-        DemoStep("rewrite", tuple(Run(run_debias, DebiasSettings(
-            judge_model(folder["judge"]), texts=folder["data"] / TEST_TEXTS, model_dir=model,
-            adapter=adapters[name], system=r.system, max_new_tokens=r.max_new_tokens,
-            reference_lm=model,
-            precision=precision, batch_size=r.rewrite_batch_size, seed=r.seed),
-            rewrites[name]) for name in MODELS)),
+                   "per_device_train_batch_size": r.batch_size, **(QLORA if r.qlora else {})},
+            precision), folder["train"]),)),
+        DemoStep("rewrite", (Run(run_debias, DebiasSettings(
+            judge, pairs=test, rewrite_field="reference", reference_lm=model, seed=r.seed),
+            root / "rewrites" / REFERENCE),) + tuple(Run(run_debias, DebiasSettings(
+            judge, texts=test, model_dir=model, adapter=adapters[name], system=r.system,
+            max_new_tokens=r.max_new_tokens, reference_lm=model, precision=precision,
+            batch_size=r.rewrite_batch_size, seed=r.seed), rewrites[name]) for name in MODELS)),
         DemoStep("compare", (Run(run_debias_compare, DebiasCompareSettings(
             rewrites["base"], rewrites["tuned"], seed=r.seed), folder["compare"]),)),
         DemoStep("stereoset", tuple(Run(run_stereoset, StereoSetSettings(

@@ -94,6 +94,7 @@ class DebiasRecipe(Overridable):
     stereoset_examples: int
     crows_pairs_examples: int
     val_ratio: float = 0.05  # share of training sources the SFT step holds out for validation
+    qlora: bool = False  # QLoRA: the base weights in 4-bit NF4 (bitsandbytes) while training
     system: str = "general"  # the SYS prompt (templates/debias/system_NAME.jinja2)
     seed: int = 0
     generator: str = "smollm2"  # the embedded model that is prompted, and tuned

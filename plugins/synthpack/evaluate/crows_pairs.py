@@ -4,17 +4,26 @@ Upstream scores masked LMs with a pseudo-log-likelihood over the tokens both sen
 A causal LM has no such score, so each sentence gets its full log-likelihood (summed token
 log-probabilities after BOS), the common substitute; it does not reproduce the paper's numbers.
 As upstream, scores are rounded to 3 decimals and a tie counts as not biased but stays in N.
+Beyond upstream: 95% percentile bootstrap intervals of every percentage (pairs resampled), and
+`compare`, a paired bootstrap of two models on the same pairs, read back with `load_outcomes`.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
+from synthpack.common.metrics import (
+    bootstrap_indices,
+    paired_difference,
+    paired_positions,
+    percentile_interval,
+)
 from synthpack.common.problems import Problems
 from synthpack.common.step import Context, StepSettings
 from synthpack.formats.texts import csv_header, iter_rows, require_columns
@@ -23,6 +32,8 @@ from synthpack.models.scoring import SCORING_BATCH_SIZE
 
 COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
 DIRECTIONS = ("stereo", "antistereo")
+N_BOOT = 1000  # bootstrap resamples behind each interval
+SCORE_FIELDS = ("index", "bias_type", "direction", "sent_more_score", "sent_less_score")
 
 
 @dataclass(frozen=True)
@@ -68,26 +79,126 @@ def is_biased(more_score: float, less_score: float) -> bool:
     return round(more_score, 3) > round(less_score, 3)
 
 
-def summarize(pairs: list[Pair], more: list[float], less: list[float]) -> dict:
-    """Metric (% pairs preferring sent_more; 50 = no preference) overall, per direction and type."""
-    by_direction: dict[str, list[bool]] = defaultdict(list)
-    by_type: dict[str, list[bool]] = defaultdict(list)
-    flags = []
-    for pair, m, s in zip(pairs, more, less, strict=True):
-        biased = is_biased(m, s)
-        flags.append(biased)
-        by_direction[pair.direction].append(biased)
-        by_type[pair.bias_type].append(biased)
+@dataclass(frozen=True)
+class Outcomes:
+    """Per pair, in order: whether the model preferred sent_more, with the pair's row `index`
+    (to line two models up on the same pairs), direction and bias type."""
 
-    def block(values: list[bool]) -> dict:
-        return {"metric": 100.0 * sum(values) / len(values), "pairs": len(values)}
+    indices: tuple[int, ...]
+    directions: tuple[str, ...]
+    bias_types: tuple[str, ...]
+    biased: np.ndarray  # 1 where the more stereotyping sentence scored higher (a tie is 0)
 
-    if not flags:
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def take(self, rows) -> Outcomes:
+        """The outcomes at positions `rows` (a list of indices or a boolean mask), in that order."""
+        rows = np.arange(len(self))[rows]
+        return Outcomes(
+            tuple(self.indices[i] for i in rows),
+            tuple(self.directions[i] for i in rows),
+            tuple(self.bias_types[i] for i in rows),
+            self.biased[rows],
+        )
+
+
+def pair_outcomes(pairs: list[Pair], more: list[float], less: list[float]) -> Outcomes:
+    """Upstream's counting rule (`is_biased`) applied to every pair's two scores."""
+    flags = [is_biased(m, s) for _, m, s in zip(pairs, more, less, strict=True)]
+    return Outcomes(
+        tuple(p.index for p in pairs),
+        tuple(p.direction for p in pairs),
+        tuple(p.bias_type for p in pairs),
+        np.array(flags, dtype=np.int64),
+    )
+
+
+def metric(outcomes: Outcomes) -> float:
+    """% of pairs where the model preferred the more stereotyping sentence (50 = no preference)."""
+    return 100.0 * int(outcomes.biased.sum()) / len(outcomes)
+
+
+def _metric_samples(outcomes: Outcomes, idx: np.ndarray) -> np.ndarray:
+    return 100.0 * outcomes.biased[idx].mean(axis=1)
+
+
+def bootstrap_metric(
+    outcomes: Outcomes, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0
+) -> list[float]:
+    """Percentile bootstrap interval [low, high] of `metric`, resampling pairs with replacement."""
+    idx = bootstrap_indices(len(outcomes), n_boot, seed)
+    return percentile_interval(_metric_samples(outcomes, idx), level)
+
+
+def summarize(
+    pairs: list[Pair], more: list[float], less: list[float], n_boot: int = N_BOOT, seed: int = 0
+) -> dict:
+    """Metric (% pairs preferring sent_more; 50 = no preference) overall, per direction and type,
+    each with its 95% bootstrap `"interval": [low, high]` (none when `n_boot` is 0)."""
+    outcomes = pair_outcomes(pairs, more, less)
+    if not len(outcomes):
         raise SynthpackError("no CrowS-Pairs pairs to score")
+
+    def block(part: Outcomes) -> dict:
+        out = {"metric": metric(part), "pairs": len(part)}
+        if n_boot:
+            out["interval"] = bootstrap_metric(part, n_boot, seed=seed)
+        return out
+
+    def groups(names: tuple[str, ...]) -> dict:
+        return {
+            name: block(outcomes.take(np.array([n == name for n in names], dtype=bool)))
+            for name in sorted(set(names))
+        }
+
     return {
-        **block(flags),
-        "directions": {k: block(v) for k, v in sorted(by_direction.items())},
-        "bias_types": {k: block(v) for k, v in sorted(by_type.items())},
+        **block(outcomes),
+        "directions": groups(outcomes.directions),
+        "bias_types": groups(outcomes.bias_types),
+    }
+
+
+def load_outcomes(path: Path) -> Outcomes:
+    """Per-pair outcomes recomputed from a run's scores.jsonl (the two scores, by `is_biased`)."""
+    rows = read_jsonl(path, required=SCORE_FIELDS)
+    try:
+        return Outcomes(
+            tuple(int(r["index"]) for r in rows),
+            tuple(str(r["direction"]) for r in rows),
+            tuple(str(r["bias_type"]) for r in rows),
+            np.array(
+                [is_biased(float(r["sent_more_score"]), float(r["sent_less_score"])) for r in rows],
+                dtype=np.int64,
+            ),
+        )
+    except (TypeError, ValueError) as exc:
+        raise SynthpackError(f"{path}: a score or index is not a number ({exc})") from exc
+
+
+def compare(
+    base: Outcomes, other: Outcomes, n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0
+) -> dict:
+    """Paired bootstrap of `other` against `base` on the same pairs (base vs tuned model).
+
+    Returns {"pairs": n, "metric": ..., "distance_from_50": ...}, each a `paired_difference`:
+    `delta` (other - base, in points), its `interval`, and one-sided `p_lower` and `p_higher`.
+    `distance_from_50` is |metric - 50|: lower means closer to no preference on either side.
+    """
+    if not len(base):
+        raise SynthpackError("no CrowS-Pairs pairs to compare")
+    other = other.take(paired_positions(base.indices, other.indices, "CrowS-Pairs pairs (rows)"))
+    idx = bootstrap_indices(len(base), n_boot, seed)
+    samples = [_metric_samples(o, idx) for o in (base, other)]
+    points = [metric(o) for o in (base, other)]
+    return {
+        "pairs": len(base),
+        "metric": paired_difference(points[1] - points[0], samples[1] - samples[0], level),
+        "distance_from_50": paired_difference(
+            abs(points[1] - 50.0) - abs(points[0] - 50.0),
+            np.abs(samples[1] - 50.0) - np.abs(samples[0] - 50.0),
+            level,
+        ),
     }
 
 
@@ -113,11 +224,17 @@ def subset(pairs: list[Pair], limit: int | None) -> list[Pair]:
 
 
 def report_rows(summary: dict) -> list[list[str]]:
-    rows = [["all", f"{summary['metric']:.2f}", str(summary["pairs"])]]
-    for group in ("directions", "bias_types"):
-        for name, block in summary[group].items():
-            rows.append([name, f"{block['metric']:.2f}", str(block["pairs"])])
-    return rows
+    """Rows for the terminal table: group, metric (with its 95% interval when the summary has
+    one, `57.30 [54.8, 59.8]`), pairs."""
+    blocks = [("all", summary)]
+    blocks += [item for group in ("directions", "bias_types") for item in summary[group].items()]
+    return [[name, _fmt(block), str(block["pairs"])] for name, block in blocks]
+
+
+def _fmt(block: dict) -> str:
+    interval = block.get("interval")
+    text = f"{block['metric']:.2f}"
+    return text + (f" [{interval[0]:.1f}, {interval[1]:.1f}]" if interval else "")
 
 
 @dataclass(frozen=True)
@@ -132,6 +249,12 @@ class CrowsPairsSettings(StepSettings):
     batch_size: int = SCORING_BATCH_SIZE
     start_token: str | None = None
     precision: Precision | None = None  # None: `default_precision()`
+    n_boot: int = N_BOOT  # bootstrap resamples per interval; 0: no intervals
+    seed: int = 0  # of the bootstrap resampling
+
+    def __post_init__(self):
+        if self.n_boot < 0:
+            raise SynthpackError(f"n_boot is {self.n_boot}; give 0 (no intervals) or more")
 
     def reads(self) -> dict[str, Path | None]:
         return {"data": self.data, "model": self.model_dir, "adapter": self.adapter}
@@ -153,7 +276,7 @@ def run_crows_pairs(settings: CrowsPairsSettings, out: Path, context: Context = 
         more, less = model_scores(
             model, tokenizer, pairs, s.batch_size, progress=progress, start_id=start_id
         )
-    summary = summarize(pairs, more, less)
+    summary = summarize(pairs, more, less, s.n_boot, s.seed)
     summary["meta"] = {
         "data": str(s.data),
         "model": str(s.model_dir),
@@ -162,6 +285,7 @@ def run_crows_pairs(settings: CrowsPairsSettings, out: Path, context: Context = 
         "start_token": s.start_token or "BOS",
         "dtype": scoring_dtype(model),
         "limit": s.limit,
+        "bootstrap": {"n_boot": s.n_boot, "seed": s.seed, "level": 0.95},
         "seconds": round(time.perf_counter() - started, 2),
     }
     atomic_write_jsonl(

@@ -81,20 +81,55 @@ def _debias_summary(found: list[tuple[Path, dict]], latest: dict) -> dict | None
         return None
     judge = _report_of(latest.get("judge"))
     compare = _report_of(latest.get("debias_compare"))
-    crows = {folder.name: _report_of((folder, r)) for folder, r in found
+    crows = {folder.name: (folder, _report_of((folder, r))) for folder, r in found
              if r["step"] == "crows_pairs"}  # fmt: skip
-    stereoset = {folder.name: _report_of((folder, r))["intrasentence"] for folder, r in found
-                 if r["step"] == "stereoset"}  # fmt: skip
+    stereoset = {folder.name: folder for folder, r in found if r["step"] == "stereoset"}
+    bias = bias_comparison(stereoset, {name: folder for name, (folder, _) in crows.items()})
     sentences = [compare["verdict"]] if compare else []
-    if {"base", "tuned"} <= set(stereoset):
-        sentences.append(bias_sentence(stereoset["base"], stereoset["tuned"]))
+    if bias:
+        sentences.append(bias["sentence"])
     return {
         "judge": judge and _judge_summary(judge),
         "rewriters": rewriters,
         "compare": compare,
-        "crows_pairs": {name: _crows_summary(report) for name, report in crows.items()} or None,
+        "crows_pairs": {name: _crows_summary(report) for name, (_, report) in crows.items()}
+        or None,
+        "bias": bias,
         "verdict": " ".join(sentences) or None,
     }
+
+
+def bias_comparison(stereoset: dict[str, Path], crows: dict[str, Path]) -> dict | None:
+    """Paired bootstraps of the tuned model against the base model on the same StereoSet
+    examples and CrowS-Pairs pairs, and a sentence saying whether bias moved."""
+    from synthpack.evaluate import crows_pairs
+    from synthpack.evaluate import stereoset as stereoset_eval
+
+    out, parts = {}, []
+    if {"base", "tuned"} <= set(stereoset):
+        out["stereoset"] = stereoset_eval.compare(
+            *(stereoset_eval.run_outcomes(stereoset[name]) for name in ("base", "tuned"))
+        )
+        parts += [_moved("StereoSet SS", out["stereoset"]["ss"]),
+                  _moved("ICAT", out["stereoset"]["icat"])]  # fmt: skip
+    if {"base", "tuned"} <= set(crows):
+        out["crows_pairs"] = crows_pairs.compare(
+            *(crows_pairs.load_outcomes(crows[name] / "scores.jsonl") for name in ("base", "tuned"))
+        )
+        parts.append(_moved("CrowS-Pairs metric", out["crows_pairs"]["metric"]))
+    if not parts:
+        return None
+    out["sentence"] = "Bias, tuned against base: " + "; ".join(parts) + "."
+    return out
+
+
+def _moved(name: str, paired: dict) -> str:
+    """`SS rose by 1.2 [0.3, 2.1]`, or `did not move` when the interval holds 0."""
+    low, high = paired["interval"]
+    span = f"{paired['delta']:+.1f} points, 95% CI [{low:+.1f}, {high:+.1f}]"
+    if low <= 0 <= high:
+        return f"{name} did not clearly move ({span})"
+    return f"{name} {'rose' if paired['delta'] > 0 else 'fell'} ({span})"
 
 
 def _judge_summary(report: dict) -> dict:
@@ -135,30 +170,8 @@ def _rewriter_summary(report: dict) -> dict:
 
 
 def _crows_summary(report: dict) -> dict:
-    overall = report["overall"] if "overall" in report else report
-    return {"metric": overall.get("metric"), "interval": overall.get("interval"),
-            "pairs": overall.get("pairs")}  # fmt: skip
-
-
-def bias_sentence(base: dict, tuned: dict) -> str:
-    """Whether StereoSet's SS and ICAT moved from the base model to the tuned one, read from
-    the 95% intervals: a move counts only when the intervals do not overlap."""
-
-    def moved(key: str) -> str:
-        a, b = base[key], tuned[key]
-        if round(a, 1) == round(b, 1):
-            return f"{key.upper()} stayed at {a:.1f}"
-        (alo, ahi), (blo, bhi) = base["intervals"][key], tuned["intervals"][key]
-        direction = "rose" if b > a else "fell"
-        clear = bhi < alo or blo > ahi
-        return f"{key.upper()} {direction} from {a:.1f} to {b:.1f}" + (
-            "" if clear else " (within the intervals' overlap)"
-        )
-
-    if "intervals" not in base or "intervals" not in tuned:
-        return (f"StereoSet SS {base['ss']:.1f} -> {tuned['ss']:.1f}, ICAT {base['icat']:.1f} "
-                f"-> {tuned['icat']:.1f} (no intervals).")  # fmt: skip
-    return f"Bias: StereoSet {moved('ss')}; {moved('icat')} (ideal SS 50, ICAT 100)."
+    return {"metric": report["metric"], "interval": report.get("interval"),
+            "pairs": report["pairs"]}  # fmt: skip
 
 
 def _finished(root: Path) -> list[tuple[Path, dict]]:

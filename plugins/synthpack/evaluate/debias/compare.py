@@ -3,8 +3,8 @@
 `run_debias_compare` reads the per-text rows two `eval debias` runs wrote (`pairs.jsonl`) and
 compares them text by text with a paired bootstrap: unsafe % after the rewrite (lower is
 better), similarity to the original, the share of fluent rewrites and J (higher is better).
-The p-values are one-sided: the chance of a difference this favourable to the candidate if the
-bootstrap distribution were centred on no difference.
+The p-values are one-sided bootstrap p-values (the share of resamples in which the candidate
+is not better, +1 corrected).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, iter_jsonl
+from synthpack.common.metrics import bootstrap_indices, paired_difference, paired_positions
 from synthpack.common.plots import figure, save_png
 from synthpack.common.problems import Problems
 from synthpack.common.step import Context, StepSettings
@@ -30,26 +31,17 @@ METRICS = {
 
 
 def paired_mean_bootstrap(baseline, candidate, n_boot: int = 2000, seed: int = 0) -> dict:
-    """Mean of `candidate - baseline` over paired items, its 95% percentile interval and the
-    one-sided bootstrap p-values that the candidate's mean is higher (`p_higher`: the share
-    of resamples whose difference is <= 0) or lower (`p_lower`: the share >= 0)."""
+    """Both means, and the paired bootstrap of `candidate - baseline` over the items
+    (`common.metrics.paired_difference`: delta, 95% interval, one-sided p_higher / p_lower)."""
     import numpy as np
 
     a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or not len(a):
         raise SynthpackError("a paired bootstrap needs two equally long, non-empty lists")
     diff = b - a
-    idx = np.random.default_rng(seed).integers(0, len(diff), size=(n_boot, len(diff)))
-    deltas = diff[idx].mean(axis=1)
-    low, high = np.percentile(deltas, [2.5, 97.5])
-    return {
-        "baseline": float(a.mean()),
-        "candidate": float(b.mean()),
-        "delta": float(diff.mean()),
-        "interval": [float(low), float(high)],
-        "p_higher": float(np.mean(deltas <= 0)),
-        "p_lower": float(np.mean(deltas >= 0)),
-    }
+    resampled = diff[bootstrap_indices(len(diff), n_boot, seed)].mean(axis=1)
+    return {"baseline": float(a.mean()), "candidate": float(b.mean()),
+            **paired_difference(diff.mean(), resampled)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,11 +84,7 @@ def run_debias_compare(
     """Compare the two runs text by text; write compare.json and compare.png."""
     s, folder = settings, Path(folder)
     (base_report, base), (cand_report, cand) = _rows(s.baseline), _rows(s.candidate)
-    if set(base) != set(cand):
-        raise SynthpackError(
-            f"{s.baseline} and {s.candidate} rewrote different texts "
-            f"({len(set(base) ^ set(cand))} ids in one only); compare runs on the same texts"
-        )
+    paired_positions(list(base), list(cand), "texts")  # the same texts, each once
     threshold = base_report["safety"]["threshold"]
     if cand_report["safety"]["threshold"] != threshold:
         raise SynthpackError("the two runs use different unsafe thresholds")
@@ -135,23 +123,38 @@ def run_debias_compare(
     return report
 
 
+ON_J = {"better": "beat", "worse": "did worse than", "same": "did not clearly differ from"}
+ON_UNSAFE = {"better": "left fewer texts unsafe", "worse": "left more texts unsafe",
+             "same": "left about as many texts unsafe"}  # fmt: skip
+
+
+def direction(m: dict) -> str:
+    """better / worse / same: the candidate on one metric, by the one-sided paired tests."""
+    worse_p = m["p_lower"] if m["better_is"] == "higher" else m["p_higher"]
+    if m["p_better"] < SIGNIFICANCE:
+        return "better"
+    return "worse" if worse_p < SIGNIFICANCE else "same"
+
+
+def p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def verdict_sentence(report: dict) -> str:
-    """Whether the candidate beat the baseline on J and on unsafe %, from the paired tests."""
+    """What the paired tests say about the candidate against the baseline, on J (the joint
+    score) and on unsafe % after rewriting, in one sentence."""
     j, unsafe = report["metrics"]["j"], report["metrics"]["unsafe_percent"]
     cand, base = report["candidate"], report["baseline"]
-    won = j["p_better"] < SIGNIFICANCE and unsafe["p_better"] < SIGNIFICANCE
-    lost = j["p_lower"] < SIGNIFICANCE
-    head = (
-        f"The {cand} rewriter beat the {base} model"
-        if won
-        else f"The {cand} rewriter did worse than the {base} model"
-        if lost
-        else f"The {cand} rewriter did not clearly beat the {base} model"
-    )
+    on_j, on_unsafe = direction(j), direction(unsafe)
+    if on_j == on_unsafe == "better":
+        head = f"Tuning beat prompting alone: the {cand} rewriter scored a higher J and left "
+        head += f"fewer texts unsafe than the {base} model"
+    else:
+        head = f"The {cand} rewriter {ON_J[on_j]} the {base} model on J and {ON_UNSAFE[on_unsafe]}"
     return (
         f"{head}: J {j['candidate']:.3f} vs {j['baseline']:.3f} (one-sided paired p "
-        f"{j['p_better']:.3f}); unsafe after rewriting {unsafe['candidate']:.1f}% vs "
-        f"{unsafe['baseline']:.1f}% (p {unsafe['p_better']:.3f}), from "
+        f"{p_text(j['p_better'])}); unsafe after rewriting {unsafe['candidate']:.1f}% vs "
+        f"{unsafe['baseline']:.1f}% (p {p_text(unsafe['p_better'])}), from "
         f"{report['unsafe_percent_originals']:.1f}% of the originals."
     )
 
@@ -167,7 +170,7 @@ def plot_comparison(report: dict, path: Path) -> Path:
         ax.bar([report["baseline"], report["candidate"]], [m["baseline"], m["candidate"]],
                color=["#8c8c8c", "#4f81bd"])  # fmt: skip
         ax.errorbar([1], [m["candidate"]], yerr=delta_err, color="black", capsize=4)
-        ax.set_title(f"{labels[name]}\np(better) {m['p_better']:.3f}", fontsize=9)
+        ax.set_title(f"{labels[name]}\np(better) {p_text(m['p_better'])}", fontsize=9)
     fig.suptitle(f"Rewriters compared on {report['texts']} held-out texts (bars: means; "
                  "whisker: 95% interval of the paired difference)", fontsize=9)  # fmt: skip
     return save_png(fig, path)
