@@ -22,7 +22,7 @@ demo: install
 
 # The second pipeline: a rewriter tuned on ParaDetox against the same model prompted.
 demo-debias: install
-	$(BIN)/synthpack demo --recipe debias --out runs/debias
+	$(BIN)/synthpack demo --recipe debias
 
 # Every tier: unit, integration (tiny-model LLaMA-Factory runs, the pty demo) and slow
 # (real SmolLM2 / Gemma runs); about 10 minutes on 2 cores without slow.

@@ -15,7 +15,9 @@ SIZES = ("default", "quick", "full")  # the recipes `--size` names (kept from be
 @click.command()
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True
+    "--out",
+    type=click.Path(path_type=Path),
+    help="The run folder. Default: runs/demo (synthesis recipes), runs/debias (debias recipes).",
 )
 @click.option(
     "--recipe",
@@ -47,7 +49,7 @@ SIZES = ("default", "quick", "full")  # the recipes `--size` names (kept from be
 @click.option("--quiet", is_flag=True, help="No progress bars (they only show on a terminal).")
 def demo(
     overrides: tuple[str, ...],
-    out: Path,
+    out: Path | None,
     recipe: str | None,
     steps: str | None,
     size: str | None,
@@ -72,6 +74,7 @@ def demo(
     if len(set(named)) > 1:
         raise click.UsageError(f"{' and '.join(named)} name two recipes; give one")
     chosen = load_recipe(named[0] if named else DEFAULT_RECIPE, overrides)
+    out = out or Path("runs/debias" if chosen.pipeline == "debias" else "runs/demo")
     run_demo(
         out, chosen, steps=steps, data_dir=data_dir, force=force, echo=click.echo,
         progress_bar=progress_bars(quiet), precision=cli_precision(),

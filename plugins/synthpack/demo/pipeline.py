@@ -2,9 +2,10 @@
 
 prepare -> render -> sft -> train -> generate -> clean -> label_check -> register -> eval_mlp
 -> stereoset -> report. `synthesis_steps` builds every step's settings from the recipe up
-front; `run_demo` runs them through `common.step.run_step`, which leaves a record in each
-step's folder. A step whose records are all there is reused, so a stopped demo resumes where
-it stopped. The demo holds no step logic: each step is a runner of its own package.
+front (a debias recipe's plan comes from `demo.debias.debias_steps`); `run_demo` runs them
+through `common.step.run_step`, which leaves a record in each step's folder. A step whose
+records are all there is reused, so a stopped demo resumes where it stopped. The demo holds
+no step logic: each step is a runner of its own package.
 """
 
 from __future__ import annotations
