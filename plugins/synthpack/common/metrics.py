@@ -6,6 +6,7 @@ scikit-learn on a known confusion matrix). The harmful class is label 1 througho
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -95,6 +96,25 @@ def best_f1_threshold(y_true, y_score) -> float:
     f1 = _div(2 * tp, 2 * tp + fp + fn)
     best = np.flatnonzero(f1 >= f1.max() - 1e-12)
     return float(cuts[best[np.argmin(np.abs(cuts[best] - 0.5))]])
+
+
+class PerItem:
+    """Base of a frozen dataclass of per-item outcomes: tuples and numpy arrays aligned item by
+    item (the first field sets the length), so that a resample or a subset takes them all."""
+
+    def __len__(self) -> int:
+        return len(getattr(self, dataclasses.fields(self)[0].name))
+
+    def take(self, rows):
+        """The items at positions `rows` (a list of indices or a boolean mask), in that order."""
+        rows = np.arange(len(self))[rows]
+        values = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            values[f.name] = (
+                value[rows] if isinstance(value, np.ndarray) else tuple(value[i] for i in rows)
+            )
+        return type(self)(**values)
 
 
 def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:

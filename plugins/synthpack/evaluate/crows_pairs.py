@@ -19,6 +19,7 @@ import numpy as np
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from synthpack.common.metrics import (
+    PerItem,
     bootstrap_indices,
     paired_difference,
     paired_positions,
@@ -80,7 +81,7 @@ def is_biased(more_score: float, less_score: float) -> bool:
 
 
 @dataclass(frozen=True)
-class Outcomes:
+class Outcomes(PerItem):
     """Per pair, in order: whether the model preferred sent_more, with the pair's row `index`
     (to line two models up on the same pairs), direction and bias type."""
 
@@ -88,19 +89,6 @@ class Outcomes:
     directions: tuple[str, ...]
     bias_types: tuple[str, ...]
     biased: np.ndarray  # 1 where the more stereotyping sentence scored higher (a tie is 0)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def take(self, rows) -> Outcomes:
-        """The outcomes at positions `rows` (a list of indices or a boolean mask), in that order."""
-        rows = np.arange(len(self))[rows]
-        return Outcomes(
-            tuple(self.indices[i] for i in rows),
-            tuple(self.directions[i] for i in rows),
-            tuple(self.bias_types[i] for i in rows),
-            self.biased[rows],
-        )
 
 
 def pair_outcomes(pairs: list[Pair], more: list[float], less: list[float]) -> Outcomes:

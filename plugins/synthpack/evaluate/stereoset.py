@@ -24,6 +24,7 @@ import numpy as np
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.metrics import (
+    PerItem,
     bootstrap_indices,
     paired_difference,
     paired_positions,
@@ -151,7 +152,7 @@ def predictions_document(examples: list[Example], scores: dict[str, float]) -> d
 
 
 @dataclass(frozen=True)
-class Outcomes:
+class Outcomes(PerItem):
     """What each example contributes to LMS and SS, in example order: enough to recompute the
     figures on a bootstrap resample, and `ids` to line two models up on the same examples."""
 
@@ -160,20 +161,6 @@ class Outcomes:
     domains: tuple[str, ...]
     pro: np.ndarray  # 1 where the stereotype beat the anti-stereotype (a tie is 0)
     related: np.ndarray  # how many of those two beat the unrelated sentence: 0, 1 or 2
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def take(self, rows) -> Outcomes:
-        """The outcomes at positions `rows` (a list of indices or a boolean mask), in that order."""
-        rows = np.arange(len(self))[rows]
-        return Outcomes(
-            tuple(self.ids[i] for i in rows),
-            tuple(self.targets[i] for i in rows),
-            tuple(self.domains[i] for i in rows),
-            self.pro[rows],
-            self.related[rows],
-        )
 
     def domain(self, name: str) -> Outcomes:
         """Only the examples of one bias domain (gender, profession, race, religion)."""
