@@ -26,6 +26,7 @@ SUMMARY = "summary.json"
 REPORT_HTML = "report.html"
 PLOTS = "report"  # the PNGs, under the run folder
 TEMPLATE = "run.html.jinja2"  # beside this module
+PER_MODEL_STEPS = ("stereoset", "crows_pairs", "eval_debias")  # one folder per model
 
 
 def _read_json(path: Path) -> dict | None:
@@ -194,9 +195,9 @@ def _report_of(found: tuple[Path, dict] | None) -> dict | None:
 
 
 def _step_row(folder: Path, record: dict) -> dict:
-    """One row of the steps table; StereoSet rows name their model (the folder)."""
+    """One row of the steps table; a step that runs once per model names it (the folder)."""
     name = record["step"]
-    return {"step": f"{name} ({folder.name})" if name == "stereoset" else name,
+    return {"step": f"{name} ({folder.name})" if name in PER_MODEL_STEPS else name,
             "seconds": record["seconds"]}  # fmt: skip
 
 
