@@ -52,6 +52,10 @@ def test_prepare_splits_the_shipped_subset_and_the_judge_never_sees_a_test_text(
     read = lambda name: [json.loads(x) for x in (tmp_path / "data" / name).open()]  # noqa: E731
     test, sft, judge = read(TEST_TEXTS), read(SFT_PAIRS), read(JUDGE_TRAIN)
     assert report["test_sources"] == len(test) == 300
+    counts = ("pairs_dropped_as_copies", "pairs_crossing_split", "pairs_train", "pairs_test",
+              "pairs_unused")  # fmt: skip
+    assert report["pairs_read"] == sum(report[k] for k in counts) == 4005  # counts add up
+    assert report["pairs_train"] == len(sft)
     assert report["train_sources"] == len({text_key(r["toxic"]) for r in sft}) == 500
     held = {text_key(t) for r in test for t in (r["original"], *r["references"])}
     assert not held & {text_key(r[f]) for r in sft for f in ("toxic", "neutral")}

@@ -114,12 +114,17 @@ def run_prepare_debias(
     kept = [row for row in judge_train if text_key(row["text"]) not in held]
     atomic_write_jsonl(folder / JUDGE_TRAIN, kept)
     atomic_write_jsonl(folder / JUDGE_EVAL, _labelled([(t, r[:1]) for t, r in test_sources]))
+    n_train, n_test = (sum(len(r) for _, r in part) for part in (train_sources, test_sources))
     return {
         "model_dir": str(model_dir),
-        "pairs_read": len(rows),
-        "rows_rejected": len(rejects),
+        # pairs_read = copies + crossing_split + train + test + unused (sources beyond the size)
+        "pairs_read": len(rows) + len(copies),
         "pairs_dropped_as_copies": len(copies),
-        "crossing_split": len(crossing),
+        "pairs_crossing_split": len(crossing),
+        "pairs_train": n_train,
+        "pairs_test": n_test,
+        "pairs_unused": len(rows) - len(crossing) - n_train - n_test,
+        "rows_rejected": len(rejects),
         "train_sources": len(train_sources),
         "test_sources": len(test_sources),
         "judge_train": len(kept),
