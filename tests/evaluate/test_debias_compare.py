@@ -77,7 +77,9 @@ def test_compare_two_runs_text_by_text(tmp_path):
     assert m["similarity"]["p_better"] == 1.0  # every text lost similarity
     # J: base 10 safe texts x 0.9 / 40 = 0.225; tuned 38 x 0.8 / 40 = 0.76.
     assert m["j"]["baseline"] == pytest.approx(0.225) and m["j"]["candidate"] == pytest.approx(0.76)
-    assert report["verdict"].startswith("Tuning beat prompting alone: the tuned rewriter scored")
+    assert report["verdict"].startswith(
+        "The tuned rewriter beat the prompted base model on J and left fewer texts unsafe:"
+    )
     assert "J 0.760 vs 0.225" in report["verdict"]
     saved = json.loads((tmp_path / "out" / "compare.json").read_text())
     assert saved["verdict"] == report["verdict"]

@@ -460,14 +460,18 @@ def debias_compare_command(baseline, candidate, n_boot, seed, out) -> None:
     CANDIDATE, the tuned rewriter), compared text by text with a paired bootstrap: unsafe %,
     similarity, fluent % and J. Writes compare.json and compare.png into --out."""
     from synthpack.common.step import run_step
-    from synthpack.evaluate.debias.compare import DebiasCompareSettings, run_debias_compare
+    from synthpack.evaluate.debias.compare import (
+        DebiasCompareSettings,
+        p_text,
+        run_debias_compare,
+    )
 
     settings = DebiasCompareSettings(
         baseline, candidate, baseline.name, candidate.name, n_boot=n_boot, seed=seed
     )
     report = run_step(run_debias_compare, settings, out)
     rows = [[name, f"{m['baseline']:.3f}", f"{m['candidate']:.3f}", f"{m['delta']:+.3f}",
-             f"[{m['interval'][0]:+.3f}, {m['interval'][1]:+.3f}]", f"{m['p_better']:.3f}"]
+             f"[{m['interval'][0]:+.3f}, {m['interval'][1]:+.3f}]", p_text(m["p_better"])]
             for name, m in report["metrics"].items()]  # fmt: skip
     head = ["metric", baseline.name, candidate.name, "delta", "95% CI", "p(better)"]
     click.echo(format_table(head, rows))

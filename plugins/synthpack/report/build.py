@@ -125,7 +125,8 @@ def bias_comparison(stereoset: dict[str, Path], crows: dict[str, Path]) -> dict 
 
 
 def _moved(name: str, paired: dict) -> str:
-    """`SS rose by 1.2 [0.3, 2.1]`, or `did not move` when the interval holds 0."""
+    """`SS rose (+1.2 points, 95% CI [+0.3, +2.1])`, or `did not clearly move` when the
+    paired interval holds 0."""
     low, high = paired["interval"]
     span = f"{paired['delta']:+.1f} points, 95% CI [{low:+.1f}, {high:+.1f}]"
     if low <= 0 <= high:
@@ -398,8 +399,10 @@ def debias_tables(debias: dict) -> list[str]:
     blocks.append(format_table(head, rows))
     compare = debias.get("compare")
     if compare:
+        from synthpack.evaluate.debias.compare import p_text
+
         rows = [[name, f(m["delta"], 3), f"[{m['interval'][0]:.3f}, {m['interval'][1]:.3f}]",
-                 f"{m['p_better']:.3f}"] for name, m in compare["metrics"].items()]  # fmt: skip
+                 p_text(m["p_better"])] for name, m in compare["metrics"].items()]  # fmt: skip
         head = [f"{compare['candidate']} - {compare['baseline']}", "delta", "95% CI", "p(better)"]
         blocks.append(format_table(head, rows))
     crows = debias.get("crows_pairs")

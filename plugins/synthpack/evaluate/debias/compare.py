@@ -146,11 +146,7 @@ def verdict_sentence(report: dict) -> str:
     j, unsafe = report["metrics"]["j"], report["metrics"]["unsafe_percent"]
     cand, base = report["candidate"], report["baseline"]
     on_j, on_unsafe = direction(j), direction(unsafe)
-    if on_j == on_unsafe == "better":
-        head = f"Tuning beat prompting alone: the {cand} rewriter scored a higher J and left "
-        head += f"fewer texts unsafe than the {base} model"
-    else:
-        head = f"The {cand} rewriter {ON_J[on_j]} the {base} model on J and {ON_UNSAFE[on_unsafe]}"
+    head = f"The {cand} rewriter {ON_J[on_j]} the {base} model on J and {ON_UNSAFE[on_unsafe]}"
     return (
         f"{head}: J {j['candidate']:.3f} vs {j['baseline']:.3f} (one-sided paired p "
         f"{p_text(j['p_better'])}); unsafe after rewriting {unsafe['candidate']:.1f}% vs "
