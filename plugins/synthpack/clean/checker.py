@@ -132,6 +132,11 @@ class LabelCheckSettings(StepSettings):
         trained = {"checker": Path(folder) / "checker"} if self.train else {}
         return {**CleanedFiles.of(folder).all(), **trained}
 
+    def replaces(self, folder: Path) -> set[str]:
+        """Checking in place (`generate --label-check`) replaces the cleaned set on purpose."""
+        in_place = Path(folder).resolve() == Path(self.cleaned).resolve()
+        return {"accepted", "report"} if in_place else set()
+
 
 def run_label_check(
     settings: LabelCheckSettings, folder: Path, context: Context = Context()

@@ -227,24 +227,31 @@ def train_checker_command(train, out, features, exclude, seed) -> None:
 def classify(model, file, out, text_field) -> None:
     """Score FILE (TXT: one text per line; JSONL/CSV: --text-field) with a saved classifier.
 
-    One JSON line per text: its position, P(harmful) and the 0/1 decision. The texts themselves
-    are not echoed (they may be harmful).
+    One JSON line per text: its position, its `id` (the row's id field, else its line in FILE),
+    P(harmful) and the 0/1 decision. The texts themselves are not echoed (they may be harmful).
     """
     import json
     import time
 
+    from synthpack.common.errors import SynthpackError
     from synthpack.common.files import atomic_write_jsonl
+    from synthpack.common.step import refuse_clobbering
     from synthpack.formats.texts import read_texts
     from synthpack.models.classifier.mlp import TextClassifier
 
+    if out:
+        refuse_clobbering({"file": file, "model": model}, {"scores": out})
+    found = read_texts(file, text_field=text_field)
+    if not found:
+        raise SynthpackError(f"{file}: no texts to score")
     clf = TextClassifier.load(model)
-    texts = [text for _, text in read_texts(file, text_field=text_field)]
     started = time.perf_counter()
-    scores = clf.score(texts) if texts else []
+    scores = clf.score([text for _, text in found])
     elapsed = time.perf_counter() - started
+    # `id`: the row's own id, else its line in FILE, so a score never attaches to another text
     rows = [
-        {"index": i, "score": round(float(s), 6), "label": int(s >= clf.threshold)}
-        for i, s in enumerate(scores)
+        {"index": i, "id": id_, "score": round(float(s), 6), "label": int(s >= clf.threshold)}
+        for i, ((id_, _), s) in enumerate(zip(found, scores, strict=True))
     ]
     if out:
         atomic_write_jsonl(out, rows)

@@ -236,8 +236,12 @@ def generate(
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 def augment(train, synthetic, out) -> None:
     """Form D_augmented = D_train ∪ D_synthetic (exact duplicates of real rows dropped)."""
+    from synthpack.common.step import refuse_clobbering
     from synthpack.evaluate.augment import augment as run_augment
 
+    inputs = {f"train {n}": p for n, p in enumerate(train, 1)}
+    inputs |= {f"synthetic {n}": p for n, p in enumerate(synthetic, 1)}
+    refuse_clobbering(inputs, {"augmented": out})
     counts = run_augment(list(train), list(synthetic), out)
     click.echo(
         f"read {counts['read']} = written {counts['written']} + duplicates dropped "

@@ -55,6 +55,12 @@ class StepSettings:
         """The files the step writes into `folder`, by role."""
         return {}
 
+    def replaces(self, folder: Path) -> set[str]:
+        """The input roles the step replaces on purpose when it writes into `folder` (it reads
+        them whole first, then writes atomically); every other clash of an output with an
+        input is refused (`refuse_clobbering`)."""
+        return set()
+
     def record_folder(self, folder: Path) -> Path | None:
         """Where the step's record goes: the folder it writes into, unless that is a shared
         folder the record does not belong in (a LLaMA-Factory dataset_dir); None: nowhere."""
@@ -97,8 +103,23 @@ def missing_inputs(settings: StepSettings) -> dict[str, Path]:
     }
 
 
+def refuse_clobbering(reads: dict[str, Path | None], writes: dict[str, Path]) -> None:
+    """Fail, before any work, when an output would replace an input: a file written that is
+    one of the inputs, or an input inside a folder that is written."""
+    inputs = {role: Path(p).resolve() for role, p in reads.items() if p is not None}
+    clashes = [
+        f"--out would overwrite the input {role} ({path}) with {name}"
+        for name, written in writes.items()
+        for role, path in inputs.items()
+        if Path(written).resolve() == path or Path(written).resolve() in path.parents
+    ]
+    if clashes:
+        raise SynthpackError("; ".join(clashes) + ": choose another --out")
+
+
 def run_step(runner: Runner, settings: S, folder: Path, context: Context = Context()) -> dict:
-    """Run one step: check its inputs, run it, write its record; returns the runner's report."""
+    """Run one step: check its inputs, and that its outputs replace none of them, run it, write
+    its record; returns the runner's report."""
     missing = missing_inputs(settings)
     if missing:
         raise SynthpackError(
@@ -106,6 +127,9 @@ def run_step(runner: Runner, settings: S, folder: Path, context: Context = Conte
             + "; ".join(f"{role}: {path} not found" for role, path in missing.items())
         )
     folder = Path(folder)
+    replaced = settings.replaces(folder)
+    reads = {role: path for role, path in settings.reads().items() if role not in replaced}
+    refuse_clobbering(reads, settings.writes(folder))
     started = time.perf_counter()
     report = runner(settings, folder, context)
     seconds = round(time.perf_counter() - started, 1)
