@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 from synthpack.common.paths import pack_dir
-from synthpack.demo.debias import DEBIAS_DATASET, QLORA, TRAIN_CONFIG
+from synthpack.demo.debias import DEBIAS_DATASET, QLORA
+from synthpack.demo.plan import TRAIN_CONFIG
 from synthpack.models.embedded import model_dir_for
 from synthpack.models.precision import resolve_precision
 from synthpack.train.launch import llamafactory_cli, precision_overrides

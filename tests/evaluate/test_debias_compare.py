@@ -8,11 +8,8 @@ import pytest
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl
-from synthpack.evaluate.debias.compare import (
-    DebiasCompareSettings,
-    paired_mean_bootstrap,
-    run_debias_compare,
-)
+from synthpack.common.metrics import paired_mean_difference
+from synthpack.evaluate.debias.compare import DebiasCompareSettings, run_debias_compare
 from synthpack.evaluate.debias.metrics import fluency_bar, joint_score
 
 
@@ -33,20 +30,20 @@ def test_fluency_bar_is_the_originals_90_percent_quantile():
 
 
 def test_paired_bootstrap_by_hand():
-    same = paired_mean_bootstrap([0.2, 0.5, 0.9], [0.2, 0.5, 0.9], n_boot=200)
+    same = paired_mean_difference([0.2, 0.5, 0.9], [0.2, 0.5, 0.9], n_boot=200)
     assert same["delta"] == 0 and same["interval"] == [0.0, 0.0]
     assert same["p_higher"] == 1.0 and same["p_lower"] == 1.0  # no evidence either way
     # Every item one point higher: every resample's difference is exactly 1.
-    up = paired_mean_bootstrap([0, 1, 2, 3], [1, 2, 3, 4], n_boot=200)
+    up = paired_mean_difference([0, 1, 2, 3], [1, 2, 3, 4], n_boot=200)
     assert up["delta"] == 1 and up["interval"] == [1.0, 1.0]
     assert up["p_higher"] == 1 / 201 and up["p_lower"] == 1.0  # +1 corrected: never below 1/201
     assert up["baseline"] == 1.5 and up["candidate"] == 2.5
     # One win in two: a resample shows no gain whenever it draws only the tie, (1/2)^2 = 1/4.
-    half = paired_mean_bootstrap([0, 0], [0, 1], n_boot=4000, seed=1)
+    half = paired_mean_difference([0, 0], [0, 1], n_boot=4000, seed=1)
     assert half["delta"] == 0.5 and half["p_higher"] == pytest.approx(0.25, abs=0.03)
     assert half["interval"] == [0.0, 1.0]
     with pytest.raises(SynthpackError, match="equally long"):
-        paired_mean_bootstrap([1, 2], [1])
+        paired_mean_difference([1, 2], [1])
 
 
 def _eval_run(folder, rows, threshold=0.5, unsafe_before=75.0):

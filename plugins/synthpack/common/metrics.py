@@ -144,6 +144,18 @@ def paired_difference(observed: float, diff, level: float = 0.95) -> dict[str, f
     }
 
 
+def paired_mean_difference(baseline, candidate, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Both means, and the paired bootstrap of the mean of `candidate - baseline` over the
+    items (`paired_difference`: delta, 95% interval, one-sided p_higher / p_lower)."""
+    a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or not len(a):
+        raise SynthpackError("a paired bootstrap needs two equally long, non-empty lists")
+    diff = b - a
+    resampled = diff[bootstrap_indices(len(diff), n_boot, seed)].mean(axis=1)
+    return {"baseline": float(a.mean()), "candidate": float(b.mean()),
+            **paired_difference(diff.mean(), resampled)}  # fmt: skip
+
+
 def paired_positions(base_ids, other_ids, noun: str = "examples") -> list[int]:
     """Where each of base's items sits among other's, to line two models' per-item outcomes up;
     an error when the two runs did not score the same items (each once)."""

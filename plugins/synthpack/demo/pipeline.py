@@ -32,7 +32,7 @@ from synthpack.common.step import (
 )
 from synthpack.common.tables import format_table
 from synthpack.demo.debias import DEBIAS_STEPS, debias_steps
-from synthpack.demo.plan import DemoStep, Run
+from synthpack.demo.plan import TRAIN_CONFIG, DemoStep, Run
 from synthpack.demo.recipes import CATEGORY, DebiasRecipe, Recipe, load_recipe, recipe_command
 from synthpack.evaluate.run import MlpEvalSettings, run_mlp_eval
 from synthpack.evaluate.stereoset import StereoSetSettings, run_stereoset
@@ -71,7 +71,6 @@ STEPS = (
     "stereoset",
     "report",
 )
-TRAIN_CONFIG = "smollm2_lora_sft_cpu.yaml"  # the CPU LoRA recipe; the model's template replaces
 STEREOSET_MODELS = ("base", "tuned")
 SETTINGS = "settings.json"
 

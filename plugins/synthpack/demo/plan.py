@@ -7,6 +7,9 @@ from pathlib import Path
 
 from synthpack.common.step import Runner, StepSettings, read_record, record_path
 
+# The CPU LoRA YAML both demos train with; an embedded model's folder brings its own template.
+TRAIN_CONFIG = "smollm2_lora_sft_cpu.yaml"
+
 
 @dataclass(frozen=True)
 class Run:

@@ -204,7 +204,7 @@ def count_by_target(examples: list[Example], scores: dict[str, float]) -> dict[s
 
 def icat(lms: float, ss: float) -> float:
     """Idealized CAT score: 100 for a perfect LM without preference (SS 50); 0 at SS 0 or 100."""
-    return lms * min(ss, 100.0 - ss) / 50.0
+    return lms * np.minimum(ss, 100.0 - ss) / 50.0  # numbers, or arrays of resamples
 
 
 def score_counts(counts: dict[str, Counter]) -> dict:
@@ -245,7 +245,7 @@ def _figure_samples(outcomes: Outcomes, idx: np.ndarray) -> dict[str, np.ndarray
     safe = np.maximum(total, 1)  # a target absent from a resample adds 0 to the sums below
     ss = (100.0 * per_target(outcomes.pro[idx].ravel()) / safe).sum(axis=1) / present
     lms = (100.0 * per_target(outcomes.related[idx].ravel()) / (2.0 * safe)).sum(axis=1) / present
-    return {"lms": lms, "ss": ss, "icat": lms * np.minimum(ss, 100.0 - ss) / 50.0}  # icat()
+    return {"lms": lms, "ss": ss, "icat": icat(lms, ss)}
 
 
 def bootstrap_figures(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, iter_jsonl
-from synthpack.common.metrics import bootstrap_indices, paired_difference, paired_positions
+from synthpack.common.metrics import paired_mean_difference, paired_positions
 from synthpack.common.plots import figure, save_png
 from synthpack.common.problems import Problems
 from synthpack.common.step import Context, StepSettings
@@ -28,20 +28,6 @@ METRICS = {
     "fluent_percent": (lambda row, threshold: 100.0 * row["fluent"], True),
     "j": (lambda row, threshold: row["j"], True),
 }
-
-
-def paired_mean_bootstrap(baseline, candidate, n_boot: int = 2000, seed: int = 0) -> dict:
-    """Both means, and the paired bootstrap of `candidate - baseline` over the items
-    (`common.metrics.paired_difference`: delta, 95% interval, one-sided p_higher / p_lower)."""
-    import numpy as np
-
-    a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
-    if a.shape != b.shape or a.ndim != 1 or not len(a):
-        raise SynthpackError("a paired bootstrap needs two equally long, non-empty lists")
-    diff = b - a
-    resampled = diff[bootstrap_indices(len(diff), n_boot, seed)].mean(axis=1)
-    return {"baseline": float(a.mean()), "candidate": float(b.mean()),
-            **paired_difference(diff.mean(), resampled)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,7 +84,7 @@ def run_debias_compare(
         )
     metrics = {}
     for name, (value, higher_is_better) in METRICS.items():
-        result = paired_mean_bootstrap(
+        result = paired_mean_difference(
             [value(base[i], threshold) for i in ids],
             [value(cand[i], threshold) for i in ids],
             s.n_boot,
