@@ -14,7 +14,10 @@ from synthpack.formats.dataset_info import (
     DATASET_INFO,
     alpaca_entry,
     check_alpaca_file,
+    check_dataset_name,
+    dataset_dir_of,
     file_name_for,
+    read_dataset_info,
     register_dataset,
 )
 
@@ -42,18 +45,22 @@ class RegisterSettings(StepSettings):
         return {"data": self.data_file}
 
     def writes(self, folder: Path) -> dict[str, Path]:
-        return {"dataset_info": Path(folder) / DATASET_INFO}
+        return {"dataset_info": dataset_dir_of(folder) / DATASET_INFO}
+
+    def preflight(self, folder: Path) -> None:
+        """The name, and the dataset_info.json it goes into, before the data is made."""
+        check_dataset_name(self.name)
+        read_dataset_info(dataset_dir_of(folder))
 
     def record_folder(self, folder: Path) -> Path | None:
         """Beside the registered file (its set's folder); never in the shared dataset_dir."""
         beside = Path(self.data_file).resolve().parent
-        return None if beside == Path(folder).resolve() else beside
+        return None if beside == dataset_dir_of(folder).resolve() else beside
 
 
 def run_register(settings: RegisterSettings, folder: Path, context: Context = Context()) -> dict:
     """Register the file in FOLDER/dataset_info.json (FOLDER is the LLaMA-Factory dataset_dir;
     a path to its dataset_info.json works too)."""
-    folder = Path(folder)
-    folder = folder.parent if folder.name == DATASET_INFO else folder
+    folder = dataset_dir_of(folder)
     status = register_file(folder, settings.name, settings.data_file, settings.system)
     return {"dataset": settings.name, "dataset_dir": str(folder), "status": status}

@@ -69,9 +69,9 @@ def test_counts_add_up_and_every_generation_leaves_a_trace(items):
         for i, item in enumerate(items)
     ]
     predictions = [
-        {"predict": item["output"]}
+        {"prompt": prompt["prompt"], "predict": item["output"]}
         | ({} if item["stopped"] is None else {"stopped": item["stopped"]})
-        for item in items
+        for prompt, item in zip(prompts, items, strict=True)
     ]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

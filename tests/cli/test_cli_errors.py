@@ -19,7 +19,7 @@ def run(*args):
 def test_sft_build_with_a_negative_count_is_a_usage_error():
     result = run("sft", "build", "--category", "hate", "--n-entries", "-3", "--out", "nowhere")
     assert result.exit_code == 2
-    assert "Invalid value for '--n-entries': -3 is not in the range x>=1." in result.output
+    assert "Invalid value for '--n-entries': -3 is not in the range 1<=x<=1000." in result.output
     assert "Traceback" not in result.output and "Sample larger" not in result.output
 
 
@@ -29,18 +29,25 @@ def test_a_folder_given_as_a_file_is_named():
     assert f"Error: {FIXTURES}: a folder, not a JSONL file" in result.output
 
 
-def test_an_os_error_below_the_checks_is_one_line_and_debug_shows_the_traceback(tmp_path):
+def test_an_out_inside_a_file_is_refused_before_any_work(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     out = blocker / "out"  # a folder inside a file cannot be made
+    result = run("generate", "--prompts", PROMPTS, "--predictions", PREDICTIONS, "--out", out)
+    assert result.exit_code == 1
+    assert f"Error: {blocker}: is a file" in result.output and "give a folder" in result.output
+
+
+def test_an_os_error_below_the_checks_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    out = tmp_path / ("x" * 300)  # longer than a file name may be
     args = ("generate", "--prompts", PROMPTS, "--predictions", PREDICTIONS, "--out", out)
     result = run(*args)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: NotADirectoryError: "), lines
-    assert str(blocker) in lines[0] and "synthpack --debug" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("Error: OSError: "), lines
+    assert "File name too long" in lines[0] and "synthpack --debug" in lines[0]
     debug = run("--debug", *args)
-    assert isinstance(debug.exception, NotADirectoryError)  # the real error, with its traceback
+    assert isinstance(debug.exception, OSError)  # the real error, with its traceback
 
 
 def test_the_library_error_also_passes_through_with_debug(tmp_path):

@@ -14,7 +14,7 @@ from synthpack.common.labels import (
     polarity_of,
     unknown_label,
 )
-from synthpack.common.problems import Problems, located, unknown_name
+from synthpack.common.problems import Problems, located, names_shown, shown, unknown_name
 from synthpack.common.tables import format_table
 from synthpack.common.text import text_key
 
@@ -53,7 +53,7 @@ def test_problems_are_listed_together_with_file_line_and_field(tmp_path):
     with pytest.raises(SynthpackError) as err:
         problems.raise_if_any()
     assert err.value.message == (
-        f"{path}: 3 bad row(s):\n"
+        f"{path}: 3 problem(s) in 3 row(s):\n"
         f"  {path}:3: label: unknown label 'maybe'\n"
         f"  {path}:4: not valid JSON\n"
         f"  {path}, record 2: output: missing"
@@ -66,9 +66,52 @@ def test_a_long_list_of_problems_is_cut_after_twenty():
     for line in range(1, 31):
         problems.add("empty", line, "text")
     summary = problems.summary()
-    assert summary.startswith("big.csv: 30 bad row(s):\n  big.csv:1: text: empty")
+    assert summary.startswith("big.csv: 30 problem(s) in 30 row(s):\n  big.csv:1: text: empty")
     assert "big.csv:20: text: empty" in summary and "big.csv:21:" not in summary
     assert summary.endswith("... and 10 more")
+
+
+def test_the_header_counts_problems_and_the_rows_they_are_in():
+    one_record = Problems("p.jsonl")
+    one_record.add("unknown label 'maybe'", 2, "polarity")
+    one_record.add("missing", 2, "n_entries")
+    assert one_record.summary().startswith("p.jsonl: 2 problem(s) in 1 row(s):\n")
+    one_record.add("not valid JSON at line 9 (Expecting value)")  # no line: the whole file
+    assert one_record.count() == "3 problem(s): 2 in 1 row(s), 1 about the whole file"
+    config = Problems("c.yaml", noun="bad score(s)")
+    config.add("must be a number", field="lr")
+    assert config.count() == "1 bad score(s)"  # nothing named a line: no row count
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("maybe", "'maybe'"),
+        ("not harmful", "'not harmful'"),
+        (2, "2"),
+        (True, "True"),
+        ("", "''"),
+        ("you lot are all the same", "<a text of 24 characters>"),  # 6 words: a sentence
+        ("x" * 25, "<a text of 25 characters>"),
+        ("two\nlines", "<a text of 9 characters>"),
+        ("\x1b[31mred", "<a text of 8 characters>"),  # a terminal escape is never printed
+        (["pos"], "<a list>"),
+        (None, "<nothing (missing or null)>"),
+    ],
+)
+def test_a_value_is_shown_only_when_short_else_described(value, expected):
+    assert shown(value) == expected
+
+
+def test_field_names_are_listed_only_when_they_look_like_names():
+    assert names_shown(["text", "label"]) == "fields: text, label"
+    assert names_shown(["text", "label"], header=True) == "columns: text, label"
+    first_row = ["a whole sentence from the first row of a file", "pos"]
+    assert names_shown(first_row, header=True) == (
+        "the first row does not look like a header: 2 columns, some long; "
+        "is the header row missing?"
+    )
+    assert names_shown(first_row) == "2 field(s), not shown: some look like texts, not names"
 
 
 def test_unknown_names_suggest_the_closest_and_list_what_exists():

@@ -115,7 +115,7 @@ def test_bad_rows_are_named(tmp_path):
     with pytest.raises(SynthpackError) as err:
         crows_pairs.load_crows_pairs(bad)
     message = str(err.value)
-    assert "2 bad row(s)" in message
+    assert "2 problem(s) in 2 row(s)" in message
     assert "crows.csv:3: stereo_antistereo: is 'sideways'" in message
     assert "crows.csv:4: sent_more: empty" in message
 

@@ -88,6 +88,18 @@ def test_bad_pairs_and_classifier_inputs(tmp_path):
         load_toxicity_scorer(tmp_path)
 
 
+def test_a_pairs_tsv_without_its_header_row_never_shows_its_texts(tmp_path):
+    texts = [f"sentence {i} standing in for a generated harmful text" for i in range(4)]
+    path = tmp_path / "pairs.tsv"
+    path.write_text(f"{texts[0]}\t{texts[1]}\n{texts[2]}\t{texts[3]}\n")
+    with pytest.raises(SynthpackError) as err:
+        debias.load_pairs(path)
+    message = str(err.value)
+    assert "standing in for" not in message
+    assert message.startswith(f"{path}: 2 problem(s) in 1 row(s):\n")  # both fields of line 2
+    assert f"{path}:2: original: missing (the first row does not look like a header" in message
+
+
 def _paradetox_rows():
     with shared_data("paradetox", "paradetox.tsv").open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))

@@ -141,7 +141,7 @@ def test_readers_report_every_bad_row_with_file_line_and_field(tmp_path):
     with pytest.raises(SynthpackError) as err:
         read_labelled(bad)
     message = str(err.value.message)
-    assert "3 bad row(s)" in message
+    assert "3 problem(s) in 3 row(s)" in message
     assert f"{bad}:1: label: unknown label 'maybe'. Available:" in message
     assert f"{bad}:2: text:" in message and f"{bad}:3:" in message
     txt = tmp_path / "mixed.txt"

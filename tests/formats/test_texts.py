@@ -69,7 +69,7 @@ def test_missing_columns_empty_files_and_bad_rows_name_file_line_and_field(tmp_p
     with pytest.raises(SynthpackError) as err:
         read_seed_file(bad)
     message = err.value.message
-    assert "b.jsonl: 4 bad row(s)" in message  # every problem at once
+    assert "b.jsonl: 4 problem(s) in 4 row(s)" in message  # every problem at once
     assert "b.jsonl:2: text: empty or not a string" in message
     assert "b.jsonl:3: text: missing (fields: label)" in message
     assert "b.jsonl:4: label: unknown label 'maybe'" in message

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
-from synthpack.formats.texts import dedupe, read_labelled, read_seed_file
+from synthpack.formats.texts import dedupe, read_labelled, read_seed_file, read_texts
 
 
 def run(*args):
@@ -71,7 +71,46 @@ def test_a_bad_row_names_file_line_and_field(tmp_path, row, field, message):
     path = jsonl(tmp_path / "s.jsonl", [good, row])
     with pytest.raises(SynthpackError) as err:
         read_seed_file(path)
-    assert f"{path}: 1 bad row(s):\n  {path}:2: {field}: {message}" in str(err.value)
+    assert f"{path}: 1 problem(s) in 1 row(s):\n  {path}:2: {field}: {message}" in str(err.value)
+
+
+# Stand-ins for generated harmful texts: each long enough to be a text, none may be printed.
+TEXTS = [f"sentence {i} standing in for a generated harmful text" for i in range(25)]
+
+
+def test_a_csv_with_label_and_text_swapped_never_shows_the_texts(tmp_path):
+    path = tmp_path / "swapped.csv"
+    path.write_text(
+        "text,label\na fine text of words,maybe\n" + "".join(f"pos,{t}\n" for t in TEXTS)
+    )
+    with pytest.raises(SynthpackError) as err:
+        read_seed_file(path)
+    message = str(err.value)
+    assert "standing in for" not in message  # not even the 20 rows listed
+    assert message.startswith(f"{path}: 26 problem(s) in 26 row(s):\n")
+    assert f"{path}:2: label: unknown label 'maybe'. Available:" in message  # a short word
+    assert f"{path}:3: label: unknown label <a text of {len(TEXTS[0])} characters>." in message
+
+
+@pytest.mark.parametrize("label", [None, "pos"])
+def test_a_tsv_without_its_header_row_never_shows_its_first_row(tmp_path, label):
+    path = tmp_path / "no_header.tsv"
+    path.write_text("".join(f"{t}\tpos\n" for t in TEXTS))
+    for read in (lambda: read_seed_file(path, label), lambda: read_texts(path)):
+        with pytest.raises(SynthpackError) as err:
+            read()
+        assert str(err.value) == (
+            f"{path}:1: text: missing column (the first row does not look like a header: "
+            "2 columns, some long; is the header row missing?)"
+        )
+
+
+def test_json_field_names_that_look_like_texts_are_counted_not_shown(tmp_path):
+    path = jsonl(tmp_path / "s.jsonl", [{TEXTS[0]: "pos", "label": 1}])
+    with pytest.raises(SynthpackError) as err:
+        read_seed_file(path)
+    assert f"{path}:1: text: missing (2 field(s), not shown: some look like texts" in str(err.value)
+    assert "standing in for" not in str(err.value)
 
 
 def test_an_accepted_jsonl_row_with_only_a_polarity_reads(tmp_path):

@@ -110,7 +110,7 @@ def test_a_prompts_file_with_a_missing_field_is_named(tmp_path):
         "generate", "--prompts", bad, "--predictions", PREDICTIONS, "--out", tmp_path / "o"
     )
     assert result.exit_code == 1
-    assert f"{bad}: 1 bad row(s):\n  {bad}:2: n_entries: missing" in result.output
+    assert f"{bad}: 1 problem(s) in 1 row(s):\n  {bad}:2: n_entries: missing" in result.output
 
 
 def _generate_cmd(model, out):

@@ -94,7 +94,18 @@ def test_a_bad_prompt_field_is_named_by_file_line_and_field(tmp_path, change, fi
     rows[1] = {**rows[1], **change}
     bad = write(tmp_path / "prompts.jsonl", rows)
     result, out = generate(tmp_path, bad)
-    assert_one_error(result, out, f"{bad}: 1 bad row(s):\n  {bad}:2: {field}: {message}")
+    assert_one_error(
+        result, out, f"{bad}: 1 problem(s) in 1 row(s):\n  {bad}:2: {field}: {message}"
+    )
+
+
+def test_two_problems_in_one_record_count_as_one_row(tmp_path):
+    rows = records(PROMPTS)
+    rows[1] = {**rows[1], "polarity": "maybe", "n_entries": 0}
+    bad = write(tmp_path / "prompts.jsonl", rows)
+    result, out = generate(tmp_path, bad)
+    assert_one_error(result, out, f"{bad}: 2 problem(s) in 1 row(s):\n  {bad}:2: polarity:")
+    assert f"{bad}:2: n_entries: expected a whole number" in result.output
 
 
 def test_every_bad_prompt_is_reported_at_once(tmp_path):
@@ -104,7 +115,7 @@ def test_every_bad_prompt_is_reported_at_once(tmp_path):
     rows[4]["id"] = rows[3]["id"]
     bad = write(tmp_path / "prompts.jsonl", rows)
     result, out = generate(tmp_path, bad)
-    assert_one_error(result, out, f"{bad}: 3 bad row(s):")
+    assert_one_error(result, out, f"{bad}: 3 problem(s) in 3 row(s):")
     assert f"{bad}:1: polarity: unknown label 'harmfull'" in result.output
     assert f"{bad}:3: examples: missing" in result.output
     assert f"{bad}:5: id: the same id as line 4" in result.output

@@ -103,7 +103,7 @@ def test_bad_cmd_and_pairs_files_name_file_line_and_field(tmp_path):
     source = write_jsonl(tmp_path / "bad.jsonl", bad)
     with pytest.raises(SynthpackError) as err:
         build_debias(source, tmp_path, kind="cmd")
-    assert "bad.jsonl: 2 bad row(s)" in err.value.message
+    assert "bad.jsonl: 2 problem(s) in 2 row(s)" in err.value.message
     assert "bad.jsonl:1: bias: 'Maybe' is not one of ('yes', 'no')" in err.value.message
     assert "bad.jsonl:2: text: missing or empty" in err.value.message
     pairs = tmp_path / "p.tsv"
@@ -118,6 +118,22 @@ def test_bad_cmd_and_pairs_files_name_file_line_and_field(tmp_path):
         main, ["sft", "debias", str(pairs), "--system", "legal", "--out", str(tmp_path)]
     )
     assert "Unknown system prompt 'legal'" in result.output
+
+
+def test_a_cmd_file_never_shows_its_texts_in_an_error(tmp_path):
+    text = "a sentence standing in for a generated harmful text"
+    no_header = tmp_path / "cmd.tsv"
+    no_header.write_text(f"{text}\tyes\t{text} rewritten\n{text} again\tno\tfine\n")
+    swapped = write_jsonl(tmp_path / "swapped.jsonl", [dict(CMD_ROWS[0], labels={"Bias": text})])
+    messages = []
+    for path in (no_header, swapped):
+        with pytest.raises(SynthpackError) as err:
+            build_debias(path, tmp_path, kind="cmd")
+        messages.append(err.value.message)
+        assert "generated" not in err.value.message  # nor its snake_case column-name form
+    header_hint = "missing or empty (the first row does not look like a header"
+    assert f"{no_header}:2: text: {header_hint}" in messages[0]
+    assert f"{swapped}:1: bias: <a text of {len(text)} characters> is not one of" in messages[1]
 
 
 @pytest.mark.integration

@@ -19,7 +19,13 @@ from synthpack.clean.label_check import LabelCheck, LabelChecker
 from synthpack.clean.report import checked_report
 from synthpack.clean.run import alpaca_records
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir, read_jsonl
+from synthpack.common.files import (
+    atomic_write_json,
+    atomic_write_jsonl,
+    atomic_write_rejects,
+    private_dir,
+    read_jsonl,
+)
 from synthpack.common.step import Context, StepSettings
 from synthpack.common.text import text_key
 from synthpack.formats.texts import read_labelled
@@ -152,7 +158,7 @@ def run_label_check(
         trained = train_checker(s.train, checker_dir, s.features, exclude=list(s.exclude))
     checker = load_checker(checker_dir, s.check)
     rows = read_jsonl(source.accepted)
-    earlier_rejects = read_jsonl(source.rejected)
+    earlier_rejects = read_jsonl(source.rejected, allow_empty=True)
     cleaned_report = json.loads(source.report.read_text(encoding="utf-8"))
     generations = read_jsonl(Path(s.cleaned) / RAW)
     checked = checker.apply(rows)
@@ -161,7 +167,7 @@ def run_label_check(
     report = checked_report(cleaned_report, check, checked.kept)
     private_dir(Path(folder))
     atomic_write_jsonl(out.accepted, checked.kept)
-    atomic_write_jsonl(out.rejected, earlier_rejects + checked.rejected)
+    atomic_write_rejects(out.rejected, earlier_rejects + checked.rejected)
     atomic_write_json(out.alpaca, alpaca_records(generations, checked.kept))
     atomic_write_json(out.report, report)
     derive_card(Path(s.cleaned), Path(folder), report)

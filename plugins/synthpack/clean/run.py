@@ -14,7 +14,13 @@ from synthpack.clean.dedup import DedupSettings
 from synthpack.clean.files import CleanedFiles
 from synthpack.clean.filters import Limits
 from synthpack.clean.pipeline import clean_generations
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir, read_jsonl
+from synthpack.common.files import (
+    atomic_write_json,
+    atomic_write_jsonl,
+    atomic_write_rejects,
+    private_dir,
+    read_jsonl,
+)
 from synthpack.common.step import Context, StepSettings
 from synthpack.common.text import visible_text
 from synthpack.formats.texts import read_seeds
@@ -88,7 +94,7 @@ def run_clean(settings: CleanSettings, folder: Path, context: Context = Context(
         report["generation"] = json.loads(stats_path.read_text(encoding="utf-8"))
     private_dir(Path(folder))
     atomic_write_jsonl(files.accepted, cleaned.accepted)
-    atomic_write_jsonl(files.rejected, cleaned.rejected)
+    atomic_write_rejects(files.rejected, cleaned.rejected)
     atomic_write_json(files.alpaca, alpaca_records(generations, cleaned.accepted))
     atomic_write_json(files.report, report)
     card_settings = {

@@ -14,7 +14,7 @@ import click
 from synthpack.common.errors import SynthpackError
 from synthpack.common.tables import format_records
 from synthpack.prompts.pools import EXAMPLE_LENGTHS
-from synthpack.prompts.render import DEFAULT_N_ENTRIES, DEFAULT_SHOTS
+from synthpack.prompts.render import DEFAULT_N_ENTRIES, DEFAULT_SHOTS, MAX_N_ENTRIES
 from synthpack.sft.synthesis import DEFAULT_PER_CLASS, DEFAULT_VAL_RATIO
 
 TEMPLATES_OPTION = click.option(
@@ -73,7 +73,7 @@ def _by_category(values: tuple[str, ...], default: str | None, option: str) -> d
 @EXAMPLE_LENGTH_OPTION
 @click.option(
     "--n-entries",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_N_ENTRIES),
     default=DEFAULT_N_ENTRIES,
     show_default=True,
     help="Entries asked per prompt (N).",
@@ -156,7 +156,7 @@ def sft() -> None:
 @click.option("--shots", type=click.IntRange(min=0), default=DEFAULT_SHOTS, show_default=True)
 @click.option(
     "--n-entries",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_N_ENTRIES),
     default=DEFAULT_N_ENTRIES,
     show_default=True,
     help="Answer entries (N).",

@@ -235,12 +235,12 @@ def classify(model, file, out, text_field) -> None:
 
     from synthpack.common.errors import SynthpackError
     from synthpack.common.files import atomic_write_jsonl
-    from synthpack.common.step import refuse_clobbering
+    from synthpack.common.step import check_outputs
     from synthpack.formats.texts import read_texts
     from synthpack.models.classifier.mlp import TextClassifier
 
     if out:
-        refuse_clobbering({"file": file, "model": model}, {"scores": out})
+        check_outputs({"file": file, "model": model}, {"scores": out})
     found = read_texts(file, text_field=text_field)
     if not found:
         raise SynthpackError(f"{file}: no texts to score")

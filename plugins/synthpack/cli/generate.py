@@ -165,7 +165,7 @@ def generate(
     from synthpack.clean.run import CleanSettings, run_clean
     from synthpack.common.errors import SynthpackError
     from synthpack.common.progress import progress_bars
-    from synthpack.common.step import Context, run_step
+    from synthpack.common.step import Context, check_steps, run_step
     from synthpack.generate.run import GenerateSettings, run_generate
     from synthpack.models.backends import Sampling
     from synthpack.models.embedded import resolve_model
@@ -185,13 +185,6 @@ def generate(
         restart=restart,
         precision=cli_precision() if model_dir else None,
     )
-    check = None
-    if checker_dir:  # loaded first: a bad checker should fail before minutes of generation
-        cut = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
-        checker_settings(checker_dir, cut)
-        check = LabelCheckSettings(cleaned=out, check=cut, checker=checker_dir)
-    context = Context(progress_bar=progress_bars(quiet))
-    run_step(run_generate, generation, out, context)
     cleaning = CleanSettings(
         generations=out,
         prompts=prompts_path,
@@ -199,13 +192,21 @@ def generate(
         dedup=DedupSettings(threshold=near_threshold),
         semantic=semantic,
     )
-    report = run_step(run_clean, cleaning, out, context)
-    if check is not None:
-        report = run_step(run_label_check, check, out, context)
-    click.echo(format_report(report))
+    steps = [(run_generate, generation, out), (run_clean, cleaning, out)]
+    if checker_dir:  # loaded first: a bad checker should fail before minutes of generation
+        cut = LabelCheck(label_check_threshold, label_check_mode, label_check_negative_threshold)
+        checker_settings(checker_dir, cut)
+        checking = LabelCheckSettings(cleaned=out, check=cut, checker=checker_dir)
+        steps.append((run_label_check, checking, out))
     if dataset_dir:
-        registered = run_step(run_register, RegisterSettings(name, CleanedFiles.of(out).alpaca),
-                              dataset_dir)  # fmt: skip
+        registering = RegisterSettings(name, CleanedFiles.of(out).alpaca)
+        steps.append((run_register, registering, dataset_dir))
+    check_steps([(settings, folder) for _, settings, folder in steps])
+    context = Context(progress_bar=progress_bars(quiet))
+    done = {s.step: run_step(runner, s, folder, context) for runner, s, folder in steps}
+    click.echo(format_report(done.get(LabelCheckSettings.step) or done[CleanSettings.step]))
+    if dataset_dir:
+        registered = done[RegisterSettings.step]
         click.echo(
             f"dataset {name}: {registered['status']} in "
             f"{registered['dataset_dir']}/dataset_info.json"
@@ -236,12 +237,12 @@ def generate(
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 def augment(train, synthetic, out) -> None:
     """Form D_augmented = D_train ∪ D_synthetic (exact duplicates of real rows dropped)."""
-    from synthpack.common.step import refuse_clobbering
+    from synthpack.common.step import check_outputs
     from synthpack.evaluate.augment import augment as run_augment
 
     inputs = {f"train {n}": p for n, p in enumerate(train, 1)}
     inputs |= {f"synthetic {n}": p for n, p in enumerate(synthetic, 1)}
-    refuse_clobbering(inputs, {"augmented": out})
+    check_outputs(inputs, {"augmented": out})
     counts = run_augment(list(train), list(synthetic), out)
     click.echo(
         f"read {counts['read']} = written {counts['written']} + duplicates dropped "

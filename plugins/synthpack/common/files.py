@@ -51,6 +51,16 @@ def atomic_write_jsonl(path: Path, rows: Iterable[dict], mode: int = 0o600) -> N
     atomic_write_text(path, text, mode)
 
 
+REJECTED = "rejected"  # the `kind` of every row of a rejects file; readers of data refuse it
+
+
+def atomic_write_rejects(path: Path, rows: Iterable[dict]) -> None:
+    """A rejects file: each dropped row with its reason, marked `"kind": "rejected"` so that no
+    reader of training or evaluation data takes it for data (refusals, garbage and excess
+    entries would otherwise train a classifier under their prompt's label)."""
+    atomic_write_jsonl(path, ({**row, "kind": REJECTED} for row in rows))
+
+
 def append_jsonl(path: Path, rows: Iterable[dict], mode: int = 0o600) -> None:
     """Append rows to a JSONL file and fsync them: a long run's finished work survives a stop
     (a torn last line, from a kill mid-write, is what readers of such files skip)."""
@@ -103,8 +113,9 @@ def iter_jsonl(path: Path, problems: Problems):
             yield line_no, row
 
 
-def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
-    """Every row of a non-empty JSONL file; rows lacking a `required` field are errors."""
+def read_jsonl(path: Path, required: tuple[str, ...] = (), allow_empty: bool = False) -> list[dict]:
+    """Every row of a JSONL file, which must hold one unless `allow_empty`; rows lacking a
+    `required` field are errors."""
     path = Path(path)
     if not path.is_file():
         raise SynthpackError(f"{path}: file not found")
@@ -116,7 +127,7 @@ def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
         else:
             rows.append(row)
     problems.raise_if_any()
-    if not rows:
+    if not rows and not allow_empty:
         raise SynthpackError(f"{path}: empty file")
     return rows
 

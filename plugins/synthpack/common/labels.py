@@ -8,6 +8,8 @@ deduplication, for leaks across a split, for overlap with an evaluation set) by 
 
 from __future__ import annotations
 
+from synthpack.common.problems import shown
+
 POSITIVE = "pos"  # harmful: the class the synthesis prompts ask for
 NEGATIVE = "neg"  # harmless
 POLARITIES = (POSITIVE, NEGATIVE)
@@ -60,9 +62,10 @@ def label_of(value) -> int | None:
 
 
 def unknown_label(value) -> str:
-    """The message for a value that is not a label: what it was and what would do."""
+    """The message for a value that is not a label: what it was (a long one, likely a text of
+    swapped columns, is described, not shown) and what would do."""
     return (
-        f"unknown label {value!r}. Available: harmful: {', '.join(sorted(POSITIVE_WORDS))}; "
+        f"unknown label {shown(value)}. Available: harmful: {', '.join(sorted(POSITIVE_WORDS))}; "
         f"harmless: {', '.join(sorted(NEGATIVE_WORDS))}"
     )
 

@@ -61,6 +61,11 @@ class StepSettings:
         input is refused (`refuse_clobbering`)."""
         return set()
 
+    def preflight(self, folder: Path) -> None:
+        """Fail with a SynthpackError when the step cannot succeed, before anything runs: values
+        and targets it can check without doing the work (a registration name, a file it
+        updates). Reading or writing data is the runner's job."""
+
     def record_folder(self, folder: Path) -> Path | None:
         """Where the step's record goes: the folder it writes into, unless that is a shared
         folder the record does not belong in (a LLaMA-Factory dataset_dir); None: nowhere."""
@@ -117,6 +122,47 @@ def refuse_clobbering(reads: dict[str, Path | None], writes: dict[str, Path]) ->
         raise SynthpackError("; ".join(clashes) + ": choose another --out")
 
 
+def refuse_file_as_folder(writes: dict[str, Path]) -> None:
+    """Fail when a file would have to be written below an existing file (an --out that names a
+    file where a folder belongs)."""
+    for written in writes.values():
+        for above in Path(written).parents:
+            if above.exists():
+                if not above.is_dir():
+                    raise SynthpackError(
+                        f"{above}: is a file, and the output {Path(written).name} goes in a "
+                        "folder there: give a folder (new or existing) as --out"
+                    )
+                break
+
+
+def check_outputs(reads: dict[str, Path | None], writes: dict[str, Path]) -> None:
+    """The output checks every command makes before any work, steps or not."""
+    refuse_clobbering(reads, writes)
+    refuse_file_as_folder(writes)
+
+
+def check_step(settings: StepSettings, folder: Path) -> None:
+    """Every check that needs no work: outputs replace no input and go where a folder can be,
+    and the step's own `preflight`. `run_step` makes it; a command that runs several steps makes
+    it for all of them (`check_steps`) before the first one starts."""
+    folder = Path(folder)
+    replaced = settings.replaces(folder)
+    reads = {role: path for role, path in settings.reads().items() if role not in replaced}
+    writes = settings.writes(folder)
+    check_outputs(reads, writes)
+    settings.preflight(folder)
+
+
+def check_steps(steps: list[tuple[StepSettings, Path]]) -> None:
+    """`check_step` for every step of a command, so a bad later step (a registration name, an
+    unreadable dataset_info.json) fails before the first step writes anything. Inputs that an
+    earlier step writes need not exist yet; `run_step` checks each step's inputs when it
+    starts."""
+    for settings, folder in steps:
+        check_step(settings, folder)
+
+
 def run_step(runner: Runner, settings: S, folder: Path, context: Context = Context()) -> dict:
     """Run one step: check its inputs, and that its outputs replace none of them, run it, write
     its record; returns the runner's report."""
@@ -127,9 +173,7 @@ def run_step(runner: Runner, settings: S, folder: Path, context: Context = Conte
             + "; ".join(f"{role}: {path} not found" for role, path in missing.items())
         )
     folder = Path(folder)
-    replaced = settings.replaces(folder)
-    reads = {role: path for role, path in settings.reads().items() if role not in replaced}
-    refuse_clobbering(reads, settings.writes(folder))
+    check_step(settings, folder)
     started = time.perf_counter()
     report = runner(settings, folder, context)
     seconds = round(time.perf_counter() - started, 1)

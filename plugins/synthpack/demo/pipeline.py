@@ -27,6 +27,7 @@ from synthpack.common.paths import pack_dir
 from synthpack.common.progress import ProgressBar, terminal
 from synthpack.common.step import (
     Context,
+    check_steps,
     missing_inputs,
     run_step,
 )
@@ -243,6 +244,7 @@ def run_demo(
             recipe, data, root, precision, model_dir, demo_command(root, recipe, data)
         )
         chosen = parse_steps(steps)
+    check_steps([(run.settings, run.folder) for s in plan if s.name in chosen for run in s.runs])
     wanted = {"recipe": asdict(recipe), "data": data.description, "precision": precision.name}
     settings_path = root / SETTINGS
     changed = settings_path.exists() and json.loads(settings_path.read_text()) != wanted

@@ -25,7 +25,7 @@ from synthpack.common.metrics import (
     paired_positions,
     percentile_interval,
 )
-from synthpack.common.problems import Problems
+from synthpack.common.problems import Problems, shown
 from synthpack.common.step import Context, StepSettings
 from synthpack.formats.texts import csv_header, iter_rows, require_columns
 from synthpack.models.precision import Precision
@@ -58,7 +58,7 @@ def load_crows_pairs(path: Path) -> list[Pair]:
     for number, (line, row, _) in enumerate(iter_rows(path)):
         if row["stereo_antistereo"] not in DIRECTIONS:
             problems.add(
-                f"is {row['stereo_antistereo']!r}; expected one of {', '.join(DIRECTIONS)}",
+                f"is {shown(row['stereo_antistereo'])}; expected one of {', '.join(DIRECTIONS)}",
                 line,
                 "stereo_antistereo",
             )

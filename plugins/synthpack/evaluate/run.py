@@ -214,6 +214,9 @@ def load_data(
     synth = []
     for name, path in synthetic:
         data, dropped = drop_overlap(read(path), eval_keys)
+        if not len(data):  # a verdict on no data would read as "no significant change"
+            why = f"all {dropped} texts are in the evaluation set" if dropped else "no texts"
+            raise SynthpackError(f"{path}: synthetic set {name!r} has {why}; nothing to compare")
         data_info[name] = {**_describe(data), "dropped_eval_overlap": dropped}
         synth.append((name, data))
     for name, info in data_info.items():

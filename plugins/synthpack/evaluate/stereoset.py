@@ -30,7 +30,7 @@ from synthpack.common.metrics import (
     paired_positions,
     percentile_interval,
 )
-from synthpack.common.problems import Problems, unknown_name
+from synthpack.common.problems import Problems, json_kind, names_shown, shown, unknown_name
 from synthpack.common.step import Context, StepSettings
 from synthpack.models.precision import Precision
 from synthpack.models.scoring import SCORING_BATCH_SIZE
@@ -84,7 +84,7 @@ def load_stereoset(path: Path) -> dict[str, list[Example]]:
                 for sentence in item["sentences"]:
                     label = sentence["gold_label"]
                     if label not in GOLD_LABELS:
-                        problems.add(f"unknown gold_label {label!r}", field=where)
+                        problems.add(f"unknown gold_label {shown(label)}", field=where)
                     by_label[label] = sentence["id"]
                     texts[label] = sentence["sentence"]
                 missing = [g for g in GOLD_LABELS if g not in by_label]
@@ -124,7 +124,8 @@ def load_predictions(path: Path) -> dict[str, float]:
     if not isinstance(raw, dict) or not any(s in raw for s in SPLITS):
         raise SynthpackError(
             f"{path}: expected {{'intrasentence': [{{'id': ..., 'score': ...}}], "
-            f"'intersentence': [...]}}; found keys {sorted(raw) if isinstance(raw, dict) else '-'}"
+            f"'intersentence': [...]}}; found "
+            f"{names_shown(sorted(raw)) if isinstance(raw, dict) else json_kind(raw)}"
         )
     scores: dict[str, float] = {}
     problems = Problems(path, noun="bad score(s)")
@@ -135,8 +136,11 @@ def load_predictions(path: Path) -> dict[str, float]:
                 if math.isnan(score):
                     raise ValueError("NaN")
                 scores[str(row["id"])] = score
-            except (KeyError, TypeError, ValueError) as exc:
-                problems.add(f"bad or missing field ({exc!r})", field=f"{split}[{index}]")
+            except KeyError as exc:
+                problems.add(f"missing field {exc}", field=f"{split}[{index}]")
+            except (TypeError, ValueError):  # the message would quote the value: describe it
+                got = shown(row.get("score")) if isinstance(row, dict) else json_kind(row)
+                problems.add(f"score: expected a number, got {got}", field=f"{split}[{index}]")
     problems.raise_if_any()
     return scores
 

@@ -69,14 +69,25 @@ def read_dataset_info(dataset_dir: Path) -> dict:
     return data
 
 
+def check_dataset_name(name: str) -> None:
+    """A name LLaMA-Factory's `dataset:` list can hold (it splits that list on commas)."""
+    if not name or not all(ch.isalnum() or ch in "_-." for ch in name):
+        raise SynthpackError(f"dataset name {name!r}: use letters, digits, '_', '-' and '.' only")
+
+
+def dataset_dir_of(target: Path) -> Path:
+    """The dataset_dir a user named: the folder itself, or its dataset_info.json."""
+    target = Path(target)
+    return target.parent if target.name == DATASET_INFO else target
+
+
 def register_dataset(dataset_dir: Path, name: str, entry: dict) -> str:
     """Add or replace one entry, leaving every other entry as it was; returns "added"/"updated".
 
     The file is rewritten atomically under a lock, so a reader (or LLaMA-Factory) never sees
     half a file and two registrations at once do not lose each other's entry.
     """
-    if not name or not all(ch.isalnum() or ch in "_-." for ch in name):
-        raise SynthpackError(f"dataset name {name!r}: use letters, digits, '_', '-' and '.' only")
+    check_dataset_name(name)
     if not any(
         key in entry for key in ("file_name", "hf_hub_url", "script_url", "cloud_file_name")
     ):

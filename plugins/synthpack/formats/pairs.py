@@ -8,9 +8,9 @@ import random
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.problems import Problems, located
+from synthpack.common.problems import Problems, located, names_shown
 from synthpack.common.text import text_key
-from synthpack.formats.texts import clean_text, iter_rows
+from synthpack.formats.texts import clean_text, is_table, iter_rows
 
 
 def read_pairs(
@@ -33,10 +33,8 @@ def read_pairs(
             targets = target_fields or [k for k in raw if k != source_field]
             for field in [source_field, *targets]:
                 if field not in raw:
-                    columns = ", ".join(map(str, raw))
-                    raise SynthpackError(
-                        located(path, f"missing column (columns: {columns})", line, field)
-                    )
+                    columns = names_shown(raw, is_table(path))
+                    raise SynthpackError(located(path, f"missing column ({columns})", line, field))
             fields_checked = True
         source = raw.get(source_field) or ""
         if not str(source).strip():

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import json_lines, read_user_text
+from synthpack.common.files import REJECTED, json_lines, read_user_text
 from synthpack.common.labels import LABEL, POLARITIES, label_problem, polarity_of, unknown_label
-from synthpack.common.problems import Problems, located
+from synthpack.common.problems import Problems, located, names_shown, shown
 from synthpack.common.text import text_key, visible_text
 
 TEXT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt")
@@ -142,6 +142,11 @@ def iter_rows(path: Path) -> Iterable[tuple[int, dict | str | None, str | None]]
         )
 
 
+def is_table(path: Path) -> bool:
+    """A CSV or TSV file: its first row names the fields (or should)."""
+    return path.suffix.lower() in (".csv", ".tsv")
+
+
 def csv_header(path: Path) -> list[str]:
     first = read_user_text(path).split("\n", 1)[0].rstrip("\r")
     return next(csv.reader([first], delimiter=_delimiter(path)), None) or []
@@ -153,7 +158,7 @@ def require_columns(path: Path, header: list[str], needed: Iterable[str | None])
     missing = [f for f in needed if f and f not in header]
     if missing:
         raise SynthpackError(
-            located(path, f"missing column (columns: {', '.join(header)})", 1, missing[0])
+            located(path, f"missing column ({names_shown(header, header=True)})", 1, missing[0])
         )
 
 
@@ -163,7 +168,7 @@ def _toxigen_label(row: dict, line: int, problems: Problems) -> str | None:
         try:
             total += float(row[name])
         except (TypeError, ValueError):
-            problems.add(f"expected a number, got {row.get(name)!r}", line, name)
+            problems.add(f"expected a number, got {shown(row.get(name))}", line, name)
             return None
     return "pos" if total > TOXIGEN_THRESHOLD else "neg"
 
@@ -225,7 +230,8 @@ def _row_label(row: dict, label_field: str) -> tuple[str | None, tuple[str, str]
     if other not in (None, ""):
         second, problem = label_problem(other)
         if problem or second != polarity:
-            return None, (POLARITY_FIELD, problem or f"{other!r} disagrees with label {value!r}")
+            problem = problem or f"{shown(other)} disagrees with label {shown(value)}"
+            return None, (POLARITY_FIELD, problem)
     return polarity, None
 
 
@@ -262,13 +268,17 @@ def _read(
     def add(message: str, number: int, name: str | None = None) -> None:
         problems.add(message, None if record else number, name, number if record else None)
 
+    marked_rejected = 0
     for number, row, problem in iter_rows(path):
         if problem:
             add(problem, number)
             continue
+        if row.get("kind") == REJECTED:
+            marked_rejected += 1
+            continue
         text = row.get("text" if toxigen else text_field)
         if text is None:
-            add(f"missing (fields: {', '.join(row)})", number, text_field)
+            add(f"missing ({names_shown(row, is_table(path))})", number, text_field)
             continue
         if suffix in (".csv", ".tsv"):
             text = unwrap_bytes_literal(text)
@@ -294,6 +304,12 @@ def _read(
                 number,
                 str(category) if category not in (None, "") else None,
             )
+        )
+    if marked_rejected:
+        raise SynthpackError(
+            f'{path}: {marked_rejected} row(s) are marked "kind": "{REJECTED}": a rejects file '
+            "holds what a step dropped (refusals, garbage, duplicates, ...), not data; give "
+            "the accepted.jsonl beside it"
         )
     problems.raise_if_any()
     return rows

@@ -20,10 +20,11 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_jsonl, iter_jsonl
 from synthpack.common.labels import label_problem, version_of
-from synthpack.common.problems import Problems, located
+from synthpack.common.problems import Problems, json_kind, located, shown
 from synthpack.common.progress import ProgressBar, silent
 from synthpack.models.backends import COMPILE_MIN_BATCHES, Sampling, make_generator
-from synthpack.models.precision import as_precision
+from synthpack.models.precision import Precision, as_precision
+from synthpack.prompts.render import MAX_N_ENTRIES
 
 # Fields of a prompts.jsonl record that every raw row carries (the cleaning step needs them).
 KEPT_FIELDS = ("stem", "category", "version", "polarity", "n_entries", "examples", "prompt")
@@ -44,21 +45,8 @@ def _raw_row(prompt: dict, sample: int, batch: int, answer: dict, provenance: di
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a category name: the stem of its YAML file
 _VERSION = re.compile(r"^v\d+$")  # template versions of a forked pack: v4, v5, ...
-MAX_N_ENTRIES = 1000
 # The fields of a prompts.jsonl record that generating and cleaning need.
 PROMPT_FIELDS = ("id", "category", "version", "polarity", "n_entries", "examples", "prompt")
-
-
-def json_kind(value) -> str:
-    """What a JSON value is, without showing it (it may be generated harmful text)."""
-    if value is None:
-        return "nothing (missing or null)"
-    if isinstance(value, str):
-        return "an empty string" if not value.strip() else "a string"
-    if isinstance(value, bool):  # before int: True is an int to Python
-        return "true/false"
-    kinds = ((int, "a number"), (float, "a number"), (list, "a list"), (dict, "an object"))
-    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
 def _non_empty_jsonl(path: Path, problems: Problems):
@@ -93,7 +81,7 @@ def _check_prompt(row: dict, line: int, problems: Problems, versions: list[str])
             bad(name, f"expected a non-empty string, got {json_kind(value)}")
     category = row.get("category")
     if isinstance(category, str) and category.strip() and not _NAME.match(category):
-        bad("category", f"{category!r} is not a category name (lower case, digits, _)")
+        bad("category", f"{shown(category)} is not a category name (lower case, digits, _)")
     polarity, problem = label_problem(row.get("polarity"))
     if problem:
         bad("polarity", problem)
@@ -102,10 +90,11 @@ def _check_prompt(row: dict, line: int, problems: Problems, versions: list[str])
         spelled = row["version"].strip().casefold()
         version = spelled if _VERSION.match(spelled) else None
     if version is None:
-        bad("version", f"unknown version {row.get('version')!r}. Available: {', '.join(versions)}")
+        known = ", ".join(versions)
+        bad("version", f"unknown version {shown(row.get('version'))}. Available: {known}")
     n = row.get("n_entries")
     if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= MAX_N_ENTRIES:
-        bad("n_entries", f"expected a whole number from 1 to {MAX_N_ENTRIES}, got {n!r}")
+        bad("n_entries", f"expected a whole number from 1 to {MAX_N_ENTRIES}, got {shown(n)}")
     examples = row.get("examples")
     if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
         bad("examples", f"expected a list of strings, got {json_kind(examples)}")
@@ -130,24 +119,33 @@ def read_prompts(path: Path, versions: list[str]) -> list[dict]:
 
 
 def read_predictions(path: Path) -> list[dict]:
-    """LLaMA-Factory's generated_predictions.jsonl: `predict` a string on every line."""
+    """LLaMA-Factory's generated_predictions.jsonl: `predict` and `prompt` strings on every
+    line. The prompt is required: an answer is never matched to a prompt by its position
+    alone, or a reordered file would label answers with the wrong polarity."""
     problems = Problems(path)
     rows = []
     for line, row in _non_empty_jsonl(path, problems):
         if not isinstance(row.get("predict"), str):  # the value may be harmful: not shown
             found = f"expected a string, got {json_kind(row.get('predict'))}"
             problems.add(found if "predict" in row else "missing", line, "predict")
-        elif "prompt" in row and not isinstance(row["prompt"], str):
-            problems.add(f"expected a string, got {json_kind(row['prompt'])}", line, "prompt")
+        elif not isinstance(row.get("prompt"), str):  # what ties the answer to its prompt
+            found = f"expected a string, got {json_kind(row.get('prompt'))}"
+            needed = "missing (it matches each answer to its prompt; LLaMA-Factory writes it)"
+            problems.add(found if "prompt" in row else needed, line, "prompt")
         elif row.get("stopped") is not None and not isinstance(row["stopped"], bool):
-            problems.add(f"expected true or false, got {row['stopped']!r}", line, "stopped")
+            problems.add(f"expected true or false, got {shown(row['stopped'])}", line, "stopped")
         rows.append(row)
     problems.raise_if_any()
     return rows
 
 
+def predictions_provenance(predictions_path: Path) -> dict:
+    return {"backend": "llamafactory-predictions", "predictions": str(predictions_path)}
+
+
 def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[dict]:
-    """Pair LLaMA-Factory's generated_predictions.jsonl with the prompts, line by line."""
+    """Pair LLaMA-Factory's generated_predictions.jsonl with the prompts, line by line, each
+    pair checked: the prediction's `prompt` holds the prompt's text."""
     preds = read_predictions(predictions_path)
     if len(preds) != len(prompts):
         raise SynthpackError(
@@ -157,7 +155,7 @@ def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[d
     mismatched = [
         i + 1
         for i, (p, q) in enumerate(zip(prompts, preds, strict=False))
-        if "prompt" in q and " ".join(p["prompt"].split()) not in " ".join(q["prompt"].split())
+        if " ".join(p["prompt"].split()) not in " ".join(q["prompt"].split())
     ]
     if mismatched:
         raise SynthpackError(
@@ -169,32 +167,104 @@ def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[d
                 "prompt",
             )
         )
-    provenance = {"backend": "llamafactory-predictions", "predictions": str(predictions_path)}
+    provenance = predictions_provenance(predictions_path)
     return [
         _raw_row(p, 0, i, {"text": q["predict"], "stopped": q.get("stopped")}, provenance)
         for i, (p, q) in enumerate(zip(prompts, preds, strict=False))
     ]
 
 
-def _load_raw(raw_path: Path, batch_sizes: dict[int, int], provenance: dict) -> list[dict]:
-    """Rows of the batches a previous run finished; a half-written tail is discarded."""
+def _raw_rows(raw_path: Path) -> tuple[list[dict], bool]:
+    """The rows of an earlier run's raw.jsonl (none when absent) and whether its last line
+    was cut mid-write (that line is dropped)."""
     if not raw_path.exists():
-        return []
+        return [], False
     text = raw_path.read_text(encoding="utf-8")
-    lines = text.split("\n")[:-1]  # a last line without its newline was cut mid-write
-    rows = [json.loads(line) for line in lines if line.strip()]
+    torn = bool(text) and not text.endswith("\n")
+    rows = []
+    for line, raw in enumerate(text.split("\n")[:-1], start=1):  # the torn tail is not a row
+        try:
+            row = json.loads(raw) if raw.strip() else None
+        except json.JSONDecodeError:
+            row = {}
+        if row is None:
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("provenance"), dict):
+            raise SynthpackError(
+                located(raw_path, "not a row of `synthpack generate`; use another --out, or "
+                        "--restart to discard the file", line)
+            )  # fmt: skip
+        rows.append(row)
+    return rows, torn
+
+
+def refuse_other_run(raw_path: Path, rows: list[dict], provenance: dict) -> None:
+    """An earlier run's answers are continued or replaced only when they were made the same
+    way (model, adapter, sampling, ..., or the same predictions file); anything else needs
+    --restart, so another run's generations are never lost or mixed in."""
     for row in rows[:1]:
         if row["provenance"] != provenance:
-            changed = sorted(k for k in provenance if row["provenance"].get(k) != provenance[k])
+            keys = sorted(set(provenance) | set(row["provenance"]))
+            changed = [k for k in keys if row["provenance"].get(k) != provenance.get(k)]
             raise SynthpackError(
-                f"{raw_path}: made with other settings ({', '.join(changed)} differ); "
+                f"{raw_path}: made by another run ({', '.join(changed)} differ); "
                 "use another --out, or --restart to discard it"
             )
+
+
+def generation_provenance(
+    model_dir: Path,
+    adapter_dir: Path | None,
+    backend: str,
+    sampling: Sampling,
+    batch_size: int,
+    precision: Precision | None,
+) -> dict:
+    """What every row a model generated carries, and what a resumed run must match."""
+    return {
+        "model": str(model_dir),
+        "adapter": str(adapter_dir) if adapter_dir else None,
+        "backend": backend,
+        "sampling": asdict(sampling),
+        "batch_size": batch_size,
+        "precision": precision.name if precision else None,
+    }
+
+
+def batches_of(prompts: list[dict], samples: int, batch_size: int) -> list[list[tuple[dict, int]]]:
+    """The (prompt, sample) pairs of each batch, in the order a run (or its resume) takes."""
+    work = [(p, s) for p in prompts for s in range(samples)]
+    return [work[i : i + batch_size] for i in range(0, len(work), batch_size)]
+
+
+def check_earlier_answers(
+    raw_path: Path, batches: list, provenance: dict
+) -> tuple[list[dict], bool]:
+    """The rows an earlier run left in raw_path (and whether its last line was torn), once
+    they are known to be this run's: made the same way (`refuse_other_run`) and answering
+    these prompts at the same places."""
+    rows, torn = _raw_rows(raw_path)
+    refuse_other_run(raw_path, rows, provenance)
+    expected = {b: {(p["id"], s) for p, s in items} for b, items in enumerate(batches)}
+    strays = [r for r in rows if (r.get("prompt_id"), r.get("sample")) not in
+              expected.get(r.get("batch"), ())]  # fmt: skip
+    if strays:
+        raise SynthpackError(
+            f"{raw_path}: {len(strays)} answer(s) to prompts that are not in this prompts file "
+            "at the same place (made from another prompts file?); use another --out, or "
+            "--restart to discard them"
+        )
+    return rows, torn
+
+
+def _load_raw(raw_path: Path, batches: list[list[tuple[dict, int]]], provenance: dict):
+    """Rows of the batches a previous run finished; a half-written batch is discarded."""
+    rows, torn = check_earlier_answers(raw_path, batches, provenance)
     counts: dict[int, int] = {}
     for row in rows:
         counts[row["batch"]] = counts.get(row["batch"], 0) + 1
-    complete = [r for r in rows if counts[r["batch"]] == batch_sizes.get(r["batch"])]
-    if len(complete) != len(rows) or not text.endswith("\n"):
+    complete = [r for r in rows if counts[r["batch"]] == len(batches[r["batch"]])]
+    if len(complete) != len(rows) or torn:
         atomic_write_jsonl(raw_path, complete)
     return complete
 
@@ -221,17 +291,11 @@ def generate_resumable(
     shrinks to the truth. Beside it: prompts done of prompts to do.
     """
     chosen = as_precision(precision) if backend == "hf" else None
-    provenance = {
-        "model": str(model_dir),
-        "adapter": str(adapter_dir) if adapter_dir else None,
-        "backend": backend,
-        "sampling": asdict(sampling),
-        "batch_size": batch_size,
-        "precision": chosen.name if chosen else None,
-    }
-    work = [(p, s) for p in prompts for s in range(samples)]
-    batches = [work[i : i + batch_size] for i in range(0, len(work), batch_size)]
-    done = _load_raw(raw_path, {b: len(items) for b, items in enumerate(batches)}, provenance)
+    provenance = generation_provenance(
+        model_dir, adapter_dir, backend, sampling, batch_size, chosen
+    )
+    batches = batches_of(prompts, samples, batch_size)
+    done = _load_raw(raw_path, batches, provenance)
     finished = {r["batch"] for r in done}
     todo = [b for b in range(len(batches)) if b not in finished]
     stats = {

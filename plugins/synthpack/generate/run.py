@@ -13,9 +13,17 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir
 from synthpack.common.step import Context, StepSettings
-from synthpack.generate.resumable import generate_resumable, read_prompts, rows_from_predictions
+from synthpack.generate.resumable import (
+    batches_of,
+    check_earlier_answers,
+    generate_resumable,
+    generation_provenance,
+    predictions_provenance,
+    read_prompts,
+    rows_from_predictions,
+)
 from synthpack.models.backends import DEFAULT_BATCH_SIZE, Sampling
-from synthpack.models.precision import Precision
+from synthpack.models.precision import Precision, as_precision
 from synthpack.prompts.templates import list_versions
 
 DEFAULT_SAMPLING = Sampling(max_new_tokens=512, temperature=0.8, top_p=0.95)
@@ -67,10 +75,12 @@ def run_generate(settings: GenerateSettings, folder: Path, context: Context = Co
     s, folder = settings, Path(folder)
     prompts = read_prompts(s.prompts, list_versions())
     raw_rows = rows_from_predictions(prompts, s.predictions) if s.predictions else None
+    raw_path = folder / RAW
+    if not s.restart:  # another run's answers are never replaced, nor continued, silently
+        check_earlier_answers(raw_path, *_layout(s, prompts))
     created = not folder.exists()
     try:
         private_dir(folder)
-        raw_path = folder / RAW
         if s.restart:
             raw_path.unlink(missing_ok=True)
         (folder / STATS).unlink(missing_ok=True)  # never beside answers it does not describe
@@ -94,6 +104,16 @@ def run_generate(settings: GenerateSettings, folder: Path, context: Context = Co
     }
     atomic_write_json(folder / STATS, stats)
     return stats
+
+
+def _layout(s: GenerateSettings, prompts: list[dict]) -> tuple[list, dict]:
+    """The batches this run answers and the provenance its rows carry."""
+    if s.predictions:
+        return [[(p, 0)] for p in prompts], predictions_provenance(s.predictions)
+    chosen = as_precision(s.precision) if s.backend == "hf" else None
+    return batches_of(prompts, s.samples, s.batch_size), generation_provenance(
+        s.model_dir, s.adapter_dir, s.backend, s.sampling, s.batch_size, chosen
+    )
 
 
 def _remove_unfinished(folder: Path) -> None:

@@ -72,7 +72,7 @@ def load_category(name: str, templates_dir: Path | None = None) -> Category:
             located(path, f"expected a mapping with fields {list(CATEGORY_FIELDS)}", 1)
         )
     lines = {key: found[0] for key, found in yaml_key_lines(text).items()}
-    problems = Problems(path, noun="problem(s)")
+    problems = Problems(path, unit="line(s)")
 
     def add(key: str, message: str) -> None:
         problems.add(message, lines.get(key.split(".")[0]), key)

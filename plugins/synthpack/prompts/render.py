@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl, atomic_write_rejects
 from synthpack.common.step import Context, StepSettings
 from synthpack.formats.dataset_info import alpaca_entry, file_name_for, register_dataset
 from synthpack.prompts.categories import Category, load_category
@@ -31,6 +31,7 @@ from synthpack.prompts.templates import check_polarity, check_version, render_sy
 
 DEFAULT_SHOTS = 5
 DEFAULT_N_ENTRIES = 30
+MAX_N_ENTRIES = 1000  # entries one prompt may ask for: render, SFT building and generate agree
 ALL_PROMPTS = "all.jsonl"  # every prompt set of one render, in one file
 
 
@@ -56,10 +57,10 @@ def render_prompts(
     """Render `n_prompts` prompts, each with `shots` distinct examples sampled from `pool`."""
     prompt_stem = stem(category.name, polarity, version)
     candidates = length_filter(pool, example_length)
-    if shots < 0 or n_entries < 1 or n_prompts < 1:
+    if shots < 0 or not 1 <= n_entries <= MAX_N_ENTRIES or n_prompts < 1:
         raise SynthpackError(
-            f"--shots must be 0 or more, --n-entries and --n-prompts 1 or more; got {shots}, "
-            f"{n_entries} and {n_prompts}"
+            f"--shots must be 0 or more, --n-entries from 1 to {MAX_N_ENTRIES} and --n-prompts "
+            f"1 or more; got {shots}, {n_entries} and {n_prompts}"
         )
     if len(candidates) < shots:
         raise SynthpackError(
@@ -111,7 +112,7 @@ def write_prompt_sets(
             folder = staging / prompt_stem
             alpaca = [{"instruction": r["prompt"], "input": "", "output": ""} for r in records]
             atomic_write_jsonl(folder / "prompts.jsonl", records)
-            atomic_write_jsonl(folder / "rejects.jsonl", rejects)
+            atomic_write_rejects(folder / "rejects.jsonl", rejects)
             atomic_write_json(folder / "alpaca.json", alpaca)
             atomic_write_json(folder / "manifest.json", {"stem": prompt_stem, **manifest})
         for prompt_stem, *_ in sets:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl
-from synthpack.common.problems import Problems
+from synthpack.common.files import atomic_write_json, atomic_write_rejects
+from synthpack.common.problems import Problems, names_shown, shown
 from synthpack.common.step import Context, StepSettings
 from synthpack.formats.dataset_info import write_alpaca_dataset
 from synthpack.formats.pairs import read_pairs, split_by_source
-from synthpack.formats.texts import clean_text, iter_rows
+from synthpack.formats.texts import clean_text, is_table, iter_rows
 from synthpack.prompts.templates import render_debias_instruction, render_debias_system
 
 # CMD label columns and their allowed values (case-insensitive).
@@ -81,7 +81,8 @@ def read_cmd(path: Path) -> tuple[list[dict], list[dict]]:
         row = _flatten(raw)
         text = row.get("text")
         if not isinstance(text, str) or not text.strip():
-            problems.add(f"missing or empty (fields: {', '.join(row)})", line, "text")
+            fields = names_shown(row, is_table(path))
+            problems.add(f"missing or empty ({fields})", line, "text")
             continue
         labels = {}
         for field, allowed in CMD_LABELS.items():
@@ -89,7 +90,7 @@ def read_cmd(path: Path) -> tuple[list[dict], list[dict]]:
             if value in (None, ""):
                 continue
             if str(value).strip().casefold() not in allowed:
-                problems.add(f"{value!r} is not one of {allowed}", line, field)
+                problems.add(f"{shown(value)} is not one of {allowed}", line, field)
             labels[field] = str(value).strip().casefold()
         if "benign_variation" not in row:
             problems.add("missing column", line, "benign_variation")
@@ -207,7 +208,7 @@ def build_debias(
         dataset = f"{name}_{split}"
         write_alpaca_dataset(dataset_dir, dataset, path, alpaca, system=True)
         manifest["datasets"][dataset] = str(path)
-    atomic_write_jsonl(folder / "rejects.jsonl", rejects)
+    atomic_write_rejects(folder / "rejects.jsonl", rejects)
     manifest["dataset_dir"] = str(dataset_dir)
     atomic_write_json(folder / "manifest.json", manifest)
     return manifest

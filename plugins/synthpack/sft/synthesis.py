@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, atomic_write_jsonl
+from synthpack.common.files import atomic_write_json, atomic_write_jsonl, atomic_write_rejects
 from synthpack.common.labels import POLARITIES
 from synthpack.common.problems import unknown_name
 from synthpack.common.step import Context, StepSettings
@@ -370,7 +370,7 @@ def write_sft(
         manifest["datasets"][dataset] = str(path)
     meta = [{k: v for k, v in r.items() if k not in ("instruction", "output")} for r in train + val]
     atomic_write_jsonl(folder / "records.jsonl", meta)
-    atomic_write_jsonl(folder / "rejects.jsonl", rejects)
+    atomic_write_rejects(folder / "rejects.jsonl", rejects)
     manifest["dataset_dir"] = str(dataset_dir)
     atomic_write_json(folder / "manifest.json", manifest)
     return manifest

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.problems import Problems
-from synthpack.formats.texts import iter_rows
+from synthpack.common.problems import Problems, names_shown
+from synthpack.formats.texts import is_table, iter_rows
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def load_pairs(path: Path, original_field="original", rewrite_field="rewrite") -
             continue
         missing = [f for f in (original_field, rewrite_field) if f not in row]
         for field in missing:
-            problems.add(f"missing (fields: {', '.join(row)})", line, field)
+            problems.add(f"missing ({names_shown(row, is_table(path))})", line, field)
         if missing:
             continue
         original, rewrite = str(row[original_field] or ""), str(row[rewrite_field] or "")
