@@ -97,13 +97,23 @@ def recipes() -> None:
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def report(run_dir: Path) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace summary.json even when the rebuilt one lacks results it holds (steps whose "
+    "records you removed on purpose). Without it such a rebuild is refused.",
+)
+def report(run_dir: Path, force: bool) -> None:
     """Rebuild RUN_DIR/report.html and RUN_DIR/summary.json from the step records below it (a
     demo's folder, or the folders of hand-run commands under one parent), and print the
-    results table (numbers only, no generated text)."""
+    results table (numbers only, no generated text).
+
+    A file a step's record lists that is missing or unreadable is an error naming it and the
+    step to rerun; nothing is written then.
+    """
     from synthpack.report.build import rebuild_report
 
-    html, table = rebuild_report(run_dir)
+    html, table = rebuild_report(run_dir, force)
     click.echo(table)
     click.echo(f"report: {html}")
 

@@ -5,9 +5,10 @@ A runner is `run_X(settings, folder, context) -> report`: `settings` is a frozen
 the files the step reads (`reads`) and writes into `folder` (`writes`); the report is a
 JSON-able dict. `run_step` is the one place that checks the inputs exist, times the runner and
 leaves its record, `FOLDER/STEP.step.json` (settings, files read and written, seconds,
-report). A command builds the settings from its options and calls `run_step`; the demo is a
-list of (settings, folder) pairs run through the same function; `synthpack report` and a
-resumed demo read the records back, so a hand-run folder and a demo folder read alike.
+peak memory, report). A command builds the settings from its options and calls `run_step`;
+the demo is a list of (settings, folder) pairs run through the same function; `synthpack
+report` and a resumed demo read the records back, so a hand-run folder and a demo folder read
+alike.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import ClassVar, TypeVar
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
+from synthpack.common.memory import peak_memory
 from synthpack.common.progress import ProgressBar, silent
 
 RECORD_SUFFIX = ".step.json"
@@ -175,11 +177,13 @@ def run_step(runner: Runner, settings: S, folder: Path, context: Context = Conte
     folder = Path(folder)
     check_step(settings, folder)
     started = time.perf_counter()
-    report = runner(settings, folder, context)
+    with peak_memory() as peak:
+        report = runner(settings, folder, context)
     seconds = round(time.perf_counter() - started, 1)
     record = {
         "step": settings.step,
         "seconds": seconds,
+        "peak_rss_gb": None if peak["bytes"] is None else round(peak["bytes"] / 1e9, 2),
         "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
         "settings": settings.as_record(),
         "reads": {k: str(v) for k, v in settings.reads().items() if v is not None},
@@ -192,10 +196,25 @@ def run_step(runner: Runner, settings: S, folder: Path, context: Context = Conte
     return report
 
 
+def _load_record(path: Path) -> dict:
+    """One step record; a file that is not one (broken JSON, a list, a copied-in stray) is an
+    error naming it, not a traceback from whoever reads a field of it."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, or bytes that are not UTF-8
+        raise SynthpackError(f"{path}: not a readable step record ({exc})") from exc
+    if not isinstance(record, dict) or not isinstance(record.get("step"), str):
+        raise SynthpackError(
+            f"{path}: not a step record (expected a JSON object with a 'step' name); remove "
+            "it, or rerun the step that writes it"
+        )
+    return record
+
+
 def read_record(folder: Path, name: str) -> dict | None:
     """The record a step left in `folder`, or None."""
     path = record_path(folder, name)
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return _load_record(path) if path.is_file() else None
 
 
 def find_records(root: Path, depth: int = RECORD_DEPTH) -> list[tuple[Path, dict]]:
@@ -205,9 +224,5 @@ def find_records(root: Path, depth: int = RECORD_DEPTH) -> list[tuple[Path, dict
     found = []
     for level in range(depth + 1):
         pattern = "/".join(["*"] * level + [f"*{RECORD_SUFFIX}"])
-        for path in root.glob(pattern):
-            try:
-                found.append((path.parent, json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise SynthpackError(f"{path}: not a readable step record ({exc})") from exc
-    return sorted(found, key=lambda item: item[1].get("finished", ""))
+        found += [(path.parent, _load_record(path)) for path in root.glob(pattern)]
+    return sorted(found, key=lambda item: str(item[1].get("finished", "")))

@@ -14,7 +14,7 @@ import json
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from synthpack.clean.checker import LabelCheckSettings, run_label_check
@@ -170,6 +170,10 @@ def parse_steps(value: str | None, names: tuple[str, ...] = STEPS) -> list[str]:
         for name in (first, last or first):
             if name not in names:
                 raise SynthpackError(f"Unknown demo step {name!r}. Available: {', '.join(names)}")
+        if names.index(last or first) < names.index(first):  # would choose no step at all
+            raise SynthpackError(
+                f"--steps {part}: {first} comes after {last} in the pipeline; write {last}-{first}"
+            )
         chosen.update(names[names.index(first) : names.index(last or first) + 1])
     return [s for s in names if s in chosen]
 
@@ -244,6 +248,8 @@ def run_demo(
             recipe, data, root, precision, model_dir, demo_command(root, recipe, data)
         )
         chosen = parse_steps(steps)
+    if force:  # a rerun on purpose may leave summary.json with fewer results than before
+        plan = [replace(s, runs=tuple(_forced(run) for run in s.runs)) for s in plan]
     check_steps([(run.settings, run.folder) for s in plan if s.name in chosen for run in s.runs])
     wanted = {"recipe": asdict(recipe), "data": data.description, "precision": precision.name}
     settings_path = root / SETTINGS
@@ -258,9 +264,12 @@ def run_demo(
     context = Context(progress_bar, echo=lambda message: echo(message, err=True))
     records = [_run(step, plan, root, context, echo) for step in plan if step.name in chosen]
     total = sum(r["seconds"] for r in records if r["status"] == "ran")
-    rows = [[r["step"], r["status"], f"{r['seconds']}"] for r in records]
+    peaks = [r["peak_rss_gb"] for r in records if r.get("peak_rss_gb") is not None]
+    rows = [[r["step"], r["status"], f"{r['seconds']}", _gb(r.get("peak_rss_gb"))]
+            for r in records]  # fmt: skip
+    total_row = ["total", "ran", f"{total:.1f}", _gb(max(peaks) if peaks else None)]
     for line in format_table(
-        ["step", "status", "seconds"], [*rows, ["total", "ran", f"{total:.1f}"]]
+        ["step", "status", "seconds", "peak memory (GB)"], [*rows, total_row]
     ).splitlines():
         echo(line)
     if (root / SUMMARY).exists() and "report" in chosen:
@@ -273,6 +282,17 @@ def run_demo(
     return records
 
 
+def _gb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _forced(run: Run) -> Run:
+    """The report's run told that a smaller summary is expected (a --force rerun)."""
+    if not isinstance(run.settings, ReportSettings):
+        return run
+    return replace(run, settings=ReportSettings(force=True))
+
+
 def _done(name: str, plan: list[DemoStep]) -> bool:
     step = next(s for s in plan if s.name == name)
     return bool(step.runs) and all(run.done() for run in step.runs)
@@ -283,8 +303,7 @@ def _run(step: DemoStep, plan: list[DemoStep], root: Path, context: Context, ech
     if step.skipped:
         return {"step": step.name, "status": "skipped", "seconds": 0.0, "skipped": step.skipped}
     if all(run.done() for run in step.runs):
-        seconds = sum(run.record["seconds"] for run in step.runs)
-        return {"step": step.name, "status": "reused", "seconds": round(seconds, 1)}
+        return _step_result(step, "reused")
     producers = [name for name in _producers(step, plan) if not _done(name, plan)]
     if producers:
         quoted = ", ".join(f"'{name}'" for name in producers)
@@ -293,9 +312,16 @@ def _run(step: DemoStep, plan: list[DemoStep], root: Path, context: Context, ech
             f"{root}; run: synthpack demo --out {root} --steps {','.join(producers)}"
         )
     echo(f"[demo] {step.name} ...", err=True)
-    seconds = 0.0
     for run in step.runs:  # a call that left its record (a stopped step's first ones) is kept
         if not run.done():
             run_step(run.runner, run.settings, run.folder, context)
-        seconds += run.record["seconds"]
-    return {"step": step.name, "status": "ran", "seconds": round(seconds, 1)}
+    return _step_result(step, "ran")
+
+
+def _step_result(step: DemoStep, status: str) -> dict:
+    """A step's line of the demo's table: its seconds and peak memory, from its records."""
+    records = [run.record for run in step.runs]
+    peaks = [r["peak_rss_gb"] for r in records if r.get("peak_rss_gb") is not None]
+    return {"step": step.name, "status": status,
+            "seconds": round(sum(r["seconds"] for r in records), 1),
+            "peak_rss_gb": max(peaks) if peaks else None}  # fmt: skip

@@ -4,6 +4,11 @@ Everything is read back from the step records and the files the steps wrote, so 
 report RUN_DIR` rebuilds the page at any time (for example after re-running one step), for a
 demo's folder or a folder of hand-run commands alike. The plots are PNG files under
 RUN_DIR/report/ and are embedded in the page as data URIs, so the HTML can be mailed alone.
+
+It never drops results (issue 26): a file a step's record says it wrote that is now missing or
+unreadable is an error naming the file and the step, and a `summary.json` that holds results
+the rebuilt one would lack is not replaced (unless forced). Both are checked before anything
+is written.
 """
 
 from __future__ import annotations
@@ -19,7 +24,13 @@ from synthpack.clean.report import SUCCESS_BAR
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_text
 from synthpack.common.plots import figure, save_png
-from synthpack.common.step import RECORD_SUFFIX, Context, StepSettings, find_records
+from synthpack.common.step import (
+    RECORD_SUFFIX,
+    Context,
+    StepSettings,
+    find_records,
+    record_path,
+)
 from synthpack.common.tables import format_table
 
 SUMMARY = "summary.json"
@@ -29,8 +40,66 @@ TEMPLATE = "run.html.jinja2"  # beside this module
 PER_MODEL_STEPS = ("stereoset", "crows_pairs", "eval_debias")  # one folder per model
 
 
-def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+# The sections of summary.json that hold results, and (`_named`) the named parts inside them:
+# what a rebuilt summary must keep (`lost_results`).
+RESULT_SECTIONS = ("settings", "generation", "label_check", "classifier", "stereoset", "debias",
+                   "verdict")  # fmt: skip
+
+
+def _load_dict(path: Path, what: str) -> dict:
+    """A JSON object from `path`; missing or unreadable is a SynthpackError naming the file,
+    with `what` (whose file it is, and what to do) after it."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problem = "missing"
+    except OSError as exc:
+        problem = f"unreadable ({exc.strerror or exc})"
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.start})"
+    except json.JSONDecodeError as exc:
+        problem = f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+    else:
+        if isinstance(data, dict):
+            return data
+        problem = f"holds a JSON {type(data).__name__}, not an object"
+    raise SynthpackError(f"{path}: {problem}; {what}")
+
+
+def _run_settings(root: Path) -> dict | None:
+    """The demo's settings.json of the run folder; None in a folder of hand-run commands."""
+    path = root / "settings.json"
+    if not path.exists():
+        return None
+    return _load_dict(path, f"the demo wrote it: rerun `synthpack demo --out {root}`")
+
+
+def _written(found: tuple[Path, dict], role: str) -> Path | None:
+    """The file a step's record lists under `role`, checked: None when the step did not write
+    one; a SynthpackError naming the file and the step when it is missing now.
+
+    It is looked for as recorded, then under the same name beside the record (a run folder
+    that was moved, or a step run from another directory with a relative --out).
+    """
+    folder, record = found
+    listed = (record.get("writes") or {}).get(role)
+    if not listed:
+        return None
+    recorded, beside = Path(listed), Path(folder) / Path(listed).name
+    for path in (recorded, beside):
+        if path.exists():
+            return path
+    shown = recorded if recorded.is_absolute() else beside
+    raise SynthpackError(f"{shown}: missing; {_rerun_hint(found)}")
+
+
+def _rerun_hint(found: tuple[Path, dict]) -> str:
+    folder, record = found
+    step = record["step"]
+    return (
+        f"step '{step}' wrote it (record {record_path(folder, step)}) and the report needs it: "
+        f"rerun step '{step}' into {folder}, then the report"
+    )
 
 
 def collect(run_dir: Path, found: list[tuple[Path, dict]] | None = None) -> dict:
@@ -54,14 +123,13 @@ def collect(run_dir: Path, found: list[tuple[Path, dict]] | None = None) -> dict
         and (report := _report_of((folder, r)))
         and "intrasentence" in report
     }
-    settings = root / "settings.json"
     debias = _debias_summary(found, latest)
     return {
         "run_dir": str(root.resolve()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, Python "
         f"{platform.python_version()}",
-        "settings": _read_json(settings),
+        "settings": _run_settings(root),
         "steps": [_step_row(folder, r) for folder, r in found],
         "total_seconds": round(sum(r["seconds"] for _, r in found), 1),
         "generation": cleaned and _generation_summary(cleaned),
@@ -85,6 +153,10 @@ def _debias_summary(found: list[tuple[Path, dict]], latest: dict) -> dict | None
     crows = {folder.name: (folder, _report_of((folder, r))) for folder, r in found
              if r["step"] == "crows_pairs"}  # fmt: skip
     stereoset = {folder.name: folder for folder, r in found if r["step"] == "stereoset"}
+    for item in found:  # the per-example files the paired comparison reads back
+        role = {"stereoset": "predictions", "crows_pairs": "scores"}.get(item[1]["step"])
+        if role:
+            _written(item, role)
     bias = bias_comparison(stereoset, {name: folder for name, (folder, _) in crows.items()})
     sentences = [compare["verdict"]] if compare else []
     if bias:
@@ -187,19 +259,22 @@ def _finished(root: Path) -> list[tuple[Path, dict]]:
 
 
 def _report_of(found: tuple[Path, dict] | None) -> dict | None:
-    """The full report a step wrote (its `report` file), else the one in its record."""
+    """The full report a step wrote (its `report` file), else the one in its record (a step
+    that writes no report file). None when the step never ran: nothing to report. A report
+    file the record lists that is missing or unreadable is an error, never a silent gap."""
     if found is None:
         return None
-    folder, record = found
-    path = record.get("writes", {}).get("report")
-    return _read_json(Path(path)) if path and Path(path).exists() else record.get("report")
+    path = _written(found, "report")
+    if path is None:
+        return found[1].get("report")
+    return _load_dict(path, _rerun_hint(found))
 
 
 def _step_row(folder: Path, record: dict) -> dict:
     """One row of the steps table; a step that runs once per model names it (the folder)."""
     name = record["step"]
     return {"step": f"{name} ({folder.name})" if name in PER_MODEL_STEPS else name,
-            "seconds": record["seconds"]}  # fmt: skip
+            "seconds": record["seconds"], "peak_rss_gb": record.get("peak_rss_gb")}  # fmt: skip
 
 
 def _cpu_count() -> int:
@@ -338,11 +413,70 @@ def render_html(summary: dict, plots: dict[str, Path]) -> str:
     return env.get_template(TEMPLATE).render(s=summary, images=images)
 
 
-def build_report(run_dir: Path) -> Path:
-    """Write RUN_DIR/report.html, RUN_DIR/summary.json and the PNGs; return the HTML path."""
+def _named(value, key: str = "name") -> list[str]:
+    """The names inside one part of a summary: a dict's keys, or the `key` of each row of a
+    list (what `lost_results` compares; a part of another shape names nothing)."""
+    if isinstance(value, dict):
+        return [str(name) for name in value]
+    if isinstance(value, list):
+        return [str(row[key]) for row in value if isinstance(row, dict) and key in row]
+    return []
+
+
+def _results(summary: dict) -> list[str]:
+    """The results a summary holds, by name: its filled sections, the finished steps, and the
+    named parts of a section (a model's StereoSet scores, a classifier run, a rewriter)."""
+
+    def part(*keys):
+        value = summary
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    names = [key for key in RESULT_SECTIONS if part(key)]
+    names += [f"steps.{name}" for name in _named(part("steps"), "step")]
+    names += [f"stereoset.{name}" for name in _named(part("stereoset"))]
+    names += [f"classifier.runs.{name}" for name in _named(part("classifier", "runs"))]
+    names += [f"debias.{key}" for key in ("judge", "compare", "bias") if part("debias", key)]
+    for key in ("rewriters", "crows_pairs"):
+        names += [f"debias.{key}.{name}" for name in _named(part("debias", key))]
+    return names
+
+
+def lost_results(old: dict, new: dict) -> list[str]:
+    """The results (`_results`) the summary on disk holds that a rebuilt one lacks, in order:
+    a figure that changed is not lost, a section or a named run that is gone is."""
+    kept = set(_results(new))
+    return [name for name in _results(old) if name not in kept]
+
+
+def refuse_shrinking(path: Path, summary: dict) -> None:
+    """Fail when `path` (an existing summary.json) holds results `summary` would drop: their
+    step records are gone, so only `--force` may replace it."""
+    if not Path(path).exists():
+        return
+    force = "or pass --force to replace it"
+    old = _load_dict(path, f"cannot tell which results it holds: fix or move it away, {force}")
+    lost = lost_results(old, summary)
+    if lost:
+        raise SynthpackError(
+            f"{path}: the rebuilt summary would lose {', '.join(lost)} (no step record below "
+            f"{summary['run_dir']} gives them now); nothing was written: restore or rerun those "
+            f"steps, {force}"
+        )
+
+
+def build_report(run_dir: Path, force: bool = False) -> Path:
+    """Write RUN_DIR/report.html, RUN_DIR/summary.json and the PNGs; return the HTML path.
+
+    Everything is read and checked first; an existing summary.json with results the new one
+    lacks is only replaced with `force`.
+    """
     root = Path(run_dir)
     found = _finished(root)
     summary = collect(root, found)
+    if not force:
+        refuse_shrinking(root / SUMMARY, summary)
     plots = make_plots(root, summary, found)
     atomic_write_json(root / SUMMARY, summary)
     atomic_write_text(root / REPORT_HTML, render_html(summary, plots))
@@ -351,9 +485,10 @@ def build_report(run_dir: Path) -> Path:
 
 @dataclass(frozen=True)
 class ReportSettings(StepSettings):
-    """The report of the run folder it is given: nothing to set."""
+    """The report of the run folder it is given."""
 
     step = "report"
+    force: bool = False  # replace a summary.json that holds results the new one would lack
 
     def writes(self, folder: Path) -> dict[str, Path]:
         return {"html": Path(folder) / REPORT_HTML, "summary": Path(folder) / SUMMARY,
@@ -362,12 +497,12 @@ class ReportSettings(StepSettings):
 
 def run_report(settings: ReportSettings, folder: Path, context: Context = Context()) -> dict:
     """The report step: the page and summary.json of FOLDER, from every step record below it."""
-    return {"html": str(build_report(folder))}
+    return {"html": str(build_report(folder, settings.force))}
 
 
-def rebuild_report(run_dir: Path) -> tuple[Path, str]:
+def rebuild_report(run_dir: Path, force: bool = False) -> tuple[Path, str]:
     """`synthpack report RUN_DIR`: the rebuilt page and the results table of its summary."""
-    html = build_report(run_dir)
+    html = build_report(run_dir, force)
     summary = json.loads((Path(run_dir) / SUMMARY).read_text(encoding="utf-8"))
     return html, results_table(summary)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
+from synthpack.common.memory import note_child
 from synthpack.common.progress import ProgressBar, Update, silent
 from synthpack.common.step import Context, StepSettings
 from synthpack.models.precision import Precision, as_precision, model_device
@@ -113,14 +114,17 @@ def run_llamafactory_train(
     log_path: Path | None = None,
     cwd: Path | None = None,
     progress_bar: ProgressBar = silent,
+    lean_loss: bool = False,
 ) -> None:
     """Launch `llamafactory-cli train CONFIG key=value ...`; raise with the log's tail on failure.
 
     Output goes to `log_path` (and the terminal when no log is given) so long runs stay
     inspectable after the fact. With a log, `progress_bar` shows step / total, loss and time
     left, read from the trainer_log.jsonl that LLaMA-Factory writes as it trains.
+    `lean_loss`: the same CLI with the loss on labelled tokens only (`train.lean_loss`).
     """
-    argv = [llamafactory_cli(), "train", str(config)]
+    cli = [sys.executable, "-m", "synthpack.train.lean_loss"] if lean_loss else [llamafactory_cli()]
+    argv = [*cli, "train", str(config)]
     argv += [format_override(k, v) for k, v in (overrides or {}).items()]
     env = dict(os.environ)
     # The venv's bin must be on PATH: LLaMA-Factory relaunches itself (torchrun) by name.
@@ -143,6 +147,7 @@ def run_llamafactory_train(
                     break
                 except subprocess.TimeoutExpired:
                     done = show_training(reader.read_new(), update, done)
+                    note_child(proc.pid)
                 except BaseException:  # Ctrl-C: stop the training too, then re-raise
                     proc.terminate()
                     proc.wait()
@@ -171,6 +176,7 @@ class TrainSettings(StepSettings):
     dataset_dir: Path
     overrides: dict = field(default_factory=dict)
     precision: Precision | None = None  # None: `default_precision()`
+    lean_loss: bool = True  # the output layer and loss on labelled tokens only (lean_loss.py)
 
     def reads(self) -> dict[str, Path | None]:
         return {"config": self.config, "model": self.model_dir,
@@ -203,13 +209,18 @@ def run_train(settings: TrainSettings, folder: Path, context: Context = Context(
     if template:  # the YAML names SmolLM2's; another embedded model brings its own
         overrides["template"] = template
     run_llamafactory_train(
-        s.config, overrides, folder / TRAIN_LOG, progress_bar=context.progress_bar
+        s.config,
+        overrides,
+        folder / TRAIN_LOG,
+        progress_bar=context.progress_bar,
+        lean_loss=s.lean_loss,
     )
     log = adapter / TRAINER_LOG
     losses = [json.loads(line)["loss"] for line in log.read_text().splitlines() if '"loss"' in line]
     return {
         "config": Path(s.config).name,
         "precision": precision.name,
+        "lean_loss": s.lean_loss,
         "steps": s.overrides.get("max_steps"),
         "loss_first": losses[0] if losses else None,
         "loss_last": losses[-1] if losses else None,
