@@ -64,6 +64,9 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     # Fifth sweep: a lax label check (reject only what the checker calls clearly off-label)
     **{seeded("gemma3_lax_check", n): (seeded("gemma3_more_steps", n), {
         "label_check_threshold": 0.2, "label_check_negative_threshold": 0.8}) for n in range(5)},
+    # Issue 25: answers stopped once entry n+1 starts, on the same trained model
+    **{seeded("gemma3_list_end", n): (seeded("gemma3_more_steps", n), {"stop_at_list_end": True})
+       for n in range(5)},
 }  # fmt: skip
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
 STEPS = "prepare-eval_mlp"

@@ -26,12 +26,14 @@ from synthpack.common.files import (
     private_dir,
     read_jsonl,
 )
-from synthpack.common.step import Context, StepSettings
+from synthpack.common.step import Context, StepSettings, check_outputs
 from synthpack.common.text import text_key
 from synthpack.formats.texts import read_labelled
 from synthpack.generate.run import RAW
 from synthpack.models.classifier.mlp import MLPConfig, TextClassifier
 from synthpack.models.toxicity import load_toxicity_scorer, toxicity_loader
+
+CLASSIFIER_FILES = ("classifier.json", "weights.npz")  # what `TextClassifier.save` writes
 
 
 def train_checker(
@@ -41,9 +43,13 @@ def train_checker(
     exclude: list[Path] = (),
     config: MLPConfig | None = None,
 ) -> dict:
-    """Fit the `eval mlp` classifier on real data (minus `exclude`), save it in `out`."""
+    """Fit the `eval mlp` classifier on real data (minus `exclude`), save it in `out`; `out`
+    is checked first (a folder, replacing no input), so a bad one costs no training."""
     from synthpack.formats.texts import drop_overlap
 
+    inputs = {"train": train, **{f"exclude {n}": p for n, p in enumerate(exclude, 1)}}
+    out = Path(out)
+    check_outputs(inputs, {name: out / name for name in CLASSIFIER_FILES})
     data = read_labelled(train)
     keys = {text_key(t) for path in exclude for t in read_labelled(path).texts}
     data, dropped = drop_overlap(data, keys)
@@ -117,6 +123,7 @@ class LabelCheckSettings(StepSettings):
     its checked version (what `synthpack generate --label-check` writes)."""
 
     step = "label_check"
+    shares_files_with = ("clean",)
     cleaned: Path
     check: LabelCheck = LabelCheck()
     checker: Path | None = None

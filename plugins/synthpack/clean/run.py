@@ -38,6 +38,7 @@ class CleanSettings(StepSettings):
     """
 
     step = "clean"
+    shares_files_with = ("label_check",)
     generations: Path
     prompts: Path
     against: tuple[Path, ...] = ()

@@ -89,11 +89,26 @@ def with_task(ctx: click.Context, command: str) -> dict:
     if params.get("task"):
         from synthpack.evaluate.tasks import load_task
 
-        for key, value in load_task(params["task"], command).items():
+        for key, value in load_task(params["task"], command, _option_types(ctx)).items():
             name = TASK_PARAMS.get(key, key)
             if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
                 params[name] = value
     return params
+
+
+def _option_types(ctx: click.Context):
+    """A task value as its option takes it (`folds: many` is refused as `--folds many` is),
+    ValueError saying why; the task's paths are left to `load_task`."""
+    options = {p.name: p for p in ctx.command.params}
+
+    def convert(key: str, value):
+        option = options[TASK_PARAMS.get(key, key)]
+        try:
+            return option.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise ValueError(exc.format_message()) from None
+
+    return convert
 
 
 def need(params: dict, *names: str) -> None:
@@ -144,7 +159,7 @@ def need(params: dict, *names: str) -> None:
 @click.option(
     "--bootstrap",
     "n_boot",
-    type=int,
+    type=click.IntRange(min=0),
     default=1000,
     show_default=True,
     help="Bootstrap resamples for the intervals and the paired test.",
@@ -236,11 +251,12 @@ def classify(model, file, out, text_field) -> None:
     from synthpack.common.errors import SynthpackError
     from synthpack.common.files import atomic_write_jsonl
     from synthpack.common.step import check_outputs
-    from synthpack.formats.texts import read_texts
+    from synthpack.formats.texts import read_texts, require_jsonl_name
     from synthpack.models.classifier.mlp import TextClassifier
 
     if out:
         check_outputs({"file": file, "model": model}, {"scores": out})
+        require_jsonl_name(out)
     found = read_texts(file, text_field=text_field)
     if not found:
         raise SynthpackError(f"{file}: no texts to score")

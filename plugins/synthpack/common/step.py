@@ -48,6 +48,9 @@ class StepSettings:
     """Base of every step's settings. Subclasses set `step` and list their inputs and outputs."""
 
     step: ClassVar[str] = ""
+    # Steps whose files this one may replace in the folder it writes (one command's chain:
+    # the label check rewrites what clean wrote, a rerun of clean rewrites the checked set).
+    shares_files_with: ClassVar[tuple[str, ...]] = ()
 
     def reads(self) -> dict[str, Path | None]:
         """The files (or folders) the step reads, by role; None: not used this time."""
@@ -153,7 +156,33 @@ def check_step(settings: StepSettings, folder: Path) -> None:
     reads = {role: path for role, path in settings.reads().items() if role not in replaced}
     writes = settings.writes(folder)
     check_outputs(reads, writes)
+    refuse_replacing_other_steps(settings, folder, writes)
     settings.preflight(folder)
+
+
+REGISTRY_ROLES = frozenset({"dataset_info"})  # updated entry by entry by many steps, locked
+
+
+def refuse_replacing_other_steps(settings: StepSettings, folder: Path, writes: dict) -> None:
+    """Fail, before any work, when an output is a file another step wrote (its record, in the
+    folder or the one above, lists it): `generate --out` a render's folder would otherwise
+    replace the registered prompt set with generated entries. A step may replace its own
+    files (a rerun), those of the steps it `shares_files_with`, and a registry."""
+    mine = {Path(p).resolve(): role for role, p in writes.items() if role not in REGISTRY_ROLES}
+    for place in dict.fromkeys((Path(folder), Path(folder).parent)):
+        for path in sorted(place.glob(f"*{RECORD_SUFFIX}")) if place.is_dir() else ():
+            record = _load_record(path)
+            if record["step"] in (settings.step, *settings.shares_files_with):
+                continue
+            theirs = record.get("writes") or {}
+            for role, written in theirs.items():
+                target = Path(written).resolve()
+                if role not in REGISTRY_ROLES and target in mine:
+                    raise SynthpackError(
+                        f"{target}: written by step '{record['step']}' (its record: {path}); "
+                        f"this step would replace it with its {mine[target]}: choose another "
+                        "--out"
+                    )
 
 
 def check_steps(steps: list[tuple[StepSettings, Path]]) -> None:

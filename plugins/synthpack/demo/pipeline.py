@@ -121,8 +121,9 @@ def synthesis_steps(
             {"cutoff_len": r.cutoff_len, "max_steps": r.train_steps,
              "learning_rate": r.learning_rate, "seed": r.seed}, precision), folder["train"]),
         ("generate", run_generate, GenerateSettings(
-            prompts, model, adapter, sampling=Sampling(r.max_new_tokens, r.temperature, r.top_p,
-                                                       r.seed),
+            prompts, model, adapter, sampling=Sampling(
+                r.max_new_tokens, r.temperature, r.top_p, r.seed,
+                stop_at_list_end=r.stop_at_list_end),
             batch_size=2 * r.prompts_per_polarity, precision=precision), generations),
         # Synthetic entries must be new: not copies of the real training texts or the seeds.
         ("clean", run_clean, CleanSettings(

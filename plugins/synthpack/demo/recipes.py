@@ -9,13 +9,15 @@ lists them.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.pack_yaml import find_yaml, header_line, names_in, read_mapping
 from synthpack.common.paths import pack_dir
-from synthpack.common.problems import unknown_name
+from synthpack.common.problems import Problems, shown, unknown_name
 from synthpack.models.embedded import MODELS
 from synthpack.train.lf_config import parse_override
 
@@ -64,6 +66,7 @@ class Recipe(Overridable):
     seeds: str = "demonstrations"
     generator: str = "smollm2"  # the embedded model that is tuned and generates
     pipeline: str = "synthesis"
+    stop_at_list_end: bool = False  # stop each answer once entry n_entries + 1 starts
 
     def __post_init__(self):
         if self.seeds not in SEED_SOURCES:
@@ -153,10 +156,54 @@ def _build(fields: dict, overrides: dict, source: str) -> Recipe | DebiasRecipe:
     missing = [name for name in missing if name not in fields and name not in overrides]
     if missing:
         raise SynthpackError(f"{source or 'recipe'}: missing field(s): {', '.join(missing)}")
+    fields, overrides = _typed(kind, fields, source or "recipe"), _typed(kind, overrides, "")
     try:
         return kind(**{**fields, **overrides})
     except TypeError as exc:
         raise SynthpackError(f"{source or 'recipe'}: {exc}") from exc
+
+
+def _typed(kind: type, values: dict, source: str) -> dict:
+    """`values` checked against the recipe's field types, every problem at once, before any
+    step runs: a wrong type would otherwise surface minutes later, inside a step. A number
+    YAML reads as text (`1e-3`, which YAML 1.1 does not take for a float) becomes the float."""
+    hints = typing.get_type_hints(kind)
+    problems = Problems(source or "command line", noun="bad recipe value(s)")
+    typed = {}
+    for name, value in values.items():
+        try:
+            typed[name] = _coerce(value, hints[name])
+        except ValueError as exc:
+            problems.add(str(exc), field=name)
+    problems.raise_if_any()
+    return typed
+
+
+def _coerce(value, hint):
+    """`value` as the field type `hint` (int, float, str, bool, or a union with None) takes it;
+    ValueError saying what was expected."""
+    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in kinds:
+        return None
+    for kind in kinds:
+        if kind is bool and isinstance(value, bool):
+            return value
+        if isinstance(value, bool):  # True is an int to Python, not to a recipe
+            continue
+        if kind is int and isinstance(value, int):
+            return value
+        if kind is float and isinstance(value, (int, float)):
+            return float(value)
+        if kind is float and isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                continue
+        if kind is str and isinstance(value, str):
+            return value
+    names = {int: "a whole number", float: "a number", str: "a text", bool: "true or false"}
+    wanted = " or ".join(names.get(k, "null") for k in kinds)
+    raise ValueError(f"expected {wanted}, got {shown(value)}")
 
 
 def load_recipe(name_or_file: str | Path = DEFAULT_RECIPE, overrides=()) -> Recipe | DebiasRecipe:

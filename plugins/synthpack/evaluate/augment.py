@@ -7,7 +7,7 @@ from pathlib import Path
 from synthpack.common.files import atomic_write_jsonl
 from synthpack.common.labels import LABEL
 from synthpack.common.text import text_key
-from synthpack.formats.texts import read_seeds
+from synthpack.formats.texts import read_seeds, require_jsonl_name
 
 
 def augment(train: list[Path], synthetic: list[Path], out: Path) -> dict:
@@ -15,6 +15,7 @@ def augment(train: list[Path], synthetic: list[Path], out: Path) -> dict:
 
     Labels are read with the one label vocabulary (1/0, pos/neg, harmful/harmless, ...).
     """
+    require_jsonl_name(out)
     seen: set[str] = set()
     rows, counts = [], {"read": 0, "written": 0, "duplicates_dropped": 0}
     for source, paths in (("real", train), ("synthetic", synthetic)):

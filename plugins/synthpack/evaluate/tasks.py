@@ -9,6 +9,7 @@ win over the task's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from synthpack.common.pack_yaml import find_yaml, header_line, names_in, read_mapping
@@ -41,9 +42,13 @@ def describe(name: str) -> tuple[str, str]:
     return str(read_mapping(path, "task").get("command", "?")), header_line(path)
 
 
-def load_task(name_or_file: str | Path, command: str) -> dict:
+def load_task(
+    name_or_file: str | Path, command: str, convert: Callable[[str, object], object] | None = None
+) -> dict:
     """The task's settings for `command`, paths resolved against the task file; every problem
-    of the file at once."""
+    of the file at once. `convert(key, value)` turns each other value into what the command's
+    option takes, or raises ValueError saying why it cannot (a wrong type, a value out of
+    range), so a bad task fails here, not after the data has been read."""
     path = find_yaml("evaluation task", TASKS, name_or_file)
     fields = read_mapping(path, "task")
     problems = Problems(path, noun="problem(s)")
@@ -58,5 +63,10 @@ def load_task(name_or_file: str | Path, command: str) -> dict:
         fields[key] = (path.parent / str(fields[key])).resolve()
         if not fields[key].exists():
             problems.add(f"{fields[key]} not found", field=key)
+    for key in (k for k in allowed if k in fields and k not in PATH_KEYS and convert):
+        try:
+            fields[key] = convert(key, fields[key])
+        except ValueError as exc:
+            problems.add(str(exc), field=key)
     problems.raise_if_any()
     return fields

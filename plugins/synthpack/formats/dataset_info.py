@@ -17,7 +17,7 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json
 from synthpack.common.problems import Problems, located
-from synthpack.formats.texts import iter_rows
+from synthpack.formats.texts import iter_rows, not_a_file
 
 DATASET_INFO = "dataset_info.json"
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
@@ -108,7 +108,7 @@ def check_alpaca_file(path: Path, system: bool = False) -> int:
     """
     path = Path(path)
     if not path.is_file():
-        raise SynthpackError(f"{path}: data file not found")
+        raise SynthpackError(f"{path}: {not_a_file(path, 'data file')}")
     if path.suffix.lower() not in (".json", ".jsonl"):
         raise SynthpackError(f"{path}: Alpaca records must be a .json list or a .jsonl file")
     record = path.suffix.lower() == ".json"

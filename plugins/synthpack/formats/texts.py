@@ -88,6 +88,22 @@ def expand_paths(patterns: Iterable[str | Path]) -> list[Path]:
     return paths
 
 
+def require_jsonl_name(path: Path, option: str = "--out") -> None:
+    """An output written as JSONL must not carry another format's suffix: readers choose the
+    format by suffix, so `augmented.csv` holding JSON lines would be read as a broken CSV."""
+    suffix = Path(path).suffix.lower()
+    if suffix in TEXT_SUFFIXES and suffix not in (".jsonl", ".ndjson"):
+        raise SynthpackError(
+            f"{path}: {option} is written as JSONL, not {suffix}; name it "
+            f"{Path(path).with_suffix('.jsonl').name}"
+        )
+
+
+def not_a_file(path: Path, what: str = "file") -> str:
+    """Why `path` cannot be read as a file: it is a folder, or it is not there."""
+    return f"a folder, not a {what}" if Path(path).is_dir() else f"{what} not found"
+
+
 def prefix_label(path: Path) -> str | None:
     """The class a ToxiGen-style file name gives (`hate_asian.txt` -> pos), else None."""
     for prefix, polarity in FILE_PREFIXES.items():
@@ -135,7 +151,13 @@ def iter_rows(path: Path) -> Iterable[tuple[int, dict | str | None, str | None]]
         if reader.fieldnames is None:
             return
         for row in reader:
-            yield reader.line_num, row, None
+            surplus = row.pop(None, None)  # csv's key for cells beyond the header's columns
+            if surplus:  # an unquoted delimiter inside a text: its cells would shift
+                columns = len(reader.fieldnames)
+                problem = f"{columns + len(surplus)} cells, but the header names {columns} columns"
+                yield reader.line_num, None, f"{problem} (quote a text holding the delimiter)"
+            else:
+                yield reader.line_num, row, None
     else:
         raise SynthpackError(
             f"{path}: unsupported file type {suffix!r} (use {', '.join(TEXT_SUFFIXES)})"
@@ -330,7 +352,7 @@ def read_seed_file(
     """
     path = Path(path)
     if not path.is_file():
-        raise SynthpackError(f"{path}: seed file not found")
+        raise SynthpackError(f"{path}: {not_a_file(path, 'seed file')}")
     if label is not None and label not in POLARITIES:
         raise ValueError(f"label must be 'pos' or 'neg', got {label!r}")
     rows = _read(
@@ -452,19 +474,26 @@ def read_texts(path: Path, text_field: str = "text") -> list[tuple[str, str]]:
     (the id is the row's `id` field, else its line)."""
     path = Path(path)
     if not path.is_file():
-        raise SynthpackError(f"{path}: file not found")
+        raise SynthpackError(f"{path}: {not_a_file(path)}")
     if path.suffix.lower() in (".csv", ".tsv"):
         require_columns(path, csv_header(path), [text_field])
-    problems, texts = Problems(path), []
+    problems, texts, first = Problems(path), [], {}
     for line, row, problem in iter_rows(path):
         if problem:
             problems.add(problem, line)
-        elif isinstance(row, str):
-            texts.append((str(line), row.strip()))
+            continue
+        if isinstance(row, str):
+            id_, text = str(line), row.strip()
         elif not isinstance(row.get(text_field), str) or not row[text_field].strip():
             problems.add("missing or empty text", line, text_field)
+            continue
         else:
-            texts.append((str(row.get("id", line)), unwrap_bytes_literal(row[text_field])))
+            id_, text = str(row.get("id", line)), unwrap_bytes_literal(row[text_field])
+        if id_ in first:  # a score or rewrite found by id would attach to two texts
+            problems.add(f"{shown(id_)} is also the id of line {first[id_]}", line, "id")
+            continue
+        first[id_] = line
+        texts.append((id_, text))
     problems.raise_if_any()
     return texts
 

@@ -303,6 +303,7 @@ def generate_resumable(
         "seconds": 0.0,
         "batches_run": len(todo),
         "batches_reused": len(finished),
+        "answers_list_done": 0,  # stopped once entry n+1 started (Sampling.stop_at_list_end)
         "precision": chosen.describe() if chosen else None,
     }
     if not todo:
@@ -330,9 +331,11 @@ def generate_resumable(
                 update(running)
 
             started = time.perf_counter()
-            answers = answer(texts, sampling, sampling.seed * 100_003 + b, on_step=on_step)
+            lengths = [p["n_entries"] for p, _ in items]
+            answers = answer(texts, sampling, sampling.seed * 100_003 + b, on_step, lengths)
             stats["seconds"] += time.perf_counter() - started
             written = sum(a["new_tokens"] for a in answers)
+            stats["answers_list_done"] += sum(bool(a.get("list_done")) for a in answers)
             stats["new_tokens"] += written
             budget -= len(items) * sampling.max_new_tokens - written
             prompts_done += len(items)

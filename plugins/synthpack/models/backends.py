@@ -7,6 +7,7 @@ synthesis generation and the debias rewrites both go through `generate_batch`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ class Sampling:
     top_p: float = 1.0
     seed: int = 0
     decoding: str = "fast"
+    stop_at_list_end: bool = False  # stop an answer once entry n+1 of its list starts
 
     def generate_kwargs(self, static_cache: bool = True) -> dict:
         if self.decoding == "transformers":
@@ -122,6 +124,11 @@ def load_model(
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    if Path(model_dir).is_dir() and not (Path(model_dir) / "config.json").is_file():
+        raise SynthpackError(
+            f"{model_dir}: not a model folder (no config.json); give a Hugging Face model "
+            "folder, such as the one `synthpack model prepare` prints"
+        )
     device = model_device()
     precision = as_precision(precision)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -185,19 +192,48 @@ def chat_prompts(tokenizer, prompts: list[str], system: str | None = None) -> li
     ]
 
 
-def _each_step(on_step: Callable[[int], None], prompt_len: int, eos_id: int):
-    """A stopping criterion that never stops: it reports how many answers are still running
-    after each decoding step, which is how a batch shows progress before it finishes."""
-    import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
+ENTRY_MARKS = ".)、:"  # what follows an entry's number: "9." "9)" "9、" "9:"
+# Where a numbered entry starts: a new line, then a number (bold or after '#' as models write
+# it) and its mark.
+ENTRY_START = re.compile(r"\n[ \t]*(?:\*\*|#)?\d{1,4}[ \t]*[.)、:]")
 
-    class EachStep(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):
-            running = ~(input_ids[:, prompt_len:] == eos_id).any(dim=1)
-            on_step(int(running.sum()))
-            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
-    return StoppingCriteriaList([EachStep()])
+def list_end(text: str, n: int) -> int | None:
+    """Where a list of `n` entries ends in an answer: the start of the entry after the n-th,
+    whatever its number (n+1, or 1 when the model starts a second list); None: not yet."""
+    starts = [m.start() for m in ENTRY_START.finditer("\n" + text)]
+    return max(0, starts[n] - 1) if len(starts) > n else None
+
+
+class _Progress:
+    """The stopping criterion of a batch: it reports after every decoding step how many
+    answers are still running (so a batch shows progress before it finishes), and, given
+    each prompt's list length n, stops an answer once an entry starts after its n-th: that
+    list is done, and the rest would be entries nobody asked for (Gemma 3 starts the list
+    again at 1), or a cut-off one."""
+
+    def __init__(self, tokenizer, prompt_len: int, on_step, list_lengths):
+        self.tokenizer, self.prompt_len, self.on_step = tokenizer, prompt_len, on_step
+        self.lengths = list(list_lengths or [])
+        self.done_at: dict[int, int] = {}  # row -> new tokens when its list was done
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        new = input_ids[:, self.prompt_len :]
+        for row, n in enumerate(self.lengths):
+            if not n or row in self.done_at:
+                continue
+            if any(mark in self.tokenizer.decode(new[row, -1:]) for mark in ENTRY_MARKS):
+                text = self.tokenizer.decode(new[row], skip_special_tokens=True)
+                if list_end(text, n) is not None:
+                    self.done_at[row] = new.shape[1]
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        done[list(self.done_at)] = True
+        if self.on_step is not None:
+            ended = (new == self.tokenizer.eos_token_id).any(dim=1) | done
+            self.on_step(int((~ended).sum()))
+        return done
 
 
 def generate_batch(
@@ -208,6 +244,7 @@ def generate_batch(
     seed: int,
     system: str | None = None,
     on_step: Callable[[int], None] | None = None,
+    list_lengths: list[int] | None = None,
 ) -> list[dict]:
     """Answer each prompt as a user turn in one left-padded batch.
 
@@ -215,8 +252,11 @@ def generate_batch(
     Returns, per prompt, the text, the number of new tokens and whether it stopped by itself
     (False means it hit `max_new_tokens`, so its last entry is cut off). `on_step(running)`
     is called after every decoding step with the number of answers not finished yet.
+    With `list_lengths` (the n each prompt asks for) and `sampling.stop_at_list_end`, an
+    answer stops once its entry n+1 starts, and is cut just before it (`list_done`).
     """
     import torch
+    from transformers import StoppingCriteriaList
 
     torch.manual_seed(seed)
     texts = chat_prompts(tokenizer, prompts, system)
@@ -229,10 +269,10 @@ def generate_batch(
     # transformers compiles by itself on a GPU with a static cache, recompiling for every new
     # batch shape; only `compile_decoding` (long runs) turns compiling on, on any device.
     extra = {"disable_compile": not _compiled(model)}
-    if on_step is not None:
-        extra["stopping_criteria"] = _each_step(
-            on_step, enc.input_ids.shape[1], tokenizer.eos_token_id
-        )
+    lengths = list_lengths if sampling.stop_at_list_end else None
+    criterion = _Progress(tokenizer, enc.input_ids.shape[1], on_step, lengths)
+    if on_step is not None or lengths:
+        extra["stopping_criteria"] = StoppingCriteriaList([criterion])
     with torch.no_grad():
         out = model.generate(
             **enc,
@@ -242,7 +282,14 @@ def generate_batch(
             **extra,
         )
     results = []
-    for row in out[:, enc.input_ids.shape[1] :].cpu():
+    for index, row in enumerate(out[:, enc.input_ids.shape[1] :].cpu()):
+        if index in criterion.done_at:
+            n_tokens = criterion.done_at[index]
+            text = tokenizer.decode(row[:n_tokens], skip_special_tokens=True)
+            text = text[: list_end(text, criterion.lengths[index])]
+            results.append({"text": text, "new_tokens": n_tokens, "stopped": True,
+                            "list_done": True})  # fmt: skip
+            continue
         is_eos = row == tokenizer.eos_token_id
         stopped = bool(is_eos.any())
         n_tokens = (
@@ -290,8 +337,8 @@ def make_generator(
         model, tokenizer = load_model(model_dir, adapter_dir, precision)
         if compile_step:
             compile_decoding(model)
-        return lambda prompts, sampling, seed, on_step=None: generate_batch(
-            model, tokenizer, prompts, sampling, seed, on_step=on_step
+        return lambda prompts, sampling, seed, on_step=None, list_lengths=None: generate_batch(
+            model, tokenizer, prompts, sampling, seed, on_step=on_step, list_lengths=list_lengths
         )
     if backend == "vllm":
         return _vllm_generator(model_dir, adapter_dir)
@@ -310,7 +357,7 @@ def _vllm_generator(model_dir: Path, adapter_dir: Path | None):
     llm = LLM(model=str(model_dir), enable_lora=adapter_dir is not None)
     lora = LoRARequest("adapter", 1, str(adapter_dir)) if adapter_dir else None
 
-    def answer(prompts: list[str], sampling: Sampling, seed: int, on_step=None) -> list[dict]:
+    def answer(prompts, sampling: Sampling, seed: int, on_step=None, list_lengths=None):
         params = SamplingParams(
             temperature=sampling.temperature,
             top_p=sampling.top_p,

@@ -24,7 +24,12 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, atomic_write_rejects
 from synthpack.common.step import Context, StepSettings
-from synthpack.formats.dataset_info import alpaca_entry, file_name_for, register_dataset
+from synthpack.formats.dataset_info import (
+    alpaca_entry,
+    file_name_for,
+    read_dataset_info,
+    register_dataset,
+)
 from synthpack.prompts.categories import Category, load_category
 from synthpack.prompts.pools import length_filter, load_pools, require_pool
 from synthpack.prompts.templates import check_polarity, check_version, render_synthesis, stem
@@ -33,6 +38,9 @@ DEFAULT_SHOTS = 5
 DEFAULT_N_ENTRIES = 30
 MAX_N_ENTRIES = 1000  # entries one prompt may ask for: render, SFT building and generate agree
 ALL_PROMPTS = "all.jsonl"  # every prompt set of one render, in one file
+# The files of one prompt set, in OUT/STEM/, by role.
+SET_FILES = {"prompts": "prompts.jsonl", "rejects": "rejects.jsonl", "alpaca": "alpaca.json",
+             "manifest": "manifest.json"}  # fmt: skip
 
 
 def prompt_id(prompt_stem: str, seed: int, index: int, prompt: str) -> str:
@@ -111,10 +119,10 @@ def write_prompt_sets(
         for prompt_stem, records, manifest, rejects in sets:
             folder = staging / prompt_stem
             alpaca = [{"instruction": r["prompt"], "input": "", "output": ""} for r in records]
-            atomic_write_jsonl(folder / "prompts.jsonl", records)
-            atomic_write_rejects(folder / "rejects.jsonl", rejects)
-            atomic_write_json(folder / "alpaca.json", alpaca)
-            atomic_write_json(folder / "manifest.json", {"stem": prompt_stem, **manifest})
+            atomic_write_jsonl(folder / SET_FILES["prompts"], records)
+            atomic_write_rejects(folder / SET_FILES["rejects"], rejects)
+            atomic_write_json(folder / SET_FILES["alpaca"], alpaca)
+            atomic_write_json(folder / SET_FILES["manifest"], {"stem": prompt_stem, **manifest})
         for prompt_stem, *_ in sets:
             final = out_dir / prompt_stem
             if final.exists():
@@ -168,8 +176,34 @@ class RenderSettings(StepSettings):
         return {f"seeds_{i}": Path(p) for i, p in enumerate(files) if not glob.has_magic(str(p))}
 
     def writes(self, folder: Path) -> dict[str, Path]:
-        return {"all_prompts": Path(folder) / ALL_PROMPTS,
-                "dataset_info": Path(self.dataset_dir or folder) / "dataset_info.json"}  # fmt: skip
+        registry = Path(self.dataset_dir or folder) / "dataset_info.json"
+        files = {"all_prompts": Path(folder) / ALL_PROMPTS, "dataset_info": registry}
+        for prompt_stem in self._stems():
+            for role, name in SET_FILES.items():
+                files[f"{prompt_stem}_{role}"] = Path(folder) / prompt_stem / name
+        return files
+
+    def _stems(self) -> list[str]:
+        """The prompt sets' folder names; spellings `preflight` and the run reject are left
+        out here (listing files must not fail)."""
+        stems = []
+        for version in self.versions:
+            for polarity in self.polarities:
+                try:
+                    found = check_version(version, self.templates_dir), check_polarity(polarity)
+                except SynthpackError:
+                    continue
+                stems.append(stem(self.category, found[1], found[0]))
+        return list(dict.fromkeys(stems))
+
+    def preflight(self, folder: Path) -> None:
+        """Some prompt set to render, and a dataset_info.json the stems can be registered in,
+        before any stem folder is written."""
+        if not any(v.strip() for v in self.versions) or not any(p.strip() for p in self.polarities):
+            raise SynthpackError(
+                "--versions and --polarity name no prompt set (e.g. --versions v1 --polarity pos)"
+            )
+        read_dataset_info(Path(self.dataset_dir or folder))
 
 
 def run_render(settings: RenderSettings, out_dir: Path, context: Context = Context()) -> dict:
@@ -183,8 +217,9 @@ def run_render(settings: RenderSettings, out_dir: Path, context: Context = Conte
     category_name, versions, polarities = s.category, s.versions, s.polarities
     labelled, positive, negative = s.labelled, s.positive, s.negative
     category = load_category(category_name, templates_dir)
-    versions = [check_version(v, templates_dir) for v in versions]
-    polarities = [check_polarity(p) for p in polarities]
+    # Each set once: `v1,V1` or `pos,positive` name one stem, which cannot be written twice.
+    versions = list(dict.fromkeys(check_version(v, templates_dir) for v in versions))
+    polarities = list(dict.fromkeys(check_polarity(p) for p in polarities))
     pools = load_pools(category, labelled, positive, negative)
     sets, sizes = [], []
     for polarity in polarities:

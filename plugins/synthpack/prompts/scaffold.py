@@ -117,21 +117,19 @@ def scaffold_category(
     category_file = templates_dir / "categories" / f"{name}.yaml"
     text = category_yaml(name, definition, title, negative_description)
     yaml.safe_load(text)  # what we write must parse
-    atomic_write_text(category_file, text, mode=0o644)
 
+    # Every check before the first write: a refusal leaves the pack as it was.
     configs_dir = root / "llamafactory_configs"
     dataset_dir = root / "dataset_info"
     info = read_dataset_info(dataset_dir)
     token = _token(TEMPLATE_CATEGORY)
-    written_configs, registered = [], {}
+    copies, entries = [], {}
     for source in per_category_configs(configs_dir):
         target = configs_dir / token.sub(name, source.name)
-        copied = token.sub(name, source.read_text(encoding="utf-8"))
-        header = f"# Copied from {source.name} by `synthpack category new {name}`.\n"
         if target.exists() and not force:
             raise SynthpackError(f"{target}: exists (pass --force to overwrite)")
-        atomic_write_text(target, header + copied, mode=0o644)
-        written_configs.append(target)
+        header = f"# Copied from {source.name} by `synthpack category new {name}`.\n"
+        copies.append((target, header + token.sub(name, source.read_text(encoding="utf-8"))))
         config = yaml.safe_load(source.read_text(encoding="utf-8"))
         if config.get("dataset_dir") != PACK_DATASET_DIR:
             # Its data lives in a folder the building command fills and registers (runs/...).
@@ -143,9 +141,18 @@ def scaffold_category(
                     f"{source}: dataset {pattern!r} is not registered in "
                     f"{dataset_dir / DATASET_INFO}, so there is no entry to copy for {dataset!r}"
                 )
-            entry = dict(info[pattern])
-            entry["file_name"] = token.sub(name, entry["file_name"])
-            registered[dataset] = register_dataset(dataset_dir, dataset, entry)
+            entries[dataset] = {
+                **info[pattern],
+                "file_name": token.sub(name, info[pattern]["file_name"]),
+            }
+
+    atomic_write_text(category_file, text, mode=0o644)
+    for target, copied in copies:
+        atomic_write_text(target, copied, mode=0o644)
+    # Each dataset once (two copies may name the same one): "added" means new to the file.
+    registered = {dataset: register_dataset(dataset_dir, dataset, entry)
+                  for dataset, entry in entries.items()}  # fmt: skip
+    written_configs = [target for target, _ in copies]
     return {
         "category_file": category_file,
         "configs": written_configs,

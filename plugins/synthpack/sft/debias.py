@@ -10,6 +10,7 @@ The split is by source text, so the paraphrases of one sentence stay on one side
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,11 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_rejects
 from synthpack.common.problems import Problems, names_shown, shown
 from synthpack.common.step import Context, StepSettings
-from synthpack.formats.dataset_info import write_alpaca_dataset
+from synthpack.formats.dataset_info import (
+    check_dataset_name,
+    read_dataset_info,
+    write_alpaca_dataset,
+)
 from synthpack.formats.pairs import read_pairs, split_by_source
 from synthpack.formats.texts import clean_text, is_table, iter_rows
 from synthpack.prompts.templates import render_debias_instruction, render_debias_system
@@ -143,6 +148,17 @@ class DebiasSftSettings(StepSettings):
     def writes(self, folder: Path) -> dict[str, Path]:
         return {"dataset_info": Path(self.dataset_dir or folder) / "dataset_info.json"}
 
+    def preflight(self, folder: Path) -> None:
+        """The names the set is registered under (a file name such as `my pairs.tsv` makes
+        a bad default) and the dataset_info.json they go into, before anything is written."""
+        check_dataset_name(f"{debias_name(self.name, self.source)}_train")
+        read_dataset_info(Path(self.dataset_dir or folder))
+
+
+def debias_name(name: str | None, source: Path) -> str:
+    """The set's stem: the name given, else `debias_<file stem>`."""
+    return name or f"debias_{Path(source).stem}"
+
 
 def run_debias_sft(settings: DebiasSftSettings, folder: Path, context: Context = Context()) -> dict:
     """The debias SFT step: `build_debias` with these settings; returns its manifest."""
@@ -181,7 +197,13 @@ def build_debias(
         raise SynthpackError(f"Unknown input kind {kind!r}. Available: cmd, pairs")
     if not 0 <= val_ratio < 1:
         raise SynthpackError("--val-ratio must be in [0, 1)")
-    name = name or f"debias_{Path(source).stem}"
+    if not rows:  # an empty set is no set: fail before writing one, naming the reasons
+        reasons = Counter(r["reason"] for r in rejects)
+        raise SynthpackError(
+            f"{source}: no (source, rewrite) pair to train on; all {len(rejects)} row(s) "
+            f"rejected ({', '.join(f'{k}: {n}' for k, n in sorted(reasons.items()))})"
+        )
+    name = debias_name(name, source)
     system_text = render_debias_system(system, templates_dir)
     train, val, crossing = split_by_source(rows, seed, ratio=val_ratio)
     rejects = rejects + crossing

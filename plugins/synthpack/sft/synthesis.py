@@ -22,7 +22,7 @@ from synthpack.common.labels import POLARITIES
 from synthpack.common.problems import unknown_name
 from synthpack.common.step import Context, StepSettings
 from synthpack.common.text import text_key
-from synthpack.formats.dataset_info import write_alpaca_dataset
+from synthpack.formats.dataset_info import read_dataset_info, write_alpaca_dataset
 from synthpack.prompts.categories import Category, list_categories, load_category, load_mixtures
 from synthpack.prompts.pools import SeedPools, length_filter, load_pools, require_pool
 from synthpack.prompts.render import DEFAULT_N_ENTRIES, DEFAULT_SHOTS, prompt_id
@@ -186,6 +186,10 @@ class SftSettings(StepSettings):
 
     def writes(self, folder: Path) -> dict[str, Path]:
         return {"dataset_info": Path(self.dataset_dir or folder) / "dataset_info.json"}
+
+    def preflight(self, folder: Path) -> None:
+        """The dataset_info.json the sets are registered in, before any set is written."""
+        read_dataset_info(Path(self.dataset_dir or folder))
 
 
 def run_sft(settings: SftSettings, folder: Path, context: Context = Context()) -> dict:

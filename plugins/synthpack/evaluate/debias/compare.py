@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthpack.common.errors import SynthpackError
-from synthpack.common.files import atomic_write_json, iter_jsonl
+from synthpack.common.files import atomic_write_json, iter_jsonl, read_user_text
 from synthpack.common.metrics import paired_mean_difference, paired_positions
 from synthpack.common.plots import figure, save_png
-from synthpack.common.problems import Problems
+from synthpack.common.problems import Problems, located, shown
 from synthpack.common.step import Context, StepSettings
 
 SIGNIFICANCE = 0.05
@@ -28,6 +28,9 @@ METRICS = {
     "fluent_percent": (lambda row, threshold: 100.0 * row["fluent"], True),
     "j": (lambda row, threshold: row["j"], True),
 }
+
+REPORT_SAFETY = {"threshold", "unsafe_percent_before"}  # what a run's report must give
+ROW_FIELDS = ("unsafe_after", "similarity", "fluent", "j")  # what every pairs.jsonl row holds
 
 
 @dataclass(frozen=True)
@@ -54,13 +57,41 @@ class DebiasCompareSettings(StepSettings):
         return {"report": Path(folder) / "compare.json", "chart": Path(folder) / "compare.png"}
 
 
+def _report(folder: Path) -> dict:
+    """An `eval debias` run's report.json, with the safety figures the comparison reads."""
+    path = Path(folder) / "report.json"
+    try:
+        report = json.loads(read_user_text(path))
+    except json.JSONDecodeError as err:
+        raise SynthpackError(located(path, f"not valid JSON ({err.msg})", err.lineno)) from None
+    safety = report.get("safety") if isinstance(report, dict) else None
+    if not isinstance(safety, dict) or not REPORT_SAFETY <= set(safety):
+        raise SynthpackError(
+            f"{path}: not the report of an `eval debias` run (no safety."
+            f"{' and safety.'.join(sorted(REPORT_SAFETY))}); give the --out folder of one"
+        )
+    return report
+
+
 def _rows(folder: Path) -> tuple[dict, dict[str, dict]]:
-    """An `eval debias` run's report and its rows by id."""
-    report = json.loads((Path(folder) / "report.json").read_text())
+    """An `eval debias` run's report and its rows by id; a row without an id, or with the id
+    of another row, is an error (by id is how the two runs' rows are paired)."""
+    report = _report(folder)
     path = Path(folder) / "pairs.jsonl"
     problems = Problems(path)
-    rows = {str(r["id"]): r for _, r in iter_jsonl(path, problems)}
+    rows, first = {}, {}
+    for line, row in iter_jsonl(path, problems):
+        if row.get("id") is None:
+            problems.add("missing", line=line, field="id")
+        elif str(row["id"]) in first:
+            problems.add(f"{shown(row['id'])} is also the id of line {first[str(row['id'])]}",
+                         line=line, field="id")  # fmt: skip
+        else:
+            first[str(row["id"])] = line
+            rows[str(row["id"])] = row
     problems.raise_if_any()
+    if not rows:
+        raise SynthpackError(f"{path}: empty file (no rows)")
     return report, rows
 
 
@@ -75,13 +106,13 @@ def run_debias_compare(
     if cand_report["safety"]["threshold"] != threshold:
         raise SynthpackError("the two runs use different unsafe thresholds")
     ids = sorted(base)
-    sample = base[ids[0]]
-    missing = [m for m in ("similarity", "fluent", "j") if m not in sample or m not in cand[ids[0]]]
-    if missing:
-        raise SynthpackError(
-            f"{s.baseline}: rows lack {', '.join(missing)} (run eval debias with similarity "
-            "and perplexity on)"
-        )
+    for run, rows in ((s.baseline, base), (s.candidate, cand)):
+        missing = [m for m in ROW_FIELDS if any(m not in row for row in rows.values())]
+        if missing:
+            raise SynthpackError(
+                f"{Path(run) / 'pairs.jsonl'}: rows lack {', '.join(missing)} (run eval debias "
+                "with similarity and perplexity on)"
+            )
     metrics = {}
     for name, (value, higher_is_better) in METRICS.items():
         result = paired_mean_difference(
