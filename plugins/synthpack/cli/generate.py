@@ -70,6 +70,12 @@ from synthpack.models.backends import DEFAULT_BATCH_SIZE
 @click.option("--top-p", type=float, default=DEFAULT_SAMPLING.top_p, show_default=True)
 @click.option("--seed", type=int, default=DEFAULT_SAMPLING.seed, show_default=True)
 @click.option(
+    "--stop-at-list-end",
+    is_flag=True,
+    help="Stop each answer once an entry starts after the n it was asked for (the next "
+    "number, or a list started again at 1), and cut it there (hf backend).",
+)
+@click.option(
     "--near-threshold",
     type=click.FloatRange(0, 1),
     default=0.7,
@@ -138,6 +144,7 @@ def generate(
     temperature,
     top_p,
     seed,
+    stop_at_list_end,
     near_threshold,
     semantic,
     dataset_dir,
@@ -179,7 +186,9 @@ def generate(
         adapter_dir=adapter,
         backend=backend,
         predictions=predictions,
-        sampling=Sampling(max_new_tokens, temperature, top_p, seed),
+        sampling=Sampling(
+            max_new_tokens, temperature, top_p, seed, stop_at_list_end=stop_at_list_end
+        ),
         batch_size=batch_size,
         samples=samples,
         restart=restart,

@@ -7,6 +7,7 @@ synthesis generation and the debias rewrites both go through `generate_batch`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -205,6 +206,12 @@ def list_end(text: str, n: int) -> int | None:
     return max(0, starts[n] - 1) if len(starts) > n else None
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _has_mark(tokenizer, token_id: int) -> bool:
+    """Whether a token's text holds an entry mark: decoded once per token, not per step."""
+    return any(mark in tokenizer.decode([token_id]) for mark in ENTRY_MARKS)
+
+
 class _Progress:
     """The stopping criterion of a batch: it reports after every decoding step how many
     answers are still running (so a batch shows progress before it finishes), and, given
@@ -224,7 +231,7 @@ class _Progress:
         for row, n in enumerate(self.lengths):
             if not n or row in self.done_at:
                 continue
-            if any(mark in self.tokenizer.decode(new[row, -1:]) for mark in ENTRY_MARKS):
+            if _has_mark(self.tokenizer, int(new[row, -1])):
                 text = self.tokenizer.decode(new[row], skip_special_tokens=True)
                 if list_end(text, n) is not None:
                     self.done_at[row] = new.shape[1]
