@@ -22,7 +22,7 @@ SIZES = ("default", "quick", "full")  # the recipes `--size` names (kept from be
 @click.option(
     "--recipe",
     help="A shipped recipe's name (see `synthpack recipes`) or a recipe YAML file. Default: "
-    "default (Gemma 3 270M, 36 LoRA steps, about 9 minutes on 2 cores). KEY=VALUE arguments "
+    "default (Gemma 3 270M, 36 LoRA steps, about 7 minutes on 2 Intel cores). KEY=VALUE arguments "
     "override single fields, e.g. train_steps=72 seed=1.",
 )
 @click.option(
