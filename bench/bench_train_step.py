@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 
 import torch
+from bench_cpu_precision import _seconds  # LLaMA-Factory's elapsed_time, in seconds
 
 # (name, what it changes, lean loss, extra LLaMA-Factory keys, environment); each row adds one
 # change to the row before it, except the last two, which each try one more thing on lean_loss.
@@ -97,10 +98,6 @@ def step_flops(model_dir: Path, records: list[dict], batch: int, cutoff: int) ->
     return {"tokens_per_record": round(tokens, 1), "labelled_per_record": round(labelled, 1),
             "body_parameters": body, "output_layer_parameters": d * vocab,
             "plain_tflop": round(plain / 1e12, 3), "lean_tflop": round(lean / 1e12, 3)}  # fmt: skip
-
-
-def _seconds(stamp: str) -> int:
-    return sum(int(x) * m for x, m in zip(stamp.split(":"), (3600, 60, 1), strict=True))
 
 
 def train_variant(run_dir: Path, variant: str, steps: int, folder: Path) -> dict:

@@ -29,8 +29,10 @@ def peak_rss_bytes(pid: int | str = "self") -> int | None:
 def note_child(pid: int) -> None:
     """Count a running child's peak towards the steps now running (call it while it runs)."""
     peak = peak_rss_bytes(pid)
+    if peak is None:
+        return
     for watch in _watching:
-        watch["bytes"] = max(watch["bytes"] or 0, peak or 0) or watch["bytes"]
+        watch["bytes"] = max(watch["bytes"] or 0, peak)
 
 
 @contextmanager

@@ -258,7 +258,7 @@ def plan_runs(
         if len(set(data.labels)) == 2:
             plan.append((name, data, False))
         else:  # a classifier cannot learn from one class alone; the augmented run still can
-            have = "no texts" if not len(data) else f"only label {data.labels[0]}"
+            have = f"only label {data.labels[0]}"  # an empty set was refused by load_data
             skipped.append(
                 {"name": name, "reason": f"synthetic-only run needs both labels: {have}"}
             )

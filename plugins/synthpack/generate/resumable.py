@@ -23,7 +23,7 @@ from synthpack.common.labels import label_problem, version_of
 from synthpack.common.problems import Problems, json_kind, located, shown
 from synthpack.common.progress import ProgressBar, silent
 from synthpack.models.backends import COMPILE_MIN_BATCHES, Sampling, make_generator
-from synthpack.models.precision import Precision, as_precision
+from synthpack.models.precision import Precision
 from synthpack.prompts.render import MAX_N_ENTRIES
 
 # Fields of a prompts.jsonl record that every raw row carries (the cleaning step needs them).
@@ -183,12 +183,12 @@ def _raw_rows(raw_path: Path) -> tuple[list[dict], bool]:
     torn = bool(text) and not text.endswith("\n")
     rows = []
     for line, raw in enumerate(text.split("\n")[:-1], start=1):  # the torn tail is not a row
-        try:
-            row = json.loads(raw) if raw.strip() else None
-        except json.JSONDecodeError:
-            row = {}
-        if row is None:
+        if not raw.strip():
             continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError:
+            row = None
         if not isinstance(row, dict) or not isinstance(row.get("provenance"), dict):
             raise SynthpackError(
                 located(raw_path, "not a row of `synthpack generate`; use another --out, or "
@@ -270,31 +270,27 @@ def _load_raw(raw_path: Path, batches: list[list[tuple[dict, int]]], provenance:
 
 
 def generate_resumable(
-    prompts: list[dict],
+    batches: list[list[tuple[dict, int]]],
     raw_path: Path,
+    provenance: dict,
     model_dir: Path,
     adapter_dir: Path | None,
     backend: str,
     sampling: Sampling,
-    batch_size: int,
-    samples: int,
     progress_bar: ProgressBar = silent,
-    precision: str | None = None,
+    precision: Precision | None = None,
 ) -> dict:
-    """Generate every (prompt, sample) into raw.jsonl, skipping batches already there.
+    """Generate every batch of (prompt, sample) into raw.jsonl, skipping batches already there.
 
-    `precision` (a `Precision`, see `models.precision`) is the hf backend's number
-    format; it is part of the provenance, so a resumed run cannot switch it halfway.
+    `batches` (`batches_of`) and `provenance` (`generation_provenance`, which holds the
+    precision too, so a resumed run cannot switch it halfway) are built once by the caller,
+    which checks an earlier run's rows against the same values. `precision` is the hf
+    backend's resolved number format (None for other backends).
 
     The bar counts new tokens (so its rate is tokens/s) against the most the batches left can
     write; when an answer stops early its unused budget leaves the total, so the time left
     shrinks to the truth. Beside it: prompts done of prompts to do.
     """
-    chosen = as_precision(precision) if backend == "hf" else None
-    provenance = generation_provenance(
-        model_dir, adapter_dir, backend, sampling, batch_size, chosen
-    )
-    batches = batches_of(prompts, samples, batch_size)
     done = _load_raw(raw_path, batches, provenance)
     finished = {r["batch"] for r in done}
     todo = [b for b in range(len(batches)) if b not in finished]
@@ -304,13 +300,13 @@ def generate_resumable(
         "batches_run": len(todo),
         "batches_reused": len(finished),
         "answers_list_done": 0,  # stopped once entry n+1 started (Sampling.stop_at_list_end)
-        "precision": chosen.describe() if chosen else None,
+        "precision": precision.describe() if precision else None,
     }
     if not todo:
         return stats
     # Decided on the whole run, not on what is left, so that a resumed run decodes alike.
     stats["compiled"] = backend == "hf" and len(batches) >= COMPILE_MIN_BATCHES
-    answer = make_generator(backend, model_dir, adapter_dir, chosen, stats["compiled"])
+    answer = make_generator(backend, model_dir, adapter_dir, precision, stats["compiled"])
     n_prompts = sum(len(batches[b]) for b in todo)
     budget = n_prompts * sampling.max_new_tokens
     fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -76,8 +76,10 @@ def run_generate(settings: GenerateSettings, folder: Path, context: Context = Co
     prompts = read_prompts(s.prompts, list_versions())
     raw_rows = rows_from_predictions(prompts, s.predictions) if s.predictions else None
     raw_path = folder / RAW
+    chosen = as_precision(s.precision) if s.backend == "hf" and not s.predictions else None
+    batches, provenance = _layout(s, prompts, chosen)
     if not s.restart:  # another run's answers are never replaced, nor continued, silently
-        check_earlier_answers(raw_path, *_layout(s, prompts))
+        check_earlier_answers(raw_path, batches, provenance)
     created = not folder.exists()
     try:
         private_dir(folder)
@@ -88,8 +90,8 @@ def run_generate(settings: GenerateSettings, folder: Path, context: Context = Co
             atomic_write_jsonl(raw_path, raw_rows)
             return {"prompts": len(prompts), "answers": len(raw_rows), "source": "predictions"}
         stats = generate_resumable(
-            prompts, raw_path, s.model_dir, s.adapter_dir, s.backend, s.sampling, s.batch_size,
-            s.samples, progress_bar=context.progress_bar, precision=s.precision,
+            batches, raw_path, provenance, s.model_dir, s.adapter_dir, s.backend, s.sampling,
+            progress_bar=context.progress_bar, precision=chosen,
         )  # fmt: skip
     except BaseException:
         if created:
@@ -106,11 +108,11 @@ def run_generate(settings: GenerateSettings, folder: Path, context: Context = Co
     return stats
 
 
-def _layout(s: GenerateSettings, prompts: list[dict]) -> tuple[list, dict]:
-    """The batches this run answers and the provenance its rows carry."""
+def _layout(s: GenerateSettings, prompts: list[dict], chosen: Precision | None):
+    """The batches this run answers and the provenance its rows carry, built once: the check
+    of an earlier run's rows and the generation use the same."""
     if s.predictions:
         return [[(p, 0)] for p in prompts], predictions_provenance(s.predictions)
-    chosen = as_precision(s.precision) if s.backend == "hf" else None
     return batches_of(prompts, s.samples, s.batch_size), generation_provenance(
         s.model_dir, s.adapter_dir, s.backend, s.sampling, s.batch_size, chosen
     )

@@ -112,12 +112,14 @@ def lean_forward(model, original):
     from transformers.modeling_outputs import CausalLMOutputWithPast
 
     softcap = getattr(model.config, "final_logit_softcapping", None)
-    first = [True]
+    noted = False
 
     def forward(*args, labels=None, **kwargs):
         if labels is None or not torch.is_grad_enabled():
             return original(*args, labels=labels, **kwargs)
-        if first.pop() if first else False:  # one line in the training log says it is on
+        nonlocal noted
+        if not noted:  # one line in the training log says it is on
+            noted = True
             kept = int((labels[..., 1:] != IGNORE_INDEX).sum())
             total = labels[..., 1:].numel()
             name = type(model).__name__
