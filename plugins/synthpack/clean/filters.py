@@ -26,6 +26,7 @@ ECHO_PROMPT = check_reason("echo_prompt")
 TRUNCATED = check_reason("truncated")
 META = check_reason("meta")
 NO_ENTRIES = check_reason("no_entries")
+NO_ANSWER = check_reason("no_answer")
 EXCESS = check_reason("excess")
 
 _REFUSAL = re.compile(

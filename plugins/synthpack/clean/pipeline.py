@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from synthpack.clean.dedup import DedupSettings, deduplicate
 from synthpack.clean.filters import (
     EXCESS,
+    NO_ANSWER,
     NO_ENTRIES,
     REFUSAL,
     TRUNCATED,
@@ -61,15 +62,22 @@ def clean_generations(
 
     Each generation is a raw.jsonl row: the prompt record's fields (`prompt_id`, `prompt`,
     `examples`, `polarity`, `n_entries`, ...), `output`, `truncated` (True/False/None) and
-    `provenance`. Duplicates are looked for within each polarity and against `against`;
-    with `semantic` (a cosine threshold), paraphrases too, by `embed` (default MiniLM).
+    `provenance`; a prompt no server answered has `failure` instead of an answer and becomes one
+    `no_answer` row (it does not count against the model's success rate). Duplicates are
+    looked for within each polarity and against `against`; with `semantic` (a cosine
+    threshold), paraphrases too, by `embed` (default MiniLM).
     The label check is a step of its own (`synthpack.clean.checker`).
     """
     out = Cleaned()
     candidates: list[tuple[dict, str]] = []  # (row template, entry) that passed the filters
-    per_generation = []
+    per_generation, unanswered = [], 0
     for gen in counted(generations, progress_bar, "clean", "gen"):
-        per_generation.append(_filter_generation(gen, limits, out.rejected, candidates))
+        if gen.get("failure"):
+            unanswered += 1
+            row = {"text": "", "reason": NO_ANSWER, "failure": gen["failure"], **_base(gen)}
+            out.rejected.append(row)
+        else:
+            per_generation.append(_filter_generation(gen, limits, out.rejected, candidates))
     dup_by_prompt: dict[str, Counter] = defaultdict(Counter)
     for polarity in sorted({b["polarity"] for b, _ in candidates}):
         group = [(b, e) for b, e in candidates if b["polarity"] == polarity]
@@ -90,9 +98,15 @@ def clean_generations(
                     {"text": entry, "label": LABEL[polarity], "category": b["category"], **b}
                 )
     out.report = build_report(out.accepted, out.rejected, per_generation, dup_by_prompt)
+    out.report["generations_unanswered"] = unanswered
     if semantic is not None:
         out.report["semantic_dedup"] = {"model": "all-MiniLM-L6-v2", "threshold": semantic}
     return out
+
+
+def _base(gen: dict) -> dict:
+    """The fields of a generation that every row made from it carries."""
+    return {k: gen.get(k) for k in PROVENANCE} | {"provenance": gen.get("provenance", {})}
 
 
 def _filter_generation(
@@ -100,7 +114,7 @@ def _filter_generation(
 ) -> dict:
     """Parse one generation and filter its entries; returns its numbers for the report."""
     parsed = parse_numbered(gen["output"], gen.get("truncated"))
-    base = {k: gen.get(k) for k in PROVENANCE} | {"provenance": gen.get("provenance", {})}
+    base = _base(gen)
     ctx = EchoContext.build(gen.get("prompt", ""), gen.get("examples", []))
     entries = parsed.entries
     cap = entry_cap(gen.get("n_entries"))

@@ -147,6 +147,30 @@ def format_report(report: dict) -> str:
     lines.append(f"rejected by reason: {reasons or 'none'}")
     if report.get("label_check"):
         lines.append(format_label_check(report["label_check"]))
-    if (report.get("generation") or {}).get("seconds"):
-        lines.append(f"generation: {report['generation']['tokens_per_s']} tokens/s")
+    generation = report.get("generation") or {}
+    if generation.get("seconds"):
+        lines.append(f"generation: {generation['tokens_per_s']} tokens/s")
+    if generation.get("endpoints"):
+        lines.append(format_served(generation))
+    return "\n".join(lines)
+
+
+def format_served(generation: dict) -> str:
+    """What the servers did: prompts answered, failed and retried, per endpoint."""
+    lines = [
+        f"servers ({generation['served_model']}): {generation['prompts']} prompts, "
+        f"{generation['prompts_reused']} answered before, {generation['answered']} answered now, "
+        f"{generation['failed']} failed, {generation['retries']} request(s) retried, "
+        f"{generation['failed_rows_retried']} earlier failure(s) sent again"
+    ]
+    for url, counts in generation["per_endpoint"].items():
+        lines.append(
+            f"  {url}: {counts['answered']} answered, {counts['failed']} failed, "
+            f"{counts['retries']} retried, {counts['new_tokens']} tokens"
+        )
+    if generation["failed"]:
+        lines.append(
+            f"{generation['failed']} prompt(s) got no answer (their reason is in raw.jsonl, "
+            "`failure`): rerun the same command to send them again"
+        )
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from synthpack.clean.label_check import MODES
 from synthpack.cli.options import cli_precision
 from synthpack.generate.run import DEFAULT_SAMPLING
 from synthpack.models.backends import DEFAULT_BATCH_SIZE
+from synthpack.models.endpoints import Endpoints
 
 
 @click.command()
@@ -33,7 +34,45 @@ from synthpack.models.backends import DEFAULT_BATCH_SIZE
 @click.option(
     "--adapter", type=click.Path(exists=True, path_type=Path), help="LoRA adapter folder."
 )
-@click.option("--backend", type=click.Choice(["hf", "vllm"]), default="hf", show_default=True)
+@click.option(
+    "--endpoint",
+    "endpoint_urls",
+    multiple=True,
+    help="URL of an OpenAI-compatible server to generate on instead of --model (vllm serve, "
+    "SGLang, llamafactory-cli api), e.g. http://gpu1:8000/v1; repeat it to spread the prompts "
+    "over several servers. See docs/scale-out.md.",
+)
+@click.option(
+    "--served-model",
+    help="The model name the servers serve (default: the only one they list).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    default=Endpoints.concurrency,
+    show_default=True,
+    help="Requests in flight per --endpoint.",
+)
+@click.option(
+    "--api-key-env",
+    metavar="VAR",
+    help="Environment variable that holds the servers' API key (the key is never recorded).",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=1),
+    default=Endpoints.timeout_s,
+    show_default=True,
+    help="Seconds one request may take before it is retried.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=Endpoints.retries,
+    show_default=True,
+    help="Tries after the first for a request that failed with 429, 5xx, a timeout or a "
+    "dropped connection; then the prompt is recorded as failed (a rerun sends it again).",
+)
 @click.option(
     "--predictions",
     type=click.Path(exists=True, path_type=Path),
@@ -51,7 +90,7 @@ from synthpack.models.backends import DEFAULT_BATCH_SIZE
     type=click.IntRange(min=1),
     default=DEFAULT_BATCH_SIZE,
     show_default=True,
-    help="Prompts per padded batch.",
+    help="Prompts per padded batch (--model).",
 )
 @click.option(
     "--samples",
@@ -73,7 +112,7 @@ from synthpack.models.backends import DEFAULT_BATCH_SIZE
     "--stop-at-list-end",
     is_flag=True,
     help="Stop each answer once an entry starts after the n it was asked for (the next "
-    "number, or a list started again at 1), and cut it there (hf backend).",
+    "number, or a list started again at 1), and cut it there.",
 )
 @click.option(
     "--near-threshold",
@@ -134,7 +173,12 @@ def generate(
     prompts_path,
     model_dir,
     adapter,
-    backend,
+    endpoint_urls,
+    served_model,
+    concurrency,
+    api_key_env,
+    request_timeout,
+    retries,
     predictions,
     against,
     out,
@@ -157,7 +201,8 @@ def generate(
     restart,
     quiet,
 ) -> None:
-    """Generate with a model (or read its predictions), then parse, filter, deduplicate and report.
+    """Generate with a model here (--model), on OpenAI-compatible servers (--endpoint), or read a
+    model's predictions (--predictions); then parse, filter, deduplicate and report.
 
     Writes OUT/raw.jsonl, generation_stats.json, accepted.jsonl, rejected.jsonl, alpaca.json,
     report.json and the dataset card README.md, all owner-only. Rerun the same command to
@@ -184,7 +229,11 @@ def generate(
         prompts=prompts_path,
         model_dir=resolve_model(model_dir) if model_dir else None,
         adapter_dir=adapter,
-        backend=backend,
+        endpoints=Endpoints(
+            endpoint_urls, served_model, concurrency, api_key_env, request_timeout, retries
+        )
+        if endpoint_urls
+        else None,
         predictions=predictions,
         sampling=Sampling(
             max_new_tokens, temperature, top_p, seed, stop_at_list_end=stop_at_list_end

@@ -18,6 +18,8 @@ REJECT_REASONS: dict[str, str] = {
     "truncated": "the last entry, cut off by the token limit",
     "meta": "the model talking about the task ('Here are 10 entries:')",
     "no_entries": "a generation in which no numbered entry was found",
+    "no_answer": "a prompt no server answered, after every retry (`failure` says why); rerunning "
+    "`synthpack generate` sends it again",
     "excess": "beyond the cap of one generation (3 x n_entries, at least 30)",
     "duplicate": "the same text (after text_key) as an earlier entry",
     "near_duplicate": "word-bigram Jaccard at or above the threshold with an earlier entry",

@@ -30,7 +30,7 @@ from synthpack.prompts.render import MAX_N_ENTRIES
 KEPT_FIELDS = ("stem", "category", "version", "polarity", "n_entries", "examples", "prompt")
 
 
-def _raw_row(prompt: dict, sample: int, batch: int, answer: dict, provenance: dict) -> dict:
+def raw_row(prompt: dict, sample: int, batch: int, answer: dict, provenance: dict) -> dict:
     return {
         "prompt_id": prompt["id"],
         "sample": sample,
@@ -169,12 +169,12 @@ def rows_from_predictions(prompts: list[dict], predictions_path: Path) -> list[d
         )
     provenance = predictions_provenance(predictions_path)
     return [
-        _raw_row(p, 0, i, {"text": q["predict"], "stopped": q.get("stopped")}, provenance)
+        raw_row(p, 0, i, {"text": q["predict"], "stopped": q.get("stopped")}, provenance)
         for i, (p, q) in enumerate(zip(prompts, preds, strict=False))
     ]
 
 
-def _raw_rows(raw_path: Path) -> tuple[list[dict], bool]:
+def read_raw_rows(raw_path: Path) -> tuple[list[dict], bool]:
     """The rows of an earlier run's raw.jsonl (none when absent) and whether its last line
     was cut mid-write (that line is dropped)."""
     if not raw_path.exists():
@@ -215,16 +215,16 @@ def refuse_other_run(raw_path: Path, rows: list[dict], provenance: dict) -> None
 def generation_provenance(
     model_dir: Path,
     adapter_dir: Path | None,
-    backend: str,
     sampling: Sampling,
     batch_size: int,
     precision: Precision | None,
 ) -> dict:
-    """What every row a model generated carries, and what a resumed run must match."""
+    """What every row a model loaded here generated carries, and what a resumed run must
+    match."""
     return {
         "model": str(model_dir),
         "adapter": str(adapter_dir) if adapter_dir else None,
-        "backend": backend,
+        "backend": "hf",
         "sampling": asdict(sampling),
         "batch_size": batch_size,
         "precision": precision.name if precision else None,
@@ -243,7 +243,7 @@ def check_earlier_answers(
     """The rows an earlier run left in raw_path (and whether its last line was torn), once
     they are known to be this run's: made the same way (`refuse_other_run`) and answering
     these prompts at the same places."""
-    rows, torn = _raw_rows(raw_path)
+    rows, torn = read_raw_rows(raw_path)
     refuse_other_run(raw_path, rows, provenance)
     expected = {b: {(p["id"], s) for p, s in items} for b, items in enumerate(batches)}
     strays = [r for r in rows if (r.get("prompt_id"), r.get("sample")) not in
@@ -257,16 +257,22 @@ def check_earlier_answers(
     return rows, torn
 
 
-def _load_raw(raw_path: Path, batches: list[list[tuple[dict, int]]], provenance: dict):
-    """Rows of the batches a previous run finished; a half-written batch is discarded."""
+def load_answered(
+    raw_path: Path, batches: list[list[tuple[dict, int]]], provenance: dict
+) -> tuple[list[dict], int]:
+    """The rows of the batches an earlier run answered, and how many of its batches failed
+    (a server never answered them: they are sent again). A half-written batch and failed rows
+    are dropped from the file, so what follows is appended to complete batches only."""
     rows, torn = check_earlier_answers(raw_path, batches, provenance)
     counts: dict[int, int] = {}
+    failed = {r["batch"] for r in rows if r.get("failure")}
     for row in rows:
         counts[row["batch"]] = counts.get(row["batch"], 0) + 1
-    complete = [r for r in rows if counts[r["batch"]] == len(batches[r["batch"]])]
+    whole = {b for b, n in counts.items() if n == len(batches[b]) and b not in failed}
+    complete = [r for r in rows if r["batch"] in whole]
     if len(complete) != len(rows) or torn:
         atomic_write_jsonl(raw_path, complete)
-    return complete
+    return complete, len(failed)
 
 
 def generate_resumable(
@@ -275,7 +281,6 @@ def generate_resumable(
     provenance: dict,
     model_dir: Path,
     adapter_dir: Path | None,
-    backend: str,
     sampling: Sampling,
     progress_bar: ProgressBar = silent,
     precision: Precision | None = None,
@@ -284,14 +289,14 @@ def generate_resumable(
 
     `batches` (`batches_of`) and `provenance` (`generation_provenance`, which holds the
     precision too, so a resumed run cannot switch it halfway) are built once by the caller,
-    which checks an earlier run's rows against the same values. `precision` is the hf
-    backend's resolved number format (None for other backends).
+    which checks an earlier run's rows against the same values. `precision` is the resolved
+    number format.
 
     The bar counts new tokens (so its rate is tokens/s) against the most the batches left can
     write; when an answer stops early its unused budget leaves the total, so the time left
     shrinks to the truth. Beside it: prompts done of prompts to do.
     """
-    done = _load_raw(raw_path, batches, provenance)
+    done, _ = load_answered(raw_path, batches, provenance)
     finished = {r["batch"] for r in done}
     todo = [b for b in range(len(batches)) if b not in finished]
     stats = {
@@ -305,8 +310,8 @@ def generate_resumable(
     if not todo:
         return stats
     # Decided on the whole run, not on what is left, so that a resumed run decodes alike.
-    stats["compiled"] = backend == "hf" and len(batches) >= COMPILE_MIN_BATCHES
-    answer = make_generator(backend, model_dir, adapter_dir, precision, stats["compiled"])
+    stats["compiled"] = len(batches) >= COMPILE_MIN_BATCHES
+    answer = make_generator(model_dir, adapter_dir, precision, stats["compiled"])
     n_prompts = sum(len(batches[b]) for b in todo)
     budget = n_prompts * sampling.max_new_tokens
     fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -336,7 +341,7 @@ def generate_resumable(
             budget -= len(items) * sampling.max_new_tokens - written
             prompts_done += len(items)
             rows = [
-                _raw_row(p, s, b, a, provenance) for (p, s), a in zip(items, answers, strict=False)
+                raw_row(p, s, b, a, provenance) for (p, s), a in zip(items, answers, strict=False)
             ]
             raw.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
             raw.flush()

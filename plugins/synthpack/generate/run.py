@@ -1,5 +1,7 @@
-"""Step 4, generate: the runner that writes a model's answers (or LLaMA-Factory's predictions)
-into FOLDER/raw.jsonl, resumably, and their speed into FOLDER/generation_stats.json.
+"""Step 4, generate: the runner that writes a model's answers into FOLDER/raw.jsonl, resumably,
+and their speed into FOLDER/generation_stats.json. The answers come from one of three places:
+a model loaded here (`model_dir`), OpenAI-compatible servers (`endpoints`), or LLaMA-Factory's
+predictions read back (`predictions`).
 
 It does not clean: `synthpack generate` composes this step with clean and register.
 """
@@ -13,6 +15,7 @@ from pathlib import Path
 from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_json, atomic_write_jsonl, private_dir
 from synthpack.common.step import Context, StepSettings
+from synthpack.generate.from_endpoints import endpoint_provenance, generate_from_endpoints
 from synthpack.generate.resumable import (
     batches_of,
     check_earlier_answers,
@@ -23,6 +26,7 @@ from synthpack.generate.resumable import (
     rows_from_predictions,
 )
 from synthpack.models.backends import DEFAULT_BATCH_SIZE, Sampling
+from synthpack.models.endpoints import Endpoints, check_endpoints
 from synthpack.models.precision import Precision, as_precision
 from synthpack.prompts.templates import list_versions
 
@@ -33,14 +37,16 @@ STATS = "generation_stats.json"
 
 @dataclass(frozen=True)
 class GenerateSettings(StepSettings):
-    """A model (`model_dir` + `adapter_dir`) answering `prompts`, or its `predictions` read
-    back; exactly one of the two. `restart` discards the answers of an earlier run."""
+    """Who answers `prompts`: a model loaded here (`model_dir` + `adapter_dir`), servers
+    (`endpoints`), or a model's `predictions` read back; exactly one of the three.
+    `batch_size` and `precision` are the loaded model's. `restart` discards the answers of an
+    earlier run."""
 
     step = "generate"
     prompts: Path
     model_dir: Path | None = None
     adapter_dir: Path | None = None
-    backend: str = "hf"
+    endpoints: Endpoints | None = None
     predictions: Path | None = None
     sampling: Sampling = DEFAULT_SAMPLING
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -49,10 +55,21 @@ class GenerateSettings(StepSettings):
     precision: Precision | None = None  # None: `default_precision()`
 
     def __post_init__(self):
-        if (self.model_dir is None) == (self.predictions is None):
+        given = [self.model_dir, self.endpoints, self.predictions]
+        if sum(x is not None for x in given) != 1:
             raise SynthpackError(
-                "give either --model (to generate) or --predictions (to read), not both"
+                "give one of --model (generate here), --endpoint (generate on servers) or "
+                "--predictions (read a model's answers)"
             )
+        if self.adapter_dir is not None and self.model_dir is None:
+            raise SynthpackError(
+                "--adapter goes with --model; a server loads its own adapter (serve the merged "
+                "model, or the adapter under its own --served-model name)"
+            )
+
+    def preflight(self, folder: Path) -> None:
+        if self.endpoints:
+            self.endpoints.headers()  # the API key's variable is set
 
     def reads(self) -> dict[str, Path | None]:
         return {
@@ -76,8 +93,9 @@ def run_generate(settings: GenerateSettings, folder: Path, context: Context = Co
     prompts = read_prompts(s.prompts, list_versions())
     raw_rows = rows_from_predictions(prompts, s.predictions) if s.predictions else None
     raw_path = folder / RAW
-    chosen = as_precision(s.precision) if s.backend == "hf" and not s.predictions else None
-    batches, provenance = _layout(s, prompts, chosen)
+    chosen = as_precision(s.precision) if s.model_dir else None
+    served_model = check_endpoints(s.endpoints) if s.endpoints else None  # before any write
+    batches, provenance = _layout(s, prompts, chosen, served_model)
     if not s.restart:  # another run's answers are never replaced, nor continued, silently
         check_earlier_answers(raw_path, batches, provenance)
     created = not folder.exists()
@@ -89,10 +107,16 @@ def run_generate(settings: GenerateSettings, folder: Path, context: Context = Co
         if raw_rows is not None:
             atomic_write_jsonl(raw_path, raw_rows)
             return {"prompts": len(prompts), "answers": len(raw_rows), "source": "predictions"}
-        stats = generate_resumable(
-            batches, raw_path, provenance, s.model_dir, s.adapter_dir, s.backend, s.sampling,
-            progress_bar=context.progress_bar, precision=chosen,
-        )  # fmt: skip
+        if s.endpoints:
+            stats = generate_from_endpoints(
+                batches, raw_path, provenance, s.endpoints, served_model, s.sampling,
+                progress_bar=context.progress_bar,
+            )  # fmt: skip
+        else:
+            stats = generate_resumable(
+                batches, raw_path, provenance, s.model_dir, s.adapter_dir, s.sampling,
+                progress_bar=context.progress_bar, precision=chosen,
+            )  # fmt: skip
     except BaseException:
         if created:
             _remove_unfinished(folder)
@@ -108,13 +132,17 @@ def run_generate(settings: GenerateSettings, folder: Path, context: Context = Co
     return stats
 
 
-def _layout(s: GenerateSettings, prompts: list[dict], chosen: Precision | None):
+def _layout(s: GenerateSettings, prompts: list[dict], chosen: Precision | None, served_model):
     """The batches this run answers and the provenance its rows carry, built once: the check
-    of an earlier run's rows and the generation use the same."""
+    of an earlier run's rows and the generation use the same. A server answers one prompt
+    (all its samples) per request, so its batches are single prompts."""
     if s.predictions:
         return [[(p, 0)] for p in prompts], predictions_provenance(s.predictions)
+    if s.endpoints:
+        provenance = endpoint_provenance(served_model, s.sampling, s.samples)
+        return batches_of(prompts, s.samples, s.samples), provenance
     return batches_of(prompts, s.samples, s.batch_size), generation_provenance(
-        s.model_dir, s.adapter_dir, s.backend, s.sampling, s.batch_size, chosen
+        s.model_dir, s.adapter_dir, s.sampling, s.batch_size, chosen
     )
 
 

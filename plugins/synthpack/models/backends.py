@@ -1,8 +1,9 @@
-"""Answer chat prompts with a causal LM: Hugging Face (CPU or GPU) or vLLM (GPU machines).
+"""Answer chat prompts with a causal LM loaded here with transformers (CPU or GPU).
 
 Prompts are rendered with the model's own chat template and run in left-padded batches,
 which is several times faster per token than one sequence at a time on CPU as on GPU. The
-synthesis generation and the debias rewrites both go through `generate_batch`.
+synthesis generation and the debias rewrites both go through `generate_batch`. At scale the
+model is served by vLLM or SGLang instead and `synthpack.models.endpoints` sends the prompts.
 """
 
 from __future__ import annotations
@@ -334,52 +335,13 @@ def generate_chat(
     return results
 
 
-def make_generator(
-    backend: str, model_dir: Path, adapter_dir: Path | None, precision=None, compile_step=False
-):
-    """Load a model once; return `answer(prompts, sampling, seed, on_step=None) -> list[dict]`
-    (`on_step` as in `generate_batch`; vLLM answers a batch at once and never calls it).
-    `precision` and `compile_step` (see `compile_decoding`) are the hf backend's."""
-    if backend == "hf":
-        model, tokenizer = load_model(model_dir, adapter_dir, precision)
-        if compile_step:
-            compile_decoding(model)
-        return lambda prompts, sampling, seed, on_step=None, list_lengths=None: generate_batch(
-            model, tokenizer, prompts, sampling, seed, on_step=on_step, list_lengths=list_lengths
-        )
-    if backend == "vllm":
-        return _vllm_generator(model_dir, adapter_dir)
-    raise SynthpackError(f"Unknown backend {backend!r}. Available: hf, vllm")
-
-
-def _vllm_generator(model_dir: Path, adapter_dir: Path | None):
-    """vLLM on GPU machines (`pip install 'synthpack[vllm]'`); same answers' layout as hf."""
-    try:
-        from vllm import LLM, SamplingParams
-        from vllm.lora.request import LoRARequest
-    except ImportError as exc:
-        raise SynthpackError(
-            "--backend vllm needs vLLM: pip install 'synthpack[vllm]' on a GPU machine"
-        ) from exc
-    llm = LLM(model=str(model_dir), enable_lora=adapter_dir is not None)
-    lora = LoRARequest("adapter", 1, str(adapter_dir)) if adapter_dir else None
-
-    def answer(prompts, sampling: Sampling, seed: int, on_step=None, list_lengths=None):
-        params = SamplingParams(
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_tokens=sampling.max_new_tokens,
-            seed=seed,
-        )
-        messages = [[{"role": "user", "content": p}] for p in prompts]
-        outputs = llm.chat(messages, params, lora_request=lora)
-        return [
-            {
-                "text": o.outputs[0].text,
-                "new_tokens": len(o.outputs[0].token_ids),
-                "stopped": o.outputs[0].finish_reason != "length",
-            }
-            for o in outputs
-        ]
-
-    return answer
+def make_generator(model_dir: Path, adapter_dir: Path | None, precision=None, compile_step=False):
+    """Load a model once; return `answer(prompts, sampling, seed, on_step=None,
+    list_lengths=None) -> list[dict]` (as `generate_batch`); `compile_step`: see
+    `compile_decoding`."""
+    model, tokenizer = load_model(model_dir, adapter_dir, precision)
+    if compile_step:
+        compile_decoding(model)
+    return lambda prompts, sampling, seed, on_step=None, list_lengths=None: generate_batch(
+        model, tokenizer, prompts, sampling, seed, on_step=on_step, list_lengths=list_lengths
+    )
