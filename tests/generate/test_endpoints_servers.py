@@ -219,3 +219,33 @@ def test_a_server_with_a_key_refuses_a_client_without_it(tiny_model, prompts, tm
     assert accepted.exit_code == 0, accepted.output
     assert len(rows(tmp_path / "out")) == N_PROMPTS
     assert "s3cret" not in (tmp_path / "out" / "generate.step.json").read_text()
+
+
+@pytest.mark.slow
+def test_the_embedded_model_with_a_lora_adapter_served_by_llamafactory(smollm2, tmp_path):
+    """SmolLM2 and a LoRA adapter behind `llamafactory-cli api`, asked for real lists: the
+    answers parse into entries, as the model's answers do when it runs in-process."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from synthpack.models.embedded import llamafactory_template
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(smollm2)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    get_peft_model(base, lora).save_pretrained(tmp_path / "adapter")
+    template = llamafactory_template(smollm2)
+    served = LlamaFactoryServer(smollm2, tmp_path / "smollm2.log", template=template,
+                                name="smollm2-lora", adapter_dir=tmp_path / "adapter")  # fmt: skip
+    with served as server:
+        result = generate(
+            FIXTURES / "smollm2_hate_prompts.jsonl", tmp_path / "out", server.url,
+            extra=["--max-new-tokens", "160"],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = rows(tmp_path / "out")
+    assert len(got) == 6 and {r["provenance"]["model"] for r in got} == {"smollm2-lora"}
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["generations_without_entries"] <= 1  # SmolLM2 answers with numbered lists
+    assert report["entries_parsed"] >= 2 * 6  # 24 on 2026-12-06 (answers cut at 160 tokens)
