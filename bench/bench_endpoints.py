@@ -155,8 +155,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-endpoints-") as tmp:
         work = Path(tmp)
         model = build_tiny_llama(work / "tiny", REPO / "dataset_info")
-        result = {"date": date.today().isoformat(), "cpu": cpu_name(),
-                  "server": "llamafactory-cli api (huggingface engine), tiny random Llama"}  # fmt: skip
+        server = "llamafactory-cli api (huggingface engine), tiny random Llama"
+        result = {"date": date.today().isoformat(), "cpu": cpu_name(), "server": server}
         result["client_overhead"] = client_overhead(model, work, args.overhead_requests)
         print(json.dumps(result["client_overhead"]), flush=True)
         result["two_endpoints"] = two_endpoints(model, work, args.load_prompts, args.load_tokens)
