@@ -59,6 +59,8 @@ def test_a_reply_gives_one_answer_per_choice_in_index_order():
     with pytest.raises(RequestFailed, match="1 choices for n=2") as bad:
         parse_answers({"choices": body["choices"][:1]}, 2)
     assert bad.value.retryable
+    with pytest.raises(RequestFailed, match="without a message"):
+        parse_answers({"choices": ["text"]}, 1)
 
 
 def test_a_list_is_cut_where_entry_n_plus_1_starts_when_asked():
@@ -67,9 +69,11 @@ def test_a_list_is_cut_where_entry_n_plus_1_starts_when_asked():
     assert list_stops(3, Sampling()) is None
     raw = [{"text": "1. a\n2. b\n3. c\n1. again", "finish_reason": "length"}]
     (cut,) = _answers(raw, 3, sampling, {"completion_tokens": 12})
-    assert cut == {"text": "1. a\n2. b\n3. c", "stopped": True, "new_tokens": 12, "list_done": True}
+    assert cut == {"text": "1. a\n2. b\n3. c", "stopped": True, "new_tokens": 12,
+                   "finish_reason": "list_done"}  # fmt: skip
     (whole,) = _answers(raw, 3, Sampling(), {"completion_tokens": 12})
     assert whole["text"] == raw[0]["text"] and whole["stopped"] is False
+    assert whole["finish_reason"] == "length"
 
 
 PROMPT = {"id": "p", "stem": "hate_pos_v1", "category": "hate", "version": "v1",
@@ -116,3 +120,62 @@ def test_one_source_of_answers_and_no_adapter_for_a_server(tmp_path):
         GenerateSettings(prompts=tmp_path / "p", model_dir=tmp_path, endpoints=servers)
     with pytest.raises(SynthpackError, match="--adapter goes with --model"):
         GenerateSettings(prompts=tmp_path / "p", endpoints=servers, adapter_dir=tmp_path)
+
+
+# Replies no server here can be made to give (a rate limit, vLLM's error for a model without a
+# chat template), replayed at the transport level with the bodies those servers send.
+VLLM_NO_TEMPLATE = {
+    "object": "error",
+    "message": "As of transformers v4.44, default chat template is no longer allowed, so you "
+    "must provide a chat template if the tokenizer does not define one.",
+    "type": "BadRequestError",
+    "code": 400,
+}
+
+
+def replay(status: int, body: dict, headers: dict | None = None):
+    import httpx
+
+    return httpx.MockTransport(lambda request: httpx.Response(status, json=body, headers=headers))
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retryable", "retry_after"),
+    [(429, {"Retry-After": "3"}, True, 3.0), (503, None, True, None), (400, None, False, None)],
+)
+def test_each_failure_is_sorted_into_retryable_or_final(status, headers, retryable, retry_after):
+    import asyncio
+
+    import httpx
+
+    from synthpack.models.endpoints import request_answers
+
+    async def send():
+        transport = replay(status, {"detail": "busy"}, headers)
+        async with httpx.AsyncClient(transport=transport) as client:
+            await request_answers(client, "http://a:1/v1", {"n": 1}, {}, 5.0)
+
+    with pytest.raises(RequestFailed, match=f"HTTP {status}: busy") as failed:
+        asyncio.run(send())
+    assert failed.value.retryable is retryable and failed.value.retry_after == retry_after
+
+
+def test_a_server_without_a_chat_template_fails_the_checks_in_one_line(monkeypatch):
+    import httpx
+
+    from synthpack.models.endpoints import check_endpoints
+
+    def server(request):
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"data": [{"id": "base"}]})
+        return httpx.Response(400, json=VLLM_NO_TEMPLATE)
+
+    real_client = httpx.Client
+    monkeypatch.setattr(
+        httpx, "Client", lambda **kw: real_client(transport=httpx.MockTransport(server), **kw)
+    )
+    with pytest.raises(SynthpackError) as error:
+        check_endpoints(Endpoints(("http://gpu1:8000",)))
+    message = str(error.value)
+    assert message.startswith("http://gpu1:8000/v1: a test chat completion failed: HTTP 400")
+    assert "has no chat template" in message and "\n" not in message

@@ -51,7 +51,8 @@ def list_stops(n_entries: int, sampling: Sampling) -> list[str] | None:
 
 
 def _answers(raw: list[dict], n_entries: int, sampling: Sampling, usage: dict) -> list[dict]:
-    """The server's choices in the layout of the hf backend's answers."""
+    """The server's choices in the layout of the hf backend's answers, with the server's own
+    finish reason (`list_done` when the list's end cut the answer here)."""
     tokens = usage.get("completion_tokens")
     out = []
     for choice in raw:
@@ -62,7 +63,7 @@ def _answers(raw: list[dict], n_entries: int, sampling: Sampling, usage: dict) -
                 "text": text if cut is None else text[:cut],
                 "stopped": None if reason is None else reason != "length" or cut is not None,
                 "new_tokens": tokens if len(raw) == 1 else None,  # usage is per request
-                "list_done": cut is not None,
+                "finish_reason": "list_done" if cut is not None else reason,
             }
         )
     return out
@@ -74,7 +75,7 @@ class _Sender:
     def __init__(self, batches, todo, raw, provenance, endpoints: Endpoints, model: str,
                  sampling: Sampling, update, budget: int):  # fmt: skip
         self.batches, self.raw, self.provenance = batches, raw, provenance
-        self.budget = budget  # the most tokens the prompts not yet answered can still write
+        self.budget = budget  # the bar's total: tokens written + the most the rest can write
         self.endpoints, self.model, self.sampling, self.update = endpoints, model, sampling, update
         self.headers = endpoints.headers()
         self.left = len(todo)
@@ -102,10 +103,16 @@ class _Sender:
                 for url in self.endpoints.urls
                 for _ in range(self.endpoints.concurrency)
             ]
+            finished = loop.create_task(self.finished.wait())
             try:
-                if self.left:
-                    await self.finished.wait()
+                if self.left:  # a worker that dies of an unexpected error ends the run with it
+                    done, _ = await asyncio.wait(
+                        [finished, *workers], return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in done - {finished}:
+                        task.result()
             finally:
+                finished.cancel()
                 for worker in workers:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
@@ -152,7 +159,8 @@ class _Sender:
         for k, (prompt, sample) in enumerate(self.batches[b]):
             if failure is None:
                 answer = answers[k]
-                extra = {"served": {**served, "finish_reason": _reason(answer), "usage": usage}}
+                reason = answer["finish_reason"]
+                extra = {"served": {**served, "finish_reason": reason, "usage": usage}}
             else:
                 answer = {"text": "", "stopped": None, "new_tokens": 0}
                 extra = {"served": served, "failure": failure}
@@ -167,21 +175,14 @@ class _Sender:
         for counts in (self.counts, self.per_endpoint[url]):
             counts[outcome] += 1
             counts["new_tokens"] += tokens
-        budget_unused = len(rows) * self.sampling.max_new_tokens - tokens
+        self.budget -= len(rows) * self.sampling.max_new_tokens - tokens  # unused budget leaves
         self.update(
             tokens,
-            total=self.budget - budget_unused,
+            total=self.budget,
             prompts=f"{self.counts['answered'] + self.counts['failed']}/{len(self.todo)}",
             failed=self.counts["failed"],
             **{f"e{i + 1}": c["answered"] for i, c in enumerate(self.per_endpoint.values())},
         )
-        self.budget -= budget_unused
-
-
-def _reason(answer: dict) -> str | None:
-    if answer.get("list_done"):
-        return "list_done"
-    return None if answer["stopped"] is None else ("stop" if answer["stopped"] else "length")
 
 
 def generate_from_endpoints(

@@ -126,10 +126,11 @@ def parse_answers(body, n: int) -> tuple[list[dict], dict]:
     if not isinstance(choices, list) or len(choices) != n:
         got = len(choices) if isinstance(choices, list) else "no"
         raise RequestFailed(f"bad reply: {got} choices for n={n}", retryable=True)
+    if not all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices):
+        raise RequestFailed("bad reply: a choice without a message", retryable=True)
     answers = []
-    for choice in sorted(choices, key=lambda c: c.get("index", 0)):
-        message = choice.get("message") or {}
-        text = message.get("content")
+    for choice in sorted(choices, key=lambda c: c.get("index") or 0):
+        text = choice["message"].get("content")
         if not isinstance(text, str):
             raise RequestFailed("bad reply: a choice without text content", retryable=True)
         answers.append({"text": text, "finish_reason": choice.get("finish_reason")})
