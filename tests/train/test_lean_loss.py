@@ -84,3 +84,40 @@ def test_llamafactory_training_with_the_lean_loss_follows_the_same_curve(tiny_mo
         "[synthpack] lean loss: LlamaForCausalLM" in (tmp_path / "lean" / "train.log").read_text()
     )
     assert "lean loss" not in (tmp_path / "plain" / "train.log").read_text()
+
+
+def test_lora_inputs_stay_bf16_under_autocast_with_the_same_results(monkeypatch):
+    """LLaMA-Factory's fp32 LoRA weights under bf16 autocast: without PEFT's cast of each input
+    to fp32 (which autocast undoes), outputs and gradients are bit for bit the same."""
+    from peft import LoraConfig, get_peft_model
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    from synthpack.train.lean_loss import skip_lora_casts_under_autocast
+
+    torch.manual_seed(0)
+    base = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.Linear(32, 8)).to(torch.bfloat16)
+    lora = LoraConfig(r=4, target_modules=["0", "1"], init_lora_weights=False)
+    model = get_peft_model(base, lora)
+    for name, parameter in model.named_parameters():
+        if "lora_" in name:
+            parameter.data = parameter.data.float()  # as LLaMA-Factory upcasts them
+    x = torch.randn(5, 32, dtype=torch.bfloat16)
+    seen = []
+    adapter_in = model.base_model.model[1].lora_A["default"]  # what the adapter's matmul gets
+    adapter_in.register_forward_pre_hook(lambda m, a: seen.append(a[0].dtype))
+
+    def run():
+        model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(x)
+        out.float().square().sum().backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        return out.detach(), grads
+
+    before, grads_before = run()
+    monkeypatch.setattr(BaseTunerLayer, "_cast_input_dtype", BaseTunerLayer._cast_input_dtype)
+    skip_lora_casts_under_autocast()
+    after, grads_after = run()
+    assert torch.equal(before, after) and grads_before.keys() == grads_after.keys()
+    assert all(torch.equal(grads_before[n], grads_after[n]) for n in grads_before)
+    assert seen == [torch.float32, torch.bfloat16]  # PEFT's copy, then none

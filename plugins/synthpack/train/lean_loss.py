@@ -12,7 +12,8 @@ No kept library does this on a CPU: cut-cross-entropy's kernels are Triton (GPU)
 path materialises the logits of all labelled positions at once; Liger's are Triton too.
 
 `python -m synthpack.train.lean_loss train CONFIG key=value ...` is `llamafactory-cli` with
-the loss installed: LLaMA-Factory's own CLI, in this process, after `install()`.
+the loss installed: LLaMA-Factory's own CLI, in this process, after `install()` (and
+`skip_lora_casts_under_autocast()`, which spares PEFT's redundant copies of each LoRA input).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 IGNORE_INDEX = -100  # transformers' and LLaMA-Factory's label for "no loss here"
-CHUNK_TOKENS = 256  # 256 x 262,144 fp32 logits = 268 MB, the largest tensor the loss makes
+CHUNK_TOKENS = 256  # 256 x 262,144 fp32 logits = 268 MB (and 134 MB in bf16): the buffers' size
 # Model types whose causal-LM head is `lm_head(norm(decoder(x)))`, with Gemma 2's optional
 # final soft-capping: what `lean_forward` reproduces. Others keep their own forward.
 LEAN_MODEL_TYPES = frozenset(
@@ -31,10 +32,25 @@ LEAN_MODEL_TYPES = frozenset(
 )
 
 
+_SCRATCH: dict[tuple, torch.Tensor] = {}  # (device, dtype, vocab) -> a chunk's logits buffer
+
+
+def _scratch(rows: int, cols: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """A (rows, cols) buffer kept from step to step. A fresh 100-300 MB tensor per chunk cost
+    more in page faults than its arithmetic: allocating the logits made the output layer's
+    matmul half as fast on the project's CPU (bench/RESULTS.md, "Lean training, round 2")."""
+    key = (str(device), dtype, cols)
+    buffer = _SCRATCH.get(key)
+    if buffer is None or buffer.shape[0] < rows:
+        buffer = _SCRATCH[key] = torch.empty(rows, cols, dtype=dtype, device=device)
+    return buffer[:rows]
+
+
 class _ChunkedLinearCrossEntropy(torch.autograd.Function):
     """Sum over rows of cross-entropy(softcap(hidden @ weight.T), targets), with the gradients
     computed chunk by chunk in the forward pass (the loss is the end of the graph, so its
-    gradient is known then) and kept until backward."""
+    gradient is known then) and kept until backward. Each chunk's logits live in two buffers
+    reused from chunk to chunk and step to step, worked on in place."""
 
     @staticmethod
     def forward(ctx, hidden, weight, targets, softcap, chunk):
@@ -44,24 +60,31 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
         grad_weight = (
             torch.zeros_like(weight, dtype=torch.float32) if ctx.needs_input_grad[1] else None
         )
+        vocab = weight.shape[0]
         for start in range(0, hidden.shape[0], chunk):
             h, y = hidden[start : start + chunk], targets[start : start + chunk]
-            logits = (h @ weight.T).float()
+            rows = torch.arange(len(y), device=y.device)
+            raw = _scratch(len(y), vocab, weight.dtype, weight.device)
+            torch.mm(h, weight.T, out=raw)
+            # (for fp32 weights the two buffers are one: the copy is then a no-op)
+            logits = _scratch(len(y), vocab, torch.float32, weight.device).copy_(raw)
             capped = None
             if softcap:
                 capped = torch.tanh(logits / softcap)
-                logits = capped * softcap
-            lse = torch.logsumexp(logits, dim=-1)
-            total += (lse - logits.gather(1, y[:, None]).squeeze(1)).sum()
+                logits.copy_(capped).mul_(softcap)
+            target = logits[rows, y]
+            top = logits.amax(dim=1, keepdim=True)
+            sums = logits.sub_(top).exp_().sum(dim=1, keepdim=True)  # logits now exp(x - max)
+            total += (top.squeeze(1) + sums.squeeze(1).log() - target).sum()  # logsumexp - x_y
             if grad_hidden is None and grad_weight is None:
                 continue
-            grad = logits.sub_(lse[:, None]).exp_()  # softmax, in place of the logits
-            grad[torch.arange(len(y), device=y.device), y] -= 1
+            grad = logits.div_(sums)  # the softmax
+            grad[rows, y] -= 1
             if capped is not None:
                 grad *= 1 - capped * capped
-            grad = grad.to(weight.dtype)
+            grad = raw.copy_(grad)
             if grad_hidden is not None:
-                grad_hidden[start : start + chunk] = grad @ weight
+                torch.mm(grad, weight, out=grad_hidden[start : start + chunk])
             if grad_weight is not None:
                 grad_weight += (grad.T @ h).float()
         ctx.save_for_backward(grad_hidden, grad_weight)
@@ -179,9 +202,33 @@ def install() -> None:
     PreTrainedModel.from_pretrained = classmethod(from_pretrained)
 
 
+def skip_lora_casts_under_autocast() -> None:
+    """Stop PEFT casting each LoRA layer's input to the adapter's fp32 under autocast.
+
+    LLaMA-Factory keeps trainable LoRA weights in fp32, so PEFT copies every bf16 input to
+    fp32 before the adapter's matmul, and autocast at once copies it back to bf16 for that
+    matmul: two copies of each layer's input, forward and backward, for the same product
+    (a fifth of a CPU step was such copies). Under autocast the input is left as it is; the
+    losses are bit for bit the same. Outside autocast PEFT casts as before."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    cast = BaseTunerLayer._cast_input_dtype
+    if getattr(cast, "_synthpack_lean", False):
+        return
+
+    def cast_unless_autocast(self, x, dtype):
+        if x is not None and torch.is_autocast_enabled(x.device.type):
+            return x
+        return cast(self, x, dtype)
+
+    cast_unless_autocast._synthpack_lean = True
+    BaseTunerLayer._cast_input_dtype = cast_unless_autocast
+
+
 def main() -> None:
     """`llamafactory-cli` with the lean loss installed (argv as llamafactory-cli takes it)."""
     install()
+    skip_lora_casts_under_autocast()
     from llamafactory.cli import main as llamafactory_main
 
     sys.argv = ["llamafactory-cli", *sys.argv[1:]]
