@@ -162,7 +162,7 @@ def test_a_server_that_stays_down_leaves_failed_rows_that_a_rerun_sends_again(
     server.start()
     result = generate(prompts, out, server.url)
     assert result.exit_code == 0, result.output
-    assert stats(out)["failed_rows_retried"] == len(failed)
+    assert stats(out)["earlier_failures_resent"] == len(failed)
     assert answers(out) == answers(reference)
     assert "no_answer" not in json.loads((out / "report.json").read_text())["rejected_by_reason"]
 

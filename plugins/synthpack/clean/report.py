@@ -161,7 +161,7 @@ def format_served(generation: dict) -> str:
         f"servers ({generation['served_model']}): {generation['prompts']} prompts, "
         f"{generation['prompts_reused']} answered before, {generation['answered']} answered now, "
         f"{generation['failed']} failed, {generation['retries']} request(s) retried, "
-        f"{generation['failed_rows_retried']} earlier failure(s) sent again"
+        f"{generation['earlier_failures_resent']} earlier failure(s) sent again"
     ]
     for url, counts in generation["per_endpoint"].items():
         lines.append(

@@ -224,7 +224,7 @@ def generate_from_endpoints(
         "prompts": len(batches),
         "prompts_reused": len(answered),
         "prompts_sent": len(todo),
-        "failed_rows_retried": failed_before,
+        "earlier_failures_resent": failed_before,
         **sender.counts,
         "per_endpoint": sender.per_endpoint,
         "seconds": seconds,
