@@ -57,6 +57,35 @@ def test_a_frozen_output_layer_gets_no_gradient_and_bf16_stays_close():
     assert lean.item() == pytest.approx(expected.item(), rel=1e-2)
 
 
+@pytest.mark.parametrize("softcap", [None, 30.0])
+def test_bf16_chunks_widened_a_few_rows_at_a_time_change_nothing(softcap, monkeypatch):
+    """bf16 logits, as in bf16 training, in chunks of 64 rows widened to fp32 32 rows at a time
+    (SOFTMAX_ROWS): the same bits as widening each chunk whole, and transformers' loss on the
+    same bf16 logits (its gradients differ by bf16 rounding only)."""
+    from synthpack.train import lean_loss
+
+    torch.manual_seed(2)
+    hidden = torch.randn(2, 90, 32, dtype=torch.bfloat16, requires_grad=True)
+    weight = torch.randn(300, 32, dtype=torch.bfloat16)
+    labels = torch.randint(0, 300, (2, 90))
+    labels[:, :10] = -100
+    assert (labels[..., 1:] != -100).sum() > 2 * 64 > 2 * lean_loss.SOFTMAX_ROWS
+
+    def lean():
+        loss = labelled_token_loss(hidden, weight, labels, softcap=softcap, chunk=64)
+        return loss, torch.autograd.grad(loss, (hidden,))[0]
+
+    loss, grad = lean()
+    monkeypatch.setattr(lean_loss, "SOFTMAX_ROWS", 10_000)
+    whole_loss, whole_grad = lean()
+    assert torch.equal(loss, whole_loss) and torch.equal(grad, whole_grad)
+    expected = _plain(hidden, weight, labels, None, softcap)
+    (want,) = torch.autograd.grad(expected, (hidden,))
+    # transformers soft-caps the bf16 logits in bf16; the lean loss does it in fp32
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-3 if softcap else 1e-5)
+    assert (grad.float() - want.float()).abs().max() <= 0.02 * want.float().abs().max()
+
+
 def _losses(model_dir, out_dir, lean: bool) -> list[float]:
     adapter = out_dir / "adapter"
     run_llamafactory_train(

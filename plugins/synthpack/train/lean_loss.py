@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 IGNORE_INDEX = -100  # transformers' and LLaMA-Factory's label for "no loss here"
-CHUNK_TOKENS = 256  # 256 x 262,144 fp32 logits = 268 MB (and 134 MB in bf16): the buffers' size
+CHUNK_TOKENS = 256  # rows per output-layer matmul: 256 x 262,144 bf16 logits = 134 MB
 # Model types whose causal-LM head is `lm_head(norm(decoder(x)))`, with Gemma 2's optional
 # final soft-capping: what `lean_forward` reproduces. Others keep their own forward.
 LEAN_MODEL_TYPES = frozenset(
@@ -32,25 +32,52 @@ LEAN_MODEL_TYPES = frozenset(
 )
 
 
-_SCRATCH: dict[tuple, torch.Tensor] = {}  # (device, dtype, vocab) -> a chunk's logits buffer
+SOFTMAX_ROWS = 32  # rows of a chunk turned into fp32 at a time: 32 x 262,144 x 4 = 34 MB
+_SCRATCH: dict[tuple, torch.Tensor] = {}  # (role, device, dtype, vocab) -> a kept buffer
 
 
-def _scratch(rows: int, cols: int, dtype: torch.dtype, device) -> torch.Tensor:
+def _scratch(role: str, rows: int, cols: int, dtype: torch.dtype, device) -> torch.Tensor:
     """A (rows, cols) buffer kept from step to step. A fresh 100-300 MB tensor per chunk cost
     more in page faults than its arithmetic: allocating the logits made the output layer's
     matmul half as fast on the project's CPU (bench/RESULTS.md, "Lean training, round 2")."""
-    key = (str(device), dtype, cols)
+    key = (role, str(device), dtype, cols)
     buffer = _SCRATCH.get(key)
     if buffer is None or buffer.shape[0] < rows:
         buffer = _SCRATCH[key] = torch.empty(rows, cols, dtype=dtype, device=device)
     return buffer[:rows]
 
 
+def _loss_and_gradient(logits: torch.Tensor, targets: torch.Tensor, softcap) -> torch.Tensor:
+    """The summed cross-entropy of some rows of logits; the rows are overwritten with the
+    loss's gradient with respect to them. The softmax runs in fp32, a few rows at a time, in a
+    kept buffer small enough to stay in cache (a bf16 chunk is widened 32 rows at a time)."""
+    x = logits
+    if logits.dtype != torch.float32:
+        x = _scratch("softmax", len(targets), logits.shape[1], torch.float32, logits.device)
+        x.copy_(logits)
+    rows = torch.arange(len(targets), device=targets.device)
+    capped = None
+    if softcap:
+        capped = torch.tanh(x / softcap)
+        x.copy_(capped).mul_(softcap)
+    target = x[rows, targets]
+    top = x.amax(dim=1, keepdim=True)
+    sums = x.sub_(top).exp_().sum(dim=1, keepdim=True)  # x is now exp(logits - max)
+    loss = (top.squeeze(1) + sums.squeeze(1).log() - target).sum()  # logsumexp - logit_y
+    x.div_(sums)  # the softmax
+    x[rows, targets] -= 1
+    if capped is not None:
+        x.mul_(1 - capped * capped)
+    if x is not logits:
+        logits.copy_(x)
+    return loss
+
+
 class _ChunkedLinearCrossEntropy(torch.autograd.Function):
     """Sum over rows of cross-entropy(softcap(hidden @ weight.T), targets), with the gradients
     computed chunk by chunk in the forward pass (the loss is the end of the graph, so its
-    gradient is known then) and kept until backward. Each chunk's logits live in two buffers
-    reused from chunk to chunk and step to step, worked on in place."""
+    gradient is known then) and kept until backward. Each chunk's logits are made in a kept
+    buffer, turned into their gradient in place, and multiplied back by the weight."""
 
     @staticmethod
     def forward(ctx, hidden, weight, targets, softcap, chunk):
@@ -60,29 +87,14 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
         grad_weight = (
             torch.zeros_like(weight, dtype=torch.float32) if ctx.needs_input_grad[1] else None
         )
-        vocab = weight.shape[0]
         for start in range(0, hidden.shape[0], chunk):
             h, y = hidden[start : start + chunk], targets[start : start + chunk]
-            rows = torch.arange(len(y), device=y.device)
-            raw = _scratch(len(y), vocab, weight.dtype, weight.device)
-            torch.mm(h, weight.T, out=raw)
-            # (for fp32 weights the two buffers are one: the copy is then a no-op)
-            logits = _scratch(len(y), vocab, torch.float32, weight.device).copy_(raw)
-            capped = None
-            if softcap:
-                capped = torch.tanh(logits / softcap)
-                logits.copy_(capped).mul_(softcap)
-            target = logits[rows, y]
-            top = logits.amax(dim=1, keepdim=True)
-            sums = logits.sub_(top).exp_().sum(dim=1, keepdim=True)  # logits now exp(x - max)
-            total += (top.squeeze(1) + sums.squeeze(1).log() - target).sum()  # logsumexp - x_y
-            if grad_hidden is None and grad_weight is None:
-                continue
-            grad = logits.div_(sums)  # the softmax
-            grad[rows, y] -= 1
-            if capped is not None:
-                grad *= 1 - capped * capped
-            grad = raw.copy_(grad)
+            logits = _scratch("logits", len(y), weight.shape[0], weight.dtype, weight.device)
+            torch.mm(h, weight.T, out=logits)
+            for row in range(0, len(y), SOFTMAX_ROWS):
+                part = slice(row, row + SOFTMAX_ROWS)
+                total += _loss_and_gradient(logits[part], y[part], softcap)
+            grad = logits  # now d loss / d logits
             if grad_hidden is not None:
                 torch.mm(grad, weight, out=grad_hidden[start : start + chunk])
             if grad_weight is not None:
