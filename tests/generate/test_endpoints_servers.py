@@ -108,6 +108,8 @@ def test_an_uninterrupted_run_records_every_answer_and_where_it_came_from(server
     assert report["generations"] == N_PROMPTS and report["generation"]["served_model"] == "tiny"
     assert report["entries_parsed"] == report["accepted"] + report["rejected"]
     assert (reference / "raw.jsonl").stat().st_mode & 0o077 == 0  # owner-only
+    card = (reference / "README.md").read_text()
+    assert f"(prompts each answered in the last run): `{server.url}` (60)." in card
 
 
 def test_a_killed_client_resumes_and_leaves_the_same_file(server, prompts, reference, tmp_path):

@@ -130,6 +130,18 @@ def _table(head: list[str], rows: list[list]) -> list[str]:
     ]
 
 
+def _served(generation: dict) -> list[str]:
+    """Which servers answered, for answers from `generate --endpoint`."""
+    per_endpoint = generation.get("per_endpoint")
+    if not per_endpoint:
+        return []
+    served = ", ".join(f"`{url}` ({c['answered']})" for url, c in per_endpoint.items())
+    failed = generation.get("failed") or 0
+    note = f"; {failed} prompt(s) got no answer" if failed else ""
+    heading = "Answers from OpenAI-compatible servers (prompts each answered in the last run)"
+    return [f"{heading}: {served}{note}.", ""]
+
+
 def render_card(facts: dict) -> str:
     """The card's text: YAML header, then what it is, how it was made and how to redo it."""
     report, prompts, gen = facts["report"], facts["prompts"], facts["generator"]
@@ -174,6 +186,7 @@ def render_card(facts: dict) -> str:
             if gen.get("predictions")
             else []
         ),
+        *_served(report.get("generation") or {}),
         "## Prompts",
         "",
         *_table(
