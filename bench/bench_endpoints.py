@@ -117,12 +117,12 @@ def kill_and_resume(model: Path, work: Path, n: int, kills: int) -> dict:
         for k in range(1, kills + 1):
             client = subprocess.Popen(cli(prompts, out, server.url), stdout=subprocess.DEVNULL)
             target = k * n // (kills + 1)
-            while not (out / "raw.jsonl").exists() or len(rows_text(out)) < target:
+            while rows_written(out) < target:
                 assert client.poll() is None, "the client finished before it was killed"
                 time.sleep(0.01)
             client.send_signal(signal.SIGKILL)
             client.wait()
-            killed_at.append(len(rows_text(out)))
+            killed_at.append(rows_written(out))
         subprocess.run(cli(prompts, out, server.url), check=True, stdout=subprocess.DEVNULL)
     reference = {(r["prompt_id"], r["sample"]): r["output"] for r in rows(work / "reference")}
     resumed = rows(out)
@@ -139,8 +139,9 @@ def kill_and_resume(model: Path, work: Path, n: int, kills: int) -> dict:
     }  # fmt: skip
 
 
-def rows_text(out: Path) -> list[str]:
-    return (out / "raw.jsonl").read_text().splitlines()
+def rows_written(out: Path) -> int:
+    raw = out / "raw.jsonl"
+    return len(raw.read_text().splitlines()) if raw.exists() else 0
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ in prompt order, so a resumed run leaves the same file as an uninterrupted one.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from dataclasses import asdict
@@ -22,7 +21,13 @@ from pathlib import Path
 
 from synthpack.common.files import atomic_write_jsonl
 from synthpack.common.progress import ProgressBar, silent
-from synthpack.generate.resumable import load_answered, raw_row, read_raw_rows
+from synthpack.generate.resumable import (
+    append_rows,
+    batch_seed,
+    load_answered,
+    raw_row,
+    read_raw_rows,
+)
 from synthpack.models.backends import Sampling, list_end
 from synthpack.models.endpoints import Endpoints, RequestFailed, chat_request, request_answers
 
@@ -78,7 +83,6 @@ class _Sender:
         self.budget = budget  # the bar's total: tokens written + the most the rest can write
         self.endpoints, self.model, self.sampling, self.update = endpoints, model, sampling, update
         self.headers = endpoints.headers()
-        self.left = len(todo)
         self.todo = todo
         self.rest_until = dict.fromkeys(endpoints.urls, 0.0)
         self.per_endpoint = {
@@ -105,7 +109,7 @@ class _Sender:
             ]
             finished = loop.create_task(self.finished.wait())
             try:
-                if self.left:  # a worker that dies of an unexpected error ends the run with it
+                if self.todo:  # a worker that dies of an unexpected error ends the run with it
                     done, _ = await asyncio.wait(
                         [finished, *workers], return_when=asyncio.FIRST_COMPLETED
                     )
@@ -128,7 +132,7 @@ class _Sender:
             prompt = items[0][0]
             body = chat_request(
                 self.model, prompt["prompt"], len(items), self.sampling,
-                self.sampling.seed * 100_003 + b, list_stops(prompt["n_entries"], self.sampling),
+                batch_seed(self.sampling, b), list_stops(prompt["n_entries"], self.sampling),
             )  # fmt: skip
             try:
                 raw, usage = await request_answers(
@@ -147,13 +151,11 @@ class _Sender:
             else:
                 answers = _answers(raw, prompt["n_entries"], self.sampling, usage)
                 self._write(b, url, attempt, answers=answers, usage=usage)
-            self.left -= 1
-            if not self.left:
+            if self.counts["answered"] + self.counts["failed"] == len(self.todo):
                 self.finished.set()
 
     def _write(self, b: int, url: str, attempt: int, answers=None, usage=None, failure=None):
-        """Append the rows of one prompt in one write (a kill leaves no half prompt that is
-        not also a torn last line, which a resume drops)."""
+        """Append the rows of one prompt (`append_rows`), fsynced at most every second."""
         served = {"endpoint": url, "attempts": attempt}
         rows = []
         for k, (prompt, sample) in enumerate(self.batches[b]):
@@ -165,10 +167,9 @@ class _Sender:
                 answer = {"text": "", "stopped": None, "new_tokens": 0}
                 extra = {"served": served, "failure": failure}
             rows.append({**raw_row(prompt, sample, b, answer, self.provenance), **extra})
-        self.raw.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        self.raw.flush()
-        if time.monotonic() - self.last_fsync >= FSYNC_EVERY_S:
-            os.fsync(self.raw.fileno())
+        sync = time.monotonic() - self.last_fsync >= FSYNC_EVERY_S
+        append_rows(self.raw, rows, sync)
+        if sync:
             self.last_fsync = time.monotonic()
         tokens = (usage or {}).get("completion_tokens") or 0
         outcome = "failed" if failure else "answered"

@@ -231,6 +231,21 @@ def generation_provenance(
     }
 
 
+def batch_seed(sampling: Sampling, batch: int) -> int:
+    """The seed of one batch (or one server request): fixed by its place, so a resumed run
+    draws what an uninterrupted one would."""
+    return sampling.seed * 100_003 + batch
+
+
+def append_rows(raw, rows: list[dict], sync: bool = True) -> None:
+    """Append rows to an open raw.jsonl in one write, flushed (and fsynced when `sync`): a kill
+    leaves at most a torn last line, which the resume drops."""
+    raw.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    raw.flush()
+    if sync:
+        os.fsync(raw.fileno())
+
+
 def batches_of(prompts: list[dict], samples: int, batch_size: int) -> list[list[tuple[dict, int]]]:
     """The (prompt, sample) pairs of each batch, in the order a run (or its resume) takes."""
     work = [(p, s) for p in prompts for s in range(samples)]
@@ -333,7 +348,7 @@ def generate_resumable(
 
             started = time.perf_counter()
             lengths = [p["n_entries"] for p, _ in items]
-            answers = answer(texts, sampling, sampling.seed * 100_003 + b, on_step, lengths)
+            answers = answer(texts, sampling, batch_seed(sampling, b), on_step, lengths)
             stats["seconds"] += time.perf_counter() - started
             written = sum(a["new_tokens"] for a in answers)
             stats["answers_list_done"] += sum(bool(a.get("list_done")) for a in answers)
@@ -343,8 +358,6 @@ def generate_resumable(
             rows = [
                 raw_row(p, s, b, a, provenance) for (p, s), a in zip(items, answers, strict=False)
             ]
-            raw.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-            raw.flush()
-            os.fsync(raw.fileno())
+            append_rows(raw, rows)
             update(written - shown, total=budget, prompts=f"{prompts_done}/{n_prompts}")
     return stats
