@@ -142,6 +142,33 @@ def _served(generation: dict) -> list[str]:
     return [f"{heading}: {served}{note}.", ""]
 
 
+def _conditions(by_polarity: dict) -> list[str]:
+    """Kept entries per target group and attribute value (conditioned prompts only)."""
+    counted = {p: s for p, s in by_polarity.items() if s.get("by_group")}
+    if not counted:
+        return []
+    polarities = list(counted)
+    groups = sorted({g for s in counted.values() for g in s["by_group"]})
+    total = sum(counted[p]["accepted"] for p in polarities)
+    rows = []
+    for group in [*groups, "total"]:
+        kept = [counted[p]["by_group"].get(group, 0) for p in polarities]
+        if group == "total":
+            kept = [counted[p]["accepted"] for p in polarities]
+        rows.append([group, *kept, round(100 * sum(kept) / total, 1) if total else 0.0])
+    lines = ["Kept entries per target group (each prompt asked for one group):", ""]
+    lines += [*_table(["group", *polarities, "% of kept"], rows), ""]
+    attributes = [
+        [p, axis, value, n]
+        for p in polarities
+        for axis, values in counted[p]["by_attribute"].items()
+        for value, n in values.items()
+    ]
+    if attributes:
+        lines += [*_table(["polarity", "attribute", "value", "kept"], attributes), ""]
+    return lines
+
+
 def render_card(facts: dict) -> str:
     """The card's text: YAML header, then what it is, how it was made and how to redo it."""
     report, prompts, gen = facts["report"], facts["prompts"], facts["generator"]
@@ -229,6 +256,7 @@ def render_card(facts: dict) -> str:
             ],
         ),  # fmt: skip
         "",
+        *_conditions(report["by_polarity"]),
     ]
     if report.get("label_check"):
         lines += ["## Label check", "", "```json", json.dumps(report["label_check"], indent=2)]

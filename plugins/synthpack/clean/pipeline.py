@@ -28,7 +28,8 @@ from synthpack.clean.semantic import Embed, minilm_embedder, semantic_matches
 from synthpack.common.labels import LABEL
 from synthpack.common.progress import ProgressBar, counted, silent
 
-PROVENANCE = ("prompt_id", "sample", "stem", "category", "version", "polarity")
+PROVENANCE = ("prompt_id", "sample", "stem", "category", "version", "polarity", "target_group",
+              "attributes")  # fmt: skip
 # A generation may hold this many times the entries its prompt asked for; the rest are
 # rejected as `excess` unread (a runaway answer of 76,000 entries for 10 asked).
 EXCESS_FACTOR = 3

@@ -87,6 +87,7 @@ def build_report(
             "distinct_1": _distinct(norms, 1),
             "distinct_2": _distinct(norms, 2),
             "self_similarity_jaccard": _self_similarity(norms),
+            **_conditions([r for r in accepted_rows if r["polarity"] == polarity]),
         }
     assert report["entries_parsed"] == report["accepted"] + report["rejected"]
     return report
@@ -174,3 +175,20 @@ def format_served(generation: dict) -> str:
             "`failure`): rerun the same command to send them again"
         )
     return "\n".join(lines)
+
+
+def _conditions(accepted: list[dict]) -> dict:
+    """Kept entries per target group and per attribute value, for conditioned prompts (none
+    for unconditioned ones); the counts of each add up to the kept entries."""
+    if not any(r.get("target_group") or r.get("attributes") for r in accepted):
+        return {}
+    groups = Counter(str(r.get("target_group")) for r in accepted)
+    attributes: dict[str, Counter] = {}
+    for row in accepted:
+        for axis, value in (row.get("attributes") or {}).items():
+            attributes.setdefault(axis, Counter())[value] += 1
+    return {
+        "by_group": dict(groups.most_common()),
+        "largest_group_pct": round(100 * max(groups.values()) / len(accepted), 2),
+        "by_attribute": {a: dict(sorted(c.items())) for a, c in sorted(attributes.items())},
+    }

@@ -37,6 +37,14 @@ EXAMPLE_LENGTH_OPTION = click.option(
     help="Few-shot examples from the shorter or longer half of the seeds (by word count).",
 )
 
+CONDITION_OPTION = click.option(
+    "--condition",
+    default="",
+    help="Condition each prompt on: group (a target group of the category, examples from its "
+    "seed files) and attributes from templates/synthesis/attributes.yaml, e.g. group,tone,form. "
+    "SFT records teach group only.",
+)
+
 
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
@@ -96,6 +104,7 @@ def _by_category(values: tuple[str, ...], default: str | None, option: str) -> d
 )
 @DATASET_DIR_OPTION
 @TEMPLATES_OPTION
+@CONDITION_OPTION
 def render(
     category,
     versions,
@@ -111,6 +120,7 @@ def render(
     out,
     dataset_dir,
     templates_dir,
+    condition,
 ) -> None:
     """Render generation prompts with few-shot examples sampled from seed data.
 
@@ -126,7 +136,7 @@ def render(
         category, tuple(version_list), tuple(_csv(polarities)), labelled=tuple(labelled),
         positive=tuple(positive), negative=tuple(negative), shots=shots, n_entries=n_entries,
         n_prompts=n_prompts, seed=seed, example_length=example_length, dataset_dir=dataset_dir,
-        templates_dir=templates_dir,
+        templates_dir=templates_dir, condition=tuple(_csv(condition)),
     )  # fmt: skip
     rows = run_step(run_render, settings, out)["sets"]
     click.echo(format_records(rows, ["stem", "prompts", "pool", "registered", "folder"]))
@@ -179,6 +189,7 @@ def sft() -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/sft"), show_default=True)
 @DATASET_DIR_OPTION
 @TEMPLATES_OPTION
+@CONDITION_OPTION
 def sft_build(
     category,
     mixture,
@@ -196,6 +207,7 @@ def sft_build(
     out,
     dataset_dir,
     templates_dir,
+    condition,
 ) -> None:
     """SFT data: a rendered prompt -> N numbered real seed texts of the same class."""
     from synthpack.common.step import run_step
@@ -217,6 +229,7 @@ def sft_build(
         extra_positive=_by_category(extra_positives, category, "--extra-positives"),
         dataset_dir=dataset_dir,
         templates_dir=templates_dir,
+        condition=tuple(_csv(condition)),
     )
     manifest = run_step(run_sft, settings, out)
     rows = [{"part": k, **v} for k, v in manifest["per_category"].items()]

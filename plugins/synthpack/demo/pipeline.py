@@ -103,7 +103,7 @@ def synthesis_steps(
     sft = SftSettings(
         category=CATEGORY, versions=(r.version,), per_class=r.sft_per_class, shots=r.shots,
         n_entries=r.n_entries, val_ratio=0.0, seed=r.seed, positive={CATEGORY: positive},
-        negative={CATEGORY: negative}, dataset_dir=root,
+        negative={CATEGORY: negative}, dataset_dir=root, condition=r.condition_axes,
     )  # fmt: skip
     steps = [
         ("prepare", run_prepare, PrepareSettings(
@@ -113,7 +113,8 @@ def synthesis_steps(
         ("render", run_render, RenderSettings(
             CATEGORY, (r.version,), ("pos", "neg"), positive=tuple(positive),
             negative=tuple(negative), shots=r.shots, n_entries=r.n_entries,
-            n_prompts=r.prompts_per_polarity, seed=r.seed, dataset_dir=root), folder["prompts"]),
+            n_prompts=r.prompts_per_polarity, seed=r.seed, dataset_dir=root,
+            condition=r.condition_axes), folder["prompts"]),
         ("sft", run_sft, sft, folder["sft"]),
         ("train", run_train, TrainSettings(
             pack_dir("llamafactory_configs") / TRAIN_CONFIG, model,

@@ -19,6 +19,7 @@ from synthpack.common.pack_yaml import find_yaml, header_line, names_in, read_ma
 from synthpack.common.paths import pack_dir
 from synthpack.common.problems import Problems, shown, unknown_name
 from synthpack.models.embedded import MODELS
+from synthpack.prompts.conditions import GROUP, load_attributes
 from synthpack.train.lf_config import parse_override
 
 DEFAULT_RECIPE = "default"
@@ -67,6 +68,13 @@ class Recipe(Overridable):
     generator: str = "smollm2"  # the embedded model that is tuned and generates
     pipeline: str = "synthesis"
     stop_at_list_end: bool = False  # stop each answer once entry n_entries + 1 starts
+    # What each prompt is conditioned on: "" (nothing), or axes such as "group,tone,form"
+    # (prompts/conditions.py); SFT records teach the group
+    condition: str = ""
+
+    @property
+    def condition_axes(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.condition.split(",") if a.strip())
 
     def __post_init__(self):
         if self.seeds not in SEED_SOURCES:
@@ -75,6 +83,10 @@ class Recipe(Overridable):
             raise unknown_name("generator", self.generator, list(MODELS))
         if self.pipeline not in PIPELINES:
             raise unknown_name("pipeline", self.pipeline, PIPELINES)
+        axes = [GROUP, *load_attributes()]
+        for axis in self.condition_axes:
+            if axis not in axes:
+                raise unknown_name("condition", axis, axes)
 
     @property
     def synthetic_dataset(self) -> str:

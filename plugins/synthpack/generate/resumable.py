@@ -27,7 +27,8 @@ from synthpack.models.precision import Precision
 from synthpack.prompts.render import MAX_N_ENTRIES
 
 # Fields of a prompts.jsonl record that every raw row carries (the cleaning step needs them).
-KEPT_FIELDS = ("stem", "category", "version", "polarity", "n_entries", "examples", "prompt")
+KEPT_FIELDS = ("stem", "category", "version", "polarity", "n_entries", "examples", "prompt",
+               "target_group", "attributes")  # fmt: skip
 
 
 def raw_row(prompt: dict, sample: int, batch: int, answer: dict, provenance: dict) -> dict:

@@ -6,6 +6,7 @@ editing code; every problem of a category file is reported at once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,9 @@ CATEGORY_FIELDS = {
     "definition": "what belongs to the category (V2, V3 positives)",
     "negative_description": "what the negatives are (negative prompts)",
     "seeds": "default seed files {positive: [...], negative: [...]} relative to dataset_info/",
+    "groups": "target groups {name: how prompts name them} that prompts can be conditioned on",
 }
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a group's name, as seed file names spell it
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Category:
     definition: str
     negative_description: str
     seeds: dict[str, list[str]] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # name -> how prompts name the group
     path: Path | None = None
 
     def seed_paths(self, polarity: str, dataset_dir: Path | None = None) -> list[Path]:
@@ -93,6 +97,15 @@ def load_category(name: str, templates_dir: Path | None = None) -> Category:
     for key, value in seeds.items():
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             add(f"seeds.{key}", "expected a list of file paths")
+    groups = data.get("groups") or {}
+    if not isinstance(groups, dict):
+        add("groups", "expected a mapping {name: how prompts name the group}")
+        groups = {}
+    for key, value in groups.items():
+        if not isinstance(key, str) or not GROUP_NAME.match(key):
+            add(f"groups.{key}", "a group name is lower case letters, digits and _")
+        if not isinstance(value, str) or not value.strip():
+            add(f"groups.{key}", "missing or empty (how prompts name the group)")
     problems.raise_if_any()
     return Category(
         name=name,
@@ -100,6 +113,7 @@ def load_category(name: str, templates_dir: Path | None = None) -> Category:
         definition=data["definition"].strip(),
         negative_description=data["negative_description"].strip(),
         seeds={k: list(v) for k, v in seeds.items()},
+        groups={k: v.strip() for k, v in groups.items()},
         path=path,
     )
 

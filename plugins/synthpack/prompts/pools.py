@@ -11,6 +11,7 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.labels import POLARITIES
 from synthpack.formats.texts import dedupe, read_seeds
 from synthpack.prompts.categories import Category
+from synthpack.prompts.conditions import group_of
 
 EXAMPLE_LENGTHS = ("short", "long", "any")
 
@@ -24,6 +25,12 @@ class SeedPools:
     rejects: list[dict] = field(default_factory=list)
     read: int = 0
     sources: list[str] = field(default_factory=list)
+    # polarity -> target group -> its texts (seed files named by the category's groups)
+    groups: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def group_pool(self, polarity: str, group: str | None) -> list[str]:
+        """The texts a prompt conditioned on `group` draws from (all of them for None)."""
+        return self.texts[polarity] if group is None else self.groups[polarity][group]
 
 
 def load_pools(
@@ -47,7 +54,12 @@ def load_pools(
     kept, rejects = dedupe(rows)
     texts = {polarity: [r.text for r in kept if r.label == polarity] for polarity in POLARITIES}
     sources = sorted({r.source for r in rows})
-    return SeedPools(category.name, texts, rejects, read=len(rows), sources=sources)
+    groups: dict[str, dict[str, list[str]]] = {polarity: {} for polarity in POLARITIES}
+    for row in kept:
+        group = group_of(row.source, category.groups)
+        if group is not None:
+            groups[row.label].setdefault(group, []).append(row.text)
+    return SeedPools(category.name, texts, rejects, len(rows), sources, groups)
 
 
 def require_pool(pools: SeedPools, polarity: str, category: Category) -> list[str]:
@@ -60,6 +72,22 @@ def require_pool(pools: SeedPools, polarity: str, category: Category) -> list[st
             f"'seeds.{key}' lists none; pass {flag} FILE (or --seeds FILE with a label column)"
         )
     return texts
+
+
+def require_groups(
+    pools: SeedPools, polarity: str, condition, category: Category
+) -> dict[str, list[str]] | None:
+    """The per-group texts of one class when prompts are conditioned on `group`, else None;
+    an error when no seed file is named by one of the category's groups."""
+    if "group" not in condition:
+        return None
+    found = pools.groups.get(polarity) or {}
+    if not found:
+        raise SynthpackError(
+            f"condition 'group': no {polarity} seed file of {', '.join(pools.sources)} is named "
+            f"by a group of {category.path} (e.g. hate_{next(iter(category.groups))}.txt)"
+        )
+    return found
 
 
 def length_filter(texts: list[str], length: str) -> list[str]:

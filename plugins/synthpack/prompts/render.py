@@ -31,7 +31,8 @@ from synthpack.formats.dataset_info import (
     register_dataset,
 )
 from synthpack.prompts.categories import Category, load_category
-from synthpack.prompts.pools import length_filter, load_pools, require_pool
+from synthpack.prompts.conditions import check_axes, plan_conditions
+from synthpack.prompts.pools import length_filter, load_pools, require_groups, require_pool
 from synthpack.prompts.templates import check_polarity, check_version, render_synthesis, stem
 
 DEFAULT_SHOTS = 5
@@ -61,27 +62,45 @@ def render_prompts(
     seed: int = 0,
     example_length: str = "short",
     templates_dir: Path | None = None,
+    condition: tuple[str, ...] = (),
+    group_pools: dict[str, list[str]] | None = None,
 ) -> list[dict]:
-    """Render `n_prompts` prompts, each with `shots` distinct examples sampled from `pool`."""
+    """Render `n_prompts` prompts, each with `shots` distinct examples sampled from `pool`.
+
+    `condition` names the axes each prompt is conditioned on (`prompts.conditions`); with
+    `group`, a prompt's examples come from its group's texts in `group_pools`."""
     prompt_stem = stem(category.name, polarity, version)
-    candidates = length_filter(pool, example_length)
     if shots < 0 or not 1 <= n_entries <= MAX_N_ENTRIES or n_prompts < 1:
         raise SynthpackError(
             f"--shots must be 0 or more, --n-entries from 1 to {MAX_N_ENTRIES} and --n-prompts "
             f"1 or more; got {shots}, {n_entries} and {n_prompts}"
         )
-    if len(candidates) < shots:
-        raise SynthpackError(
-            f"{prompt_stem}: {shots} examples per prompt asked for, but only {len(candidates)} "
-            f"{example_length} seed texts (of {len(pool)}) are available; lower --shots or use "
-            "--example-length any"
-        )
     # One generator per stem: adding another stem to the call does not change this one's prompts.
     rng = random.Random(f"{seed}:{prompt_stem}")
+    pools = {None: pool, **(group_pools or {})}
+    plan = plan_conditions(
+        n_prompts, polarity, condition, category, rng, templates_dir, sorted(group_pools or {})
+    )
+    candidates = {
+        key: length_filter(texts, example_length)
+        for key, texts in pools.items()
+        if key is None or any(c and c.group == key for c in plan)
+    }
+    for key, texts in candidates.items():
+        if len(texts) < shots:
+            of = f"group {key!r}: " if key else ""
+            raise SynthpackError(
+                f"{prompt_stem}: {of}{shots} examples per prompt asked for, but only "
+                f"{len(texts)} {example_length} seed texts (of {len(pools[key])}) are available; "
+                "lower --shots or use --example-length any"
+            )
     records = []
-    for index in range(n_prompts):
-        examples = rng.sample(candidates, shots)
-        prompt = render_synthesis(category, version, polarity, examples, n_entries, templates_dir)
+    for index, cond in enumerate(plan):
+        examples = rng.sample(candidates[cond.group if cond else None], shots)
+        target = cond.target(category, templates_dir) if cond else None
+        prompt = render_synthesis(
+            category, version, polarity, examples, n_entries, templates_dir, target
+        )
         records.append(
             {
                 "id": prompt_id(prompt_stem, seed, index, prompt),
@@ -93,6 +112,7 @@ def render_prompts(
                 "example_length": example_length,
                 "examples": examples,
                 "prompt": prompt,
+                **(cond.fields() if cond else {}),
             }
         )
     return records
@@ -170,6 +190,7 @@ class RenderSettings(StepSettings):
     example_length: str = "short"
     dataset_dir: Path | None = None  # None: the output folder
     templates_dir: Path | None = None
+    condition: tuple[str, ...] = ()  # group and attribute axes (prompts/conditions.py)
 
     def reads(self) -> dict[str, Path | None]:
         files = [*self.labelled, *self.positive, *self.negative]
@@ -220,6 +241,7 @@ def run_render(settings: RenderSettings, out_dir: Path, context: Context = Conte
     # Each set once: `v1,V1` or `pos,positive` name one stem, which cannot be written twice.
     versions = list(dict.fromkeys(check_version(v, templates_dir) for v in versions))
     polarities = list(dict.fromkeys(check_polarity(p) for p in polarities))
+    condition = check_axes(s.condition, category, templates_dir)
     pools = load_pools(category, labelled, positive, negative)
     sets, sizes = [], []
     for polarity in polarities:
@@ -237,6 +259,8 @@ def run_render(settings: RenderSettings, out_dir: Path, context: Context = Conte
                 seed=seed,
                 example_length=example_length,
                 templates_dir=templates_dir,
+                condition=condition,
+                group_pools=require_groups(pools, polarity, condition, category),
             )
             manifest = {
                 "category": category.name,
@@ -250,6 +274,7 @@ def run_render(settings: RenderSettings, out_dir: Path, context: Context = Conte
                 "seed_files": pools.sources,
                 "seed_texts_kept": len(pool),
                 "seed_rows_rejected": len(class_rejects),
+                "condition": list(condition),
             }
             sets.append((stem(category.name, polarity, version), records, manifest, class_rejects))
             sizes.append({"prompts": len(records), "pool": len(pool)})

@@ -89,8 +89,10 @@ def render_synthesis(
     examples: list[str],
     n_entries: int,
     templates_dir: Path | None = None,
+    target: dict | None = None,
 ) -> str:
-    """The generation prompt of SPEC Pipeline A step 2: role, requirements, few-shot examples."""
+    """The generation prompt of SPEC Pipeline A step 2: role, requirements, few-shot examples;
+    `target` (a `Condition.target`) adds a conditioned prompt's group and attribute lines."""
     check_version(version, templates_dir)
     polarity = check_polarity(polarity)
     if n_entries < 1:
@@ -102,6 +104,7 @@ def render_synthesis(
         polarity=polarity,
         examples=list(examples),
         n_entries=n_entries,
+        target=target,
     )
 
 

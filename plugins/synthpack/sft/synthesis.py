@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from synthpack.common.step import Context, StepSettings
 from synthpack.common.text import text_key
 from synthpack.formats.dataset_info import read_dataset_info, write_alpaca_dataset
 from synthpack.prompts.categories import Category, list_categories, load_category, load_mixtures
+from synthpack.prompts.conditions import check_axes, plan_conditions
 from synthpack.prompts.pools import SeedPools, length_filter, load_pools, require_pool
 from synthpack.prompts.render import DEFAULT_N_ENTRIES, DEFAULT_SHOTS, prompt_id
 from synthpack.prompts.templates import check_version, numbered, render_synthesis
@@ -87,29 +89,53 @@ def build_records(
     rng: random.Random,
     seed: int,
     templates_dir: Path | None = None,
+    groups: dict[str, list[str]] | None = None,
 ) -> list[dict]:
-    """`count` SFT records of one category and class; versions are used in turn."""
-    candidates = length_filter(pool, example_length)
-    where = f"{category.name} {polarity} ({split})"
-    if len(candidates) < shots:
-        raise SynthpackError(
-            f"{where}: {shots} examples per prompt asked for, but only {len(candidates)} "
-            f"{example_length} seed texts are in this pool; lower --shots or add seeds"
-        )
-    if len(pool) < shots + n_entries:
-        raise SynthpackError(
-            f"{where}: a record needs {shots} examples + {n_entries} answer entries = "
-            f"{shots + n_entries} distinct texts, but this pool has {len(pool)}; lower --n-entries "
-            "or --shots, lower --val-ratio, or add seeds"
-        )
+    """`count` SFT records of one category and class; versions are used in turn.
+
+    With `groups` (group -> its texts, from `SeedPools.groups`) each record is conditioned on
+    one group, spread evenly, and its examples and answer come from that group's texts in
+    `pool`: the model learns to write about the group a prompt names. Attributes (tone, form)
+    are asked for at generation only: the seeds do not vary in them."""
     keys = {t: text_key(t) for t in pool}
+    members = {g: {text_key(t) for t in texts} for g, texts in (groups or {}).items()}
+    pools = {None: pool} | {g: [t for t in pool if keys[t] in m] for g, m in members.items()}
+    plan = plan_conditions(
+        count, polarity, ("group",) if groups else (), category, rng, templates_dir,
+        [g for g, texts in pools.items() if g and len(texts) >= shots + n_entries],
+    )  # fmt: skip
+    if groups and not any(c and c.group for c in plan):
+        raise SynthpackError(
+            f"{category.name} {polarity} ({split}): condition 'group' needs a group with "
+            f"{shots + n_entries} texts ({shots} examples + {n_entries} entries); none has"
+        )
+    candidates = {}
+    for key in dict.fromkeys(c.group if c else None for c in plan):
+        where = f"{category.name} {polarity} ({split})" + (f", group {key!r}" if key else "")
+        candidates[key] = length_filter(pools[key], example_length)
+        if len(candidates[key]) < shots:
+            raise SynthpackError(
+                f"{where}: {shots} examples per prompt asked for, but only "
+                f"{len(candidates[key])} {example_length} seed texts are in this pool; lower "
+                "--shots or add seeds"
+            )
+        if len(pools[key]) < shots + n_entries:
+            raise SynthpackError(
+                f"{where}: a record needs {shots} examples + {n_entries} answer entries = "
+                f"{shots + n_entries} distinct texts, but this pool has {len(pools[key])}; lower "
+                "--n-entries or --shots, lower --val-ratio, or add seeds"
+            )
     records = []
-    for index in range(count):
+    for index, cond in enumerate(plan):
         version = versions[index % len(versions)]
-        examples = rng.sample(candidates, shots)
+        group_pool = pools[cond.group if cond else None]
+        examples = rng.sample(candidates[cond.group if cond else None], shots)
         taken = {keys[t] for t in examples}
-        entries = rng.sample([t for t in pool if keys[t] not in taken], n_entries)
-        prompt = render_synthesis(category, version, polarity, examples, n_entries, templates_dir)
+        entries = rng.sample([t for t in group_pool if keys[t] not in taken], n_entries)
+        target = cond.target(category, templates_dir) if cond else None
+        prompt = render_synthesis(
+            category, version, polarity, examples, n_entries, templates_dir, target
+        )
         record_stem = f"{category.name}_{polarity}_{version}"
         records.append(
             {
@@ -122,9 +148,15 @@ def build_records(
                 "entries": entries,
                 "instruction": prompt,
                 "output": numbered(entries),
+                **(cond.fields() if cond else {}),
             }
         )
     return records
+
+
+def count_by(records: list[dict], key: str) -> dict[str, int]:
+    """How many records carry each value of `key`, most first."""
+    return dict(Counter(str(r.get(key)) for r in records).most_common())
 
 
 def check_records(train: list[dict], val: list[dict]) -> dict:
@@ -183,6 +215,7 @@ class SftSettings(StepSettings):
     extra_positive: dict[str, list] | None = None
     dataset_dir: Path | None = None  # None: the output folder
     templates_dir: Path | None = None
+    condition: tuple[str, ...] = ()  # render's axes; SFT records teach `group` only
 
     def writes(self, folder: Path) -> dict[str, Path]:
         return {"dataset_info": Path(self.dataset_dir or folder) / "dataset_info.json"}
@@ -216,6 +249,7 @@ def build_sft(
     extra_positive: dict[str, list] | None = None,
     dataset_dir: Path | None = None,
     templates_dir: Path | None = None,
+    condition: tuple[str, ...] = (),
 ) -> dict:
     """Build, check, write and register one SFT set; returns its manifest.
 
@@ -231,6 +265,8 @@ def build_sft(
     check_options(name, categories, spec, extra_positive, per_class, val_ratio)
     rng = random.Random(f"{seed}:{name}")
     loaded = {c: load_category(c, templates_dir) for c in categories}
+    condition = tuple(a for c in loaded.values() for a in check_axes(condition, c, templates_dir))
+    by_group = "group" in condition
     files = {"seeds": seeds, "positive": positive, "negative": negative}
     pools = {
         c: load_pools(
@@ -249,7 +285,10 @@ def build_sft(
         seed=seed,
         templates_dir=templates_dir,
     )
-    train, val, counts = build_splits(loaded, sides, per_class, val_ratio, versions, **common)
+    groups = {c: pools[c].groups if by_group else {} for c in categories}
+    train, val, counts = build_splits(
+        loaded, sides, per_class, val_ratio, versions, groups=groups, **common
+    )
     checks = check_records(train, val)
     if any(checks.values()):  # the construction rules these out; a failure here is a bug
         raise SynthpackError(f"SFT checks failed: {checks}")
@@ -264,6 +303,8 @@ def build_sft(
         "val_ratio": val_ratio,
         "seed": seed,
         "records": {"train": len(train), "val": len(val)},
+        "condition": ["group"] if by_group else [],
+        "records_per_group": count_by(train + val, "target_group") if by_group else {},
         "per_category": counts,
         "seed_files": {c: pools[c].sources for c in categories},
         "seed_rows": {
@@ -323,6 +364,7 @@ def build_splits(
     versions: list[str],
     *,
     rng: random.Random,
+    groups: dict[str, dict[str, dict[str, list[str]]]] | None = None,
     **record_settings,
 ) -> tuple[list[dict], list[dict], dict]:
     """Train and validation records of every category and class, shuffled, with their counts."""
@@ -334,8 +376,9 @@ def build_splits(
         for polarity in POLARITIES:
             pool = sides[(name, polarity)]
             build = functools.partial(
-                build_records, categories[name], polarity, rng=rng, **record_settings
-            )
+                build_records, categories[name], polarity, rng=rng,
+                groups=((groups or {}).get(name) or {}).get(polarity), **record_settings,
+            )  # fmt: skip
             train += build(pool["train"], share, versions, split="train")
             if val_share:
                 val += build(pool["val"], val_share, versions, split="val")

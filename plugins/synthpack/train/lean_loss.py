@@ -23,6 +23,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from synthpack.train.lean_norm import install_lean_norms
+
 IGNORE_INDEX = -100  # transformers' and LLaMA-Factory's label for "no loss here"
 CHUNK_TOKENS = 256  # rows per output-layer matmul: 256 x 262,144 bf16 logits = 134 MB
 # Model types whose causal-LM head is `lm_head(norm(decoder(x)))`, with Gemma 2's optional
@@ -241,6 +243,7 @@ def main() -> None:
     """`llamafactory-cli` with the lean loss installed (argv as llamafactory-cli takes it)."""
     install()
     skip_lora_casts_under_autocast()
+    install_lean_norms()
     from llamafactory.cli import main as llamafactory_main
 
     sys.argv = ["llamafactory-cli", *sys.argv[1:]]
