@@ -100,7 +100,9 @@ def step_flops(model_dir: Path, records: list[dict], batch: int, cutoff: int) ->
             "plain_tflop": round(plain / 1e12, 3), "lean_tflop": round(lean / 1e12, 3)}  # fmt: skip
 
 
-def train_variant(run_dir: Path, variant: str, steps: int, folder: Path) -> dict:
+def train_variant(
+    run_dir: Path, variant: str, steps: int, folder: Path, precision: str | None = None
+) -> dict:
     """The demo's own train step with one variant's changes, through `run_step`."""
     from synthpack.common.step import run_step
     from synthpack.demo.pipeline import synthesis_steps
@@ -111,7 +113,9 @@ def train_variant(run_dir: Path, variant: str, steps: int, folder: Path) -> dict
 
     _, _, lean, extra, env = next(v for v in VARIANTS if v[0] == variant)
     os.environ.update(env)  # the training process inherits it
-    plan = synthesis_steps(load_recipe("default"), find_data(None), run_dir, as_precision(None))
+    plan = synthesis_steps(
+        load_recipe("default"), find_data(None), run_dir, as_precision(precision)
+    )
     settings = next(s for s in plan if s.name == "train").runs[0].settings
     settings = dataclasses.replace(
         settings, lean_loss=lean, overrides={**settings.overrides, "max_steps": steps, **extra}
@@ -144,6 +148,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=36)
     parser.add_argument("--variants", default=",".join(v[0] for v in VARIANTS))
     parser.add_argument("--work", type=Path, help="a work folder of an earlier run to resume")
+    parser.add_argument(
+        "--precision", help="bf16 or fp32 (default: auto, bf16 where the CPU has it natively)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-train-step-"))
@@ -154,6 +161,7 @@ def main() -> None:
                        check=True, capture_output=True)  # fmt: skip
     from synthpack.common.step import read_record
     from synthpack.models.embedded import model_dir_for
+    from synthpack.models.precision import as_precision
 
     stem = read_record(run_dir / "sft", "sft")["report"]["stem"]
     records = json.loads((run_dir / "sft" / stem / "train.json").read_text())
@@ -167,7 +175,7 @@ def main() -> None:
           f"{floor['plain_s']} s / {floor['lean_s']} s", file=sys.stderr, flush=True)  # fmt: skip
     runs = []
     for name in args.variants.split(","):
-        row = train_variant(run_dir, name, args.steps, work / name)
+        row = train_variant(run_dir, name, args.steps, work / name, args.precision)
         row["change"] = next(v[1] for v in VARIANTS if v[0] == name)
         row["x_floor"] = round(row["seconds_per_step"] / floor["lean_s"], 2)
         runs.append(row)
@@ -185,7 +193,8 @@ def main() -> None:
         "date": date.today().isoformat(),
         "cpu": cpu_name(),
         "threads": torch.get_num_threads(),
-        "recipe": "default (Gemma 3 270M, batch 4, cutoff 512, bf16)",
+        "recipe": "default (Gemma 3 270M, batch 4, cutoff 512)",
+        "precision": as_precision(args.precision).name,
         "matmul": rates,
         "step": flops,
         "floor_seconds": floor,

@@ -265,8 +265,9 @@ def build_sft(
     check_options(name, categories, spec, extra_positive, per_class, val_ratio)
     rng = random.Random(f"{seed}:{name}")
     loaded = {c: load_category(c, templates_dir) for c in categories}
-    condition = tuple(a for c in loaded.values() for a in check_axes(condition, c, templates_dir))
-    by_group = "group" in condition
+    # Every category must have what the axes need (a mixture conditions each on its groups).
+    axes = {a for c in loaded.values() for a in check_axes(condition, c, templates_dir)}
+    by_group = "group" in axes
     files = {"seeds": seeds, "positive": positive, "negative": negative}
     pools = {
         c: load_pools(
