@@ -170,3 +170,18 @@ def test_the_cleaned_set_and_its_card_count_entries_per_group_and_attribute(tmp_
     _, text = check_card(out)
     assert "Kept entries per target group" in text
     assert "| total | 42 | 42 | 100.0 |" in text or "| total | 42 | 42 | 100 |" in text
+
+
+def test_the_recipe_key_reaches_render_and_sft_and_a_bad_axis_fails_at_load(tmp_path):
+    from synthpack.demo.pipeline import synthesis_steps
+    from synthpack.demo.recipes import load_recipe
+    from synthpack.models.precision import Precision
+    from synthpack.prepare.real_data import shipped_data
+
+    recipe = load_recipe("quick", ["condition=group, form"])
+    plan = synthesis_steps(recipe, shipped_data(), tmp_path, Precision("fp32", "t"))
+    settings = {step.name: step.runs[0].settings for step in plan if step.runs}
+    assert settings["render"].condition == settings["sft"].condition == ("group", "form")
+    assert load_recipe("quick").condition_axes == ()
+    with pytest.raises(SynthpackError, match="Unknown condition 'mood'"):
+        load_recipe("quick", ["condition=group,mood"])
