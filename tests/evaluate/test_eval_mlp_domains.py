@@ -86,10 +86,8 @@ def test_extra_eval_names_are_checked_together(tmp_path):
 
 
 def _write(path, texts, labels):
-    path.write_text(
-        "".join(json.dumps({"text": t, "label": int(y)}) + "\n" for t, y in zip(texts, labels)),
-        encoding="utf-8",
-    )
+    rows = [{"text": t, "label": int(y)} for t, y in zip(texts, labels, strict=True)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
 
 @pytest.mark.integration
