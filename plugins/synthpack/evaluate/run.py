@@ -156,7 +156,7 @@ def run_mlp_eval(settings: MlpEvalSettings, out: Path, context: Context = Contex
     store = EmbeddingStore() if features == "minilm" else None
     options = {"store": store} if store else None
     scores = {name: {} for name in evaluation}
-    thresholds, models = {}, {}
+    thresholds, fitted = {}, {}  # per run: its threshold; its training facts (clf.info)
     for number, (name, extra, with_real) in enumerate(plan, 1):
         n_train = len(extra) + (len(real) if with_real else 0)
         echo(f"[{number}/{len(plan)}] {name}: fitting on {n_train} texts ({features})")
@@ -167,7 +167,7 @@ def run_mlp_eval(settings: MlpEvalSettings, out: Path, context: Context = Contex
             progress=lambda msg, n=name: echo(f"  {n}: {msg}"), feature_options=options,
         )  # fmt: skip
         clf.save(out / "models" / name)
-        models[name], thresholds[name] = clf, clf.threshold
+        fitted[name], thresholds[name] = clf.info, clf.threshold
         for domain, data in evaluation.items():
             scores[domain][name] = clf.score(data.texts)
         for domain, data in evaluation.items():
@@ -175,7 +175,7 @@ def run_mlp_eval(settings: MlpEvalSettings, out: Path, context: Context = Contex
             echo(f"  {name} on {domain}: F1 {got['f1']:.3f}, AUROC {got['auroc']:.3f}")
         echo(f"  {name}: fitted in {clf.info['fit_s']:.1f} s")
     sections = {
-        domain: score_domain(np.asarray(data.labels), scores[domain], thresholds, models, n_boot,
+        domain: score_domain(np.asarray(data.labels), scores[domain], thresholds, fitted, n_boot,
                              majority=int(np.mean(real.labels) >= 0.5))
         for domain, data in evaluation.items()
     }  # fmt: skip
@@ -193,7 +193,7 @@ def run_mlp_eval(settings: MlpEvalSettings, out: Path, context: Context = Contex
         "significance_level": SIGNIFICANCE,
         "data": data_info,
         "eval_name": s.eval_name,
-        **sections[s.eval_name],
+        **{k: sections[s.eval_name][k] for k in ("majority_baseline", "runs", "verdict")},
         "extra_eval": {name: sections[name] for name, _ in s.extra_eval},
         "skipped_runs": skipped,
         **speed,
@@ -214,11 +214,12 @@ def run_mlp_eval(settings: MlpEvalSettings, out: Path, context: Context = Contex
 
 
 def score_domain(
-    y_eval, scores: dict, thresholds: dict, models: dict, n_boot: int, majority: int
+    y_eval, scores: dict, thresholds: dict, fitted: dict, n_boot: int, majority: int
 ) -> dict:
     """One evaluation set's part of the report: every run's metrics, each `real+NAME` and
     `NAME` run's paired comparison with `real`, the majority baseline and the verdict."""
-    runs = [run_row(name, models[name], y_eval, scores[name], n_boot) for name in models]
+    runs = [run_row(name, fitted[name], thresholds[name], y_eval, scores[name], n_boot)
+            for name in fitted]  # fmt: skip
     for row in runs[1:]:
         row["vs_real"] = compare_to_baseline(y_eval, scores, thresholds, row["name"], n_boot)
     section = {
@@ -334,17 +335,18 @@ def plan_runs(
     return plan, skipped
 
 
-def run_row(name: str, clf: TextClassifier, y_eval, scores, n_boot: int) -> dict:
-    """One run's line of the report: its data, its metrics on the evaluation set, its model."""
+def run_row(name: str, info: dict, threshold: float, y_eval, scores, n_boot: int) -> dict:
+    """One run's line of the report: its data (`info` of its classifier), its metrics on one
+    evaluation set at its decision `threshold`, its model."""
     return {
         "name": name,
-        "train_size": clf.info["n_train"],
-        "train_harmful": clf.info["n_harmful"],
-        **binary_metrics(y_eval, scores, clf.threshold),
-        "intervals": bootstrap_intervals(y_eval, scores, clf.threshold, n_boot=n_boot),
-        "threshold": clf.threshold,
-        "fit_s": clf.info["fit_s"],
-        "best_epoch": clf.info["best_epoch"],
+        "train_size": info["n_train"],
+        "train_harmful": info["n_harmful"],
+        **binary_metrics(y_eval, scores, threshold),
+        "intervals": bootstrap_intervals(y_eval, scores, threshold, n_boot=n_boot),
+        "threshold": threshold,
+        "fit_s": info["fit_s"],
+        "best_epoch": info["best_epoch"],
         "model": f"models/{name}",
     }
 
