@@ -3,11 +3,17 @@
 Each setting is a real demo run (render, SFT, `llamafactory-cli train`, generate, clean, label
 check, eval mlp) on the shipped real data, or on `--data`; StereoSet and the report are left
 out. Settings that differ only after training reuse the trained run (its folder is copied and
-the later steps redone). One row per setting: loss, success rate and raw duplication of the
-positives, the label check's agreement rate, and F1 / AUROC deltas of real + synthetic and
-real + label-checked synthetic against real alone, with their one-sided paired p-values.
+the later steps redone). One row per run: loss, success rate and raw duplication of the
+positives, the label check's agreement rate, and, per feature kind (TF-IDF, MiniLM) and
+evaluation domain (ToxiGen, ParaDetox), F1 / AUROC deltas of real + synthetic and real +
+label-checked synthetic against real alone, with their one-sided paired p-values.
 
-    python bench/sweep_recipe.py --out bench/sweep_results.json [--only NAME,...]
+Every setting runs at seeds 0-4 (`NAME`, `NAME_seed1`, ... `NAME_seed4`; a seeded run reuses the
+trained run of its parent at the same seed), and `settings` in the output sums each setting up
+over its seeds (`over_seeds`): mean delta, spread (min..max) and how many seeds were
+significant (p < 0.05), per feature kind, domain, run and metric.
+
+    python bench/sweep_recipe.py --out bench/sweep_results.json [--only STEM,...] [--seeds 0-4]
 """
 
 from __future__ import annotations
@@ -15,11 +21,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from synthpack.common.files import atomic_write_json
 from synthpack.common.step import read_record
 from synthpack.demo.pipeline import synthesis_steps
 from synthpack.demo.recipes import Recipe, load_recipe
@@ -36,16 +46,29 @@ MORE_STEPS = {
 GEMMA = {"generator": load_recipe("default").generator, **MORE_STEPS}
 
 
+SEEDS = range(5)  # every setting is run, and summed up, over these seeds
+SIGNIFICANCE = 0.05
+FEATURES = ("tfidf", "minilm")
+DOMAINS = ("toxigen", "paradetox")
+COMPARED = ("real+synthetic", "real+checked")
+_SEEDED = re.compile(r"^(?P<stem>.+)_seed(?P<seed>\d+)$")
+
+
 def seeded(stem: str, seed: int) -> str:
     """A setting's name at a seed; seed 0 keeps the bare name (the first run of each)."""
     return stem if seed == 0 else f"{stem}_seed{seed}"
 
 
-# name -> (parent whose trained model it reuses, or None; changes to the default size)
-SETTINGS: dict[str, tuple[str | None, dict]] = {
+def stem_of(name: str) -> tuple[str, int]:
+    """(setting, seed) of a run's name: `v2_seed3` -> ("v2", 3), `v2` -> ("v2", 0)."""
+    found = _SEEDED.match(name)
+    return (found["stem"], int(found["seed"])) if found else (name, 0)
+
+
+# stem -> (parent whose trained model it reuses, or None; changes to the default size); each
+# is run at every seed of SEEDS, the parent at the same seed (`SETTINGS`)
+STEMS: dict[str, tuple[str | None, dict]] = {
     "default": (None, {}),
-    "default_seed1": (None, {"seed": 1}),
-    "default_seed2": (None, {"seed": 2}),
     "more_steps": (None, MORE_STEPS),
     "more_steps_minilm_check": ("more_steps", {"label_check_features": "minilm"}),
     "more_steps_relabel": ("more_steps", {"label_check_mode": "relabel"}),
@@ -55,19 +78,27 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     "v2": (None, {"version": "v2"}),
     "v3": (None, {"version": "v3"}),
     "real_seeds": (None, {"seeds": "real_train"}),
-    "real_seeds_seed1": (None, {"seeds": "real_train", "seed": 1}),
-    "real_seeds_seed2": (None, {"seeds": "real_train", "seed": 2}),
     "real_seeds_more_steps": (None, {"seeds": "real_train", **MORE_STEPS}),
     "gemma3_more_steps": (None, GEMMA),  # = `synthpack demo` (the default since the 4th sweep)
-    **{seeded("gemma3_more_steps", n): (None, {**GEMMA, "seed": n}) for n in range(1, 5)},
     "gemma3_real_seeds_more_steps": (None, {**GEMMA, "seeds": "real_train"}),
     # Fifth sweep: a lax label check (reject only what the checker calls clearly off-label)
-    **{seeded("gemma3_lax_check", n): (seeded("gemma3_more_steps", n), {
-        "label_check_threshold": 0.2, "label_check_negative_threshold": 0.8}) for n in range(5)},
+    "gemma3_lax_check": ("gemma3_more_steps", {
+        "label_check_threshold": 0.2, "label_check_negative_threshold": 0.8}),
     # Issue 25: answers stopped once entry n+1 starts, on the same trained model
-    **{seeded("gemma3_list_end", n): (seeded("gemma3_more_steps", n), {"stop_at_list_end": True})
-       for n in range(5)},
+    "gemma3_list_end": ("gemma3_more_steps", {"stop_at_list_end": True}),
 }  # fmt: skip
+
+
+def at_seed(stem: str, seed: int) -> tuple[str | None, dict]:
+    """A stem's (parent run, changes) at `seed`: the parent at the same seed, the seed set."""
+    parent, changes = STEMS[stem]
+    return (parent and seeded(parent, seed)), {**changes, **({"seed": seed} if seed else {})}
+
+
+# run name -> (parent run, changes): every stem at every seed
+SETTINGS: dict[str, tuple[str | None, dict]] = {
+    seeded(stem, n): at_seed(stem, n) for stem in STEMS for n in SEEDS
+}
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
 STEPS = "prepare-eval_mlp"
 
@@ -96,13 +127,40 @@ def seed_from_parent(run_dir: Path, parent_dir: Path, size: Recipe) -> None:
         (run_dir / "generations" / "raw.jsonl").unlink(missing_ok=True)
 
 
+def mlp_reports(run_dir: Path) -> dict[str, dict]:
+    """The run's `eval mlp` report per feature kind (eval_mlp/KIND/report.json; a run from
+    before issue 27 has one TF-IDF report in eval_mlp/)."""
+    found = {kind: run_dir / "eval_mlp" / kind / "report.json" for kind in FEATURES}
+    found = {kind: json.loads(p.read_text()) for kind, p in found.items() if p.exists()}
+    legacy = run_dir / "eval_mlp" / "report.json"
+    if not found and legacy.exists():
+        found["tfidf"] = json.loads(legacy.read_text())
+    return found
+
+
+def classifier_row(report: dict) -> dict:
+    """Per evaluation domain: real's F1 / AUROC, the compared runs' deltas and one-sided p."""
+    from synthpack.evaluate.run import domains_of
+
+    out = {}
+    for domain, section in domains_of(report).items():
+        runs = {r["name"]: r for r in section["runs"]}
+        part = {"real": {"f1": runs["real"]["f1"], "auroc": runs["real"]["auroc"]},
+                "verdict": section.get("verdict")}  # fmt: skip
+        for run in COMPARED:
+            versus = runs.get(run, {}).get("vs_real")
+            if versus:
+                part[run] = {k: versus[k] for k in ("f1_delta", "p_better", "p_worse",
+                             "auroc_delta", "auroc_p_better", "auroc_p_worse")}  # fmt: skip
+        out[domain] = part
+    return out
+
+
 def summarise(name: str, run_dir: Path, seconds: float) -> dict:
     train = read_record(run_dir / "train", "train")["report"]
     clean = json.loads((run_dir / "generations" / "report.json").read_text())
     check = json.loads((run_dir / "label_check" / "report.json").read_text())["label_check"]
-    mlp = json.loads((run_dir / "eval_mlp" / "report.json").read_text())
-    runs = {r["name"]: r for r in mlp["runs"]}
-    row = {
+    return {
         "name": name,
         "changes": SETTINGS[name][1],
         "seconds": round(seconds, 1),
@@ -115,15 +173,80 @@ def summarise(name: str, run_dir: Path, seconds: float) -> dict:
         },
         "agreement_rate": check.get("agreement_rate"),
         "checked_kept": check.get("kept"),
-        "real": {"f1": runs["real"]["f1"], "auroc": runs["real"]["auroc"]},
-        "verdict": mlp.get("verdict"),
+        "classifier": {kind: classifier_row(r) for kind, r in mlp_reports(run_dir).items()},
     }
-    for run in ("real+synthetic", "real+checked"):
-        versus = runs.get(run, {}).get("vs_real")
-        if versus:
-            row[run] = {k: versus[k] for k in ("f1_delta", "p_better", "p_worse", "auroc_delta",
-                                               "auroc_p_better", "auroc_p_worse")}  # fmt: skip
-    return row
+
+
+def classifier_of(row: dict) -> dict:
+    """A row's classifier part; a row from before issue 27 (TF-IDF on ToxiGen only, at the top
+    of the row) read as that."""
+    if "classifier" in row:
+        return row["classifier"]
+    legacy = {k: row[k] for k in ("real", *COMPARED) if k in row}
+    return {"tfidf": {"toxigen": legacy}} if legacy else {}
+
+
+def over_seeds(rows: list[dict], alpha: float = SIGNIFICANCE) -> list[dict]:
+    """Each setting summed up over its seeds' rows: per feature kind, domain, compared run and
+    metric (F1, AUROC) the mean delta, its spread (min, max), and how many seeds were
+    significantly better (p_better < alpha) and significantly worse; real's mean F1 and AUROC."""
+    by_stem: dict[str, dict[int, dict]] = {}
+    for row in rows:
+        stem, seed = stem_of(row["name"])
+        by_stem.setdefault(stem, {})[seed] = row
+    out = []
+    for stem, seeds in by_stem.items():
+        cells: dict[tuple, list[dict]] = {}
+        for row in seeds.values():
+            for kind, domains in classifier_of(row).items():
+                for domain, part in domains.items():
+                    for run in ("real", *COMPARED):
+                        if run in part:
+                            cells.setdefault((kind, domain, run), []).append(part[run])
+        results = []
+        for (kind, domain, run), found in cells.items():
+            cell = {"features": kind, "domain": domain, "run": run, "seeds": len(found)}
+            for metric, key in (("f1", "f1_delta"), ("auroc", "auroc_delta")):
+                if run == "real":
+                    cell[f"{metric}_mean"] = float(np.mean([f[metric] for f in found]))
+                    continue
+                prefix = "" if metric == "f1" else "auroc_"
+                deltas = [f[key] for f in found]
+                cell[metric] = {
+                    "mean": float(np.mean(deltas)),
+                    "min": float(min(deltas)),
+                    "max": float(max(deltas)),
+                    "significant": sum(f[f"{prefix}p_better"] < alpha for f in found),
+                    "significantly_worse": sum(f[f"{prefix}p_worse"] < alpha for f in found),
+                }
+            results.append(cell)
+        out.append({"setting": stem, "seeds": sorted(seeds), "results": results})
+    return out
+
+
+def seed_lines(summary: dict) -> list[str]:
+    """One line per feature kind, domain and compared run of a setting's seed summary."""
+    lines = []
+    for cell in summary["results"]:
+        if cell["run"] == "real":
+            continue
+        f1, rank, n = cell["f1"], cell["auroc"], cell["seeds"]
+        lines.append(
+            f"{summary['setting']} ({n} seeds) {cell['features']} {cell['domain']} "
+            f"{cell['run']}: dF1 {f1['mean']:+.3f} [{f1['min']:+.3f}..{f1['max']:+.3f}], "
+            f"{f1['significant']}/{n} significant; dAUROC {rank['mean']:+.3f} "
+            f"[{rank['min']:+.3f}..{rank['max']:+.3f}], {rank['significant']}/{n} significant"
+        )
+    return lines
+
+
+def parse_seeds(value: str) -> list[int]:
+    """`0-4` or `0,2,3` -> seeds."""
+    seeds: list[int] = []
+    for part in value.split(","):
+        first, _, last = part.partition("-")
+        seeds += range(int(first), int(last or first) + 1)
+    return seeds
 
 
 def main() -> None:
@@ -132,10 +255,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/synthpack-sweep"))
     parser.add_argument("--data", type=Path, help="full data copies (default: shipped subset)")
-    parser.add_argument("--only", default="", help="comma-separated setting names")
+    parser.add_argument("--only", default="", help="comma-separated settings (stems or runs)")
+    parser.add_argument("--seeds", default="0-4", help="seeds of each stem: 0-4 or 0,2")
     parser.add_argument("--out", default="bench/sweep_results.json")
     args = parser.parse_args()
-    names = [n for n in args.only.split(",") if n] or list(SETTINGS)
+    seeds = parse_seeds(args.seeds)
+    asked = [n for n in args.only.split(",") if n] or list(STEMS)
+    names = [seeded(n, s) for n in asked if n in STEMS for s in seeds]
+    names += [n for n in asked if n not in STEMS]
+    unknown = [n for n in names if n not in SETTINGS]
+    if unknown:
+        sys.exit(f"unknown setting(s) {', '.join(unknown)}; stems: {', '.join(STEMS)}")
     out = Path(args.out)
     rows = json.loads(out.read_text())["rows"] if out.exists() else []
     for name in names:
@@ -148,8 +278,11 @@ def main() -> None:
                  echo=lambda *a, **k: None)  # fmt: skip
         row = summarise(name, run_dir, time.perf_counter() - started)
         rows = [r for r in rows if r["name"] != name] + [row]
-        out.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
+        atomic_write_json(out, {"rows": rows, "settings": over_seeds(rows)})
         print(json.dumps(row), file=sys.stderr, flush=True)
+    for summary in over_seeds(rows):
+        if stem_of(summary["setting"])[0] in {stem_of(n)[0] for n in names}:
+            print("\n".join(seed_lines(summary)), flush=True)
 
 
 if __name__ == "__main__":

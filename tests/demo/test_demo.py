@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -17,8 +18,9 @@ from conftest import FIXTURES, SHARED_DATA
 
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
-from synthpack.demo.pipeline import STEPS, parse_steps, run_demo
+from synthpack.demo.pipeline import EVAL_DOMAINS, STEPS, parse_steps, run_demo
 from synthpack.demo.recipes import load_recipe
+from synthpack.models.classifier.features import FEATURE_KINDS
 from synthpack.prepare.real_data import find_data
 
 # The quick recipe (SmolLM2) at a fraction of its size: every step runs for real.
@@ -113,27 +115,33 @@ def test_reduced_demo_end_to_end(tmp_path, smollm2):
     # the results table: numbers only, one row per polarity and per classifier run
     screen = "\n".join(lines)
     assert re.search(r"^polarity\s+success\s+pass %\s+dup %\s+kept$", screen, re.M)
-    assert re.search(r"^classifier\s+train\s+F1 \[95% CI\]\s+AUROC\s+dF1\s+p$", screen, re.M)
+    for kind, domain in itertools.product(FEATURE_KINDS, EVAL_DOMAINS):
+        head = rf"^{kind} on {domain} \(\d+\)\s+train\s+F1 \[95% CI\]\s+AUROC\s+dF1\s+p\s+dAUROC"
+        assert re.search(head, screen, re.M), (kind, domain)
     assert re.search(
         r"^real\s+\d+\s+[0-9.]+ \[[0-9.]+, [0-9.]+\]\s+[0-9.]+\s+baseline", screen, re.M
     )
-    assert re.search(
-        r"latency p50 [0-9.]+ ms, p99 [0-9.]+ ms: (within|OVER) the 10 ms bound", screen
-    )
+    assert re.search(r"^latency per text\s+p50 ms\s+p99 ms\s+p99 <= 10 ms$", screen, re.M)
+    for kind in FEATURE_KINDS:
+        assert re.search(rf"^{kind}\s+[0-9.]+\s+[0-9.]+\s+(yes|NO)$", screen, re.M), kind
 
     summary = json.loads((run_dir / "summary.json").read_text())
     generation = summary["generation"]
     assert generation["entries_parsed"] == generation["accepted"] + generation["rejected"]
     assert generation["entries_parsed"] > 0 and generation["tokens_per_s"] > 0
     assert set(generation["by_polarity"]) == {"pos", "neg"}
-    names = [r["name"] for r in summary["classifier"]["runs"]]
-    skipped = [r["name"] for r in summary["classifier"]["skipped_runs"]]
-    assert sorted(names + skipped) == sorted(
-        ["real", "real+synthetic", "synthetic", "real+checked", "checked"]
-    )
-    assert all(0.0 <= r["f1"] <= 1.0 for r in summary["classifier"]["runs"])
-    assert summary["classifier"]["verdict"].startswith("Against real data alone")
-    assert any(line == summary["classifier"]["verdict"] for line in lines)
+    assert list(summary["classifier"]) == list(FEATURE_KINDS)
+    for kind, c in summary["classifier"].items():
+        assert list(c["domains"]) == list(EVAL_DOMAINS)
+        for domain, d in c["domains"].items():
+            names = [r["name"] for r in d["runs"]] + [r["name"] for r in c["skipped_runs"]]
+            assert sorted(names) == sorted(
+                ["real", "real+synthetic", "synthetic", "real+checked", "checked"]
+            )
+            assert all(0.0 <= r["f1"] <= 1.0 for r in d["runs"])
+            assert d["verdict"].startswith("Against real data alone")
+            assert f"{kind} on {domain}: {d['verdict']}" in lines
+    assert summary["classifier"]["minilm"]["embeddings"]["texts_embedded"] > 0
     check = summary["label_check"]
     assert check["read"] == generation["accepted"] == check["kept"] + check["rejected"]
     assert check["checker_training"]["n_train"] + check["checker_training"]["n_val"] <= 400
@@ -241,14 +249,21 @@ def test_label_check_and_classifier_steps_on_the_shipped_data(tmp_path):
     assert len(disagreeing) == check["rejected"]  # the cleaning's rejects, then the check's
     assert len(rejected) == len(cleaning_rejects) + len(disagreeing) == report["rejected"]
 
-    mlp = json.loads((run_dir / "eval_mlp" / "report.json").read_text())
-    names = [r["name"] for r in mlp["runs"]] + [r["name"] for r in mlp["skipped_runs"]]
-    assert names[:2] == ["real", "real+synthetic"] and "real+checked" in names
-    assert mlp["data"]["eval"]["n"] == 1000
-    for row in mlp["runs"][1:]:
-        assert {"auroc_delta", "auroc_p_better", "auroc_p_worse"} <= set(row["vs_real"])
-    assert mlp["verdict"] in lines
     html = (run_dir / "report.html").read_text()
-    assert html.index(mlp["verdict"].split(":")[0]) > html.index('id="classifier"')
+    transfer = (run_dir / "data" / "transfer_eval.jsonl").read_text().splitlines()
+    for kind in FEATURE_KINDS:  # one comparison per feature kind, each on both domains
+        mlp = json.loads((run_dir / "eval_mlp" / kind / "report.json").read_text())
+        assert mlp["features"] == kind and mlp["eval_name"] == EVAL_DOMAINS[0]
+        names = [r["name"] for r in mlp["runs"]] + [r["name"] for r in mlp["skipped_runs"]]
+        assert names[:2] == ["real", "real+synthetic"] and "real+checked" in names
+        assert mlp["data"]["eval"]["n"] == 1000
+        other = mlp["extra_eval"][EVAL_DOMAINS[1]]
+        assert other["n"] == len(transfer) == 1000 and other["n_harmful"] == 500
+        for section in (mlp, other):
+            for row in section["runs"][1:]:
+                assert {"auroc_delta", "auroc_p_better", "auroc_p_worse"} <= set(row["vs_real"])
+            assert any(line.endswith(section["verdict"]) for line in lines)
+            assert html.index(section["verdict"]) > html.index('id="classifier"')
+    assert (mlp["embeddings"] or {}).get("texts_embedded", 0) > 2000
     assert 'id="label-check"' in html
     assert not any(json.loads(x)["text"] in html for x in accepted), "no samples in reports"

@@ -45,10 +45,11 @@ def test_report_renders_a_folder_made_by_hand_run_commands(tmp_path):
     cleaned = json.loads((work / "my-generations" / "report.json").read_text())
     assert summary["generation"]["accepted"] == cleaned["accepted"]
     assert summary["generation"]["entries_parsed"] == cleaned["entries_parsed"]
-    assert [r["name"] for r in summary["classifier"]["runs"]][:2] == ["real", "real+mine"]
+    scored = summary["classifier"]["tfidf"]["domains"]["eval"]
+    assert [r["name"] for r in scored["runs"]][:2] == ["real", "real+mine"]
     assert summary["settings"] is None and summary["stereoset"] is None
     assert {s["step"] for s in summary["steps"]} == {"generate", "clean", "register", "eval_mlp"}
-    assert summary["classifier"]["verdict"] in result.output  # the same table as the demo's
+    assert f"tfidf on eval: {scored['verdict']}" in result.output  # the demo's table too
     html = (work / "report.html").read_text()
     assert 'id="generation"' in html and 'id="classifier"' in html
     assert "Not run (step stereoset" in html

@@ -136,7 +136,23 @@ def test_lost_results_names_sections_and_runs_not_changed_figures():
     fewer = {**rerun, "steps": rerun["steps"][1:], "generation": None, "verdict": None,
              "classifier": {"runs": rerun["classifier"]["runs"][:1]}}  # fmt: skip
     assert lost_results(old, fewer) == [
-        "generation", "verdict", "steps.clean", "classifier.runs.real+mine",
+        "generation", "verdict", "steps.clean", "classifier.tfidf.runs.real+mine",
     ]  # fmt: skip
     assert lost_results({}, old) == []  # more is always fine
+    # Feature kinds and domains: a summary of one kind and one domain (before issue 27) is
+    # kept by one that has the same runs on that kind's first domain, and more beside them.
+    runs = [{"name": "real"}, {"name": "real+mine"}]
+    kinds = {"classifier": {
+        "tfidf": {"domains": {"toxigen": {"runs": runs}, "paradetox": {"runs": runs}}},
+        "minilm": {"domains": {"toxigen": {"runs": runs}, "paradetox": {"runs": runs[:1]}}},
+    }}  # fmt: skip
+    assert lost_results({"classifier": {"features": "tfidf", "runs": runs}}, kinds) == []
+    assert lost_results({"classifier": {"features": "minilm", "runs": runs}}, kinds) == []
+    gone = json.loads(json.dumps(kinds))
+    del gone["classifier"]["tfidf"]["domains"]["paradetox"]
+    gone["classifier"]["minilm"]["domains"]["toxigen"]["runs"] = runs[:1]
+    assert lost_results(kinds, gone) == [
+        "classifier.tfidf.paradetox.runs.real", "classifier.tfidf.paradetox.runs.real+mine",
+        "classifier.minilm.runs.real+mine",
+    ]  # fmt: skip
     assert lost_results({"stereoset": "odd", "steps": [1]}, {}) == ["stereoset"]  # old shapes

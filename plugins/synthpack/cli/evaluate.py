@@ -139,13 +139,28 @@ def need(params: dict, *names: str) -> None:
     help="A synthetic set, e.g. epoch3=runs/gen/accepted.jsonl; repeatable. Each adds "
     "the runs real+NAME and NAME.",
 )
+@click.option(
+    "--extra-eval",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="Another labelled evaluation set (another domain), e.g. "
+    "paradetox=runs/demo/data/transfer_eval.jsonl; repeatable. Every run is scored on it too, "
+    "with its own comparisons and verdict.",
+)
+@click.option(
+    "--eval-name",
+    default="eval",
+    show_default=True,
+    help="The --eval set's name in the report (beside the --extra-eval names).",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option(
     "--features",
     type=click.Choice(FEATURE_KINDS),
     default="tfidf",
     show_default=True,
-    help="tfidf: word 1-2 + char_wb 2-5 grams (fast); minilm: MiniLM-L6-v2 embeddings.",
+    help="tfidf: word 1-2 + char_wb 2-5 grams (fast); minilm: MiniLM-L6-v2 embeddings, "
+    "each distinct text embedded once per call.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-epochs", type=click.IntRange(min=1), default=30, show_default=True)
@@ -172,11 +187,17 @@ def eval_mlp(ctx: click.Context, **_options) -> None:
 
     Every run takes its number of epochs and its decision threshold from the same --folds
     folds of the real training data, so synthetic rows only ever add training examples.
+    Each --extra-eval set (another domain) is scored and compared like --eval.
     Writes OUT/report.json, OUT/table.txt, OUT/f1.png and the classifiers in OUT/models/RUN
     (apply one with `synthpack classify`).
     """
     from synthpack.common.step import Context, run_step
-    from synthpack.evaluate.run import MlpEvalSettings, parse_synthetic, run_mlp_eval
+    from synthpack.evaluate.run import (
+        MlpEvalSettings,
+        parse_extra_eval,
+        parse_synthetic,
+        run_mlp_eval,
+    )
     from synthpack.models.classifier.mlp import MLPConfig
 
     o = with_task(ctx, "mlp")
@@ -184,7 +205,8 @@ def eval_mlp(ctx: click.Context, **_options) -> None:
     settings = MlpEvalSettings(
         Path(o["train"]), Path(o["eval_path"]), synthetic=tuple(parse_synthetic(o["synthetic"])),
         features=o["features"], n_boot=o["n_boot"], text_field=o["text_field"],
-        label_field=o["label_field"],
+        label_field=o["label_field"], eval_name=o["eval_name"],
+        extra_eval=tuple(parse_extra_eval(o["extra_eval"], o["eval_name"])),
         config=MLPConfig(seed=o["seed"], max_epochs=o["max_epochs"], folds=o["folds"]),
     )  # fmt: skip
     run_step(run_mlp_eval, settings, o["out"], Context(echo=click.echo))

@@ -39,9 +39,15 @@ from synthpack.evaluate.run import MlpEvalSettings, run_mlp_eval
 from synthpack.evaluate.stereoset import StereoSetSettings, run_stereoset
 from synthpack.generate.run import GenerateSettings, run_generate
 from synthpack.models.backends import Sampling
+from synthpack.models.classifier.features import FEATURE_KINDS
 from synthpack.models.embedded import model_dir_for
 from synthpack.models.precision import Precision, as_precision
-from synthpack.prepare.paradetox import find_debias_data
+from synthpack.prepare.paradetox import (
+    TRANSFER_EVAL,
+    TransferEvalSettings,
+    find_debias_data,
+    run_transfer_eval,
+)
 from synthpack.prepare.real_data import (
     REAL_EVAL,
     REAL_TRAIN,
@@ -73,6 +79,10 @@ STEPS = (
     "report",
 )
 STEREOSET_MODELS = ("base", "tuned")
+# The classifier's two evaluation domains: ToxiGen's held-out texts (the same source as the
+# training data) and ParaDetox's toxic sentences against their paraphrases (another source and
+# labelling scheme: does the gain transfer?).
+EVAL_DOMAINS = ("toxigen", "paradetox")
 SETTINGS = "settings.json"
 
 
@@ -137,14 +147,23 @@ def synthesis_steps(
             train=real_train, exclude=(real_eval,), features=r.label_check_features),
          folder["label_check"]),
         ("register", run_register, RegisterSettings(r.synthetic_dataset, checked.alpaca), root),
-        ("eval_mlp", run_mlp_eval, MlpEvalSettings(
-            real_train, real_eval, synthetic=(("synthetic", CleanedFiles.of(generations).accepted),
-                                              ("checked", checked.accepted))),
-         folder["eval_mlp"]),
     ]  # fmt: skip
     out = [
         DemoStep(name, (Run(runner, settings, where),)) for name, runner, settings, where in steps
     ]
+    # The second domain's texts are data too: written beside the ToxiGen samples by prepare.
+    transfer = Run(run_transfer_eval, TransferEvalSettings(find_debias_data(data.folder).pairs),
+                   folder["data"])  # fmt: skip
+    out[0] = replace(out[0], runs=(*out[0].runs, transfer))
+    # One comparison per feature kind, each scored on both domains, in eval_mlp/<kind>.
+    out.append(DemoStep("eval_mlp", tuple(
+        Run(run_mlp_eval, MlpEvalSettings(
+            real_train, real_eval, synthetic=(("synthetic", CleanedFiles.of(generations).accepted),
+                                              ("checked", checked.accepted)),
+            features=kind, eval_name=EVAL_DOMAINS[0],
+            extra_eval=((EVAL_DOMAINS[1], folder["data"] / TRANSFER_EVAL),)),
+            folder["eval_mlp"] / kind)
+        for kind in FEATURE_KINDS)))  # fmt: skip
     if data.stereoset:
         runs = tuple(
             Run(run_stereoset, StereoSetSettings(data.stereoset, model, tuned,

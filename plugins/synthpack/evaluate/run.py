@@ -1,8 +1,9 @@
 """`synthpack eval mlp`: does synthetic data help the downstream classifier?
 
 Trains the same MLP on the real training data (the baseline run `real`), on real + each
-synthetic set (`real+NAME`) and on each synthetic set alone (`NAME`), scores all of them on one
-evaluation set, and writes report.json, a terminal table, f1.png and the saved classifiers.
+synthetic set (`real+NAME`) and on each synthetic set alone (`NAME`), scores all of them on the
+evaluation set and on every extra one (another domain: texts from another source, labelled
+another way), and writes report.json, a terminal table, f1.png and the saved classifiers.
 Every run takes its epoch count and decision threshold from the same folds of the real data
 (`TextClassifier.fit_with_folds`), so a run differs from `real` only in what it trains on.
 """
@@ -33,30 +34,45 @@ from synthpack.common.tables import format_table
 from synthpack.common.text import text_key
 from synthpack.formats.texts import Labelled, drop_overlap, read_labelled
 from synthpack.models.classifier.mlp import MLPConfig, TextClassifier
+from synthpack.models.embeddings import EmbeddingStore
 
 BASELINE = "real"
 LATENCY_BOUND_MS = 10.0  # the first paper's requirement for one moderation decision
 SIGNIFICANCE = 0.05  # one-sided, on the paired bootstraps of F1 and of AUROC
 VERDICTS = ("significant gain", "no significant change", "significant loss")
+EVAL_NAME = "eval"  # the section name of the --eval set when the settings give none
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def parse_synthetic(specs: list[str]) -> list[tuple[str, Path]]:
-    """`NAME=FILE` options -> (name, path); names become run names and folder names."""
+def parse_named(
+    specs: list[str], option: str, taken: tuple[str, ...] = ()
+) -> list[tuple[str, Path]]:
+    """`NAME=FILE` option values -> (name, path), every bad one reported at once; a name may
+    not repeat or be one of `taken`."""
     out: list[tuple[str, Path]] = []
-    problems = Problems("--synthetic", noun="bad option value(s)")
+    problems = Problems(option, noun="bad option value(s)")
     for spec in specs:
         name, eq, path = spec.partition("=")
         if not eq or not name or not path:
             problems.add("expected NAME=FILE", field=repr(spec))
         elif not _NAME_RE.match(name):
             problems.add("name may hold only letters, digits, _ . -", field=repr(spec))
-        elif name == BASELINE or name in {n for n, _ in out}:
+        elif name in taken or name in {n for n, _ in out}:
             problems.add(f"name {name!r} is already used", field=repr(spec))
         else:
             out.append((name, Path(path)))
     problems.raise_if_any()
     return out
+
+
+def parse_synthetic(specs: list[str]) -> list[tuple[str, Path]]:
+    """`--synthetic NAME=FILE` values; names become run names and folder names."""
+    return parse_named(specs, "--synthetic", (BASELINE,))
+
+
+def parse_extra_eval(specs: list[str], eval_name: str = EVAL_NAME) -> list[tuple[str, Path]]:
+    """`--extra-eval NAME=FILE` values; names head the report's sections, one per domain."""
+    return parse_named(specs, "--extra-eval", (eval_name,))
 
 
 def measure_latency(clf: TextClassifier, texts: list[str], n_single: int = 1000) -> dict:
@@ -77,7 +93,8 @@ def measure_latency(clf: TextClassifier, texts: list[str], n_single: int = 1000)
     batch = list(texts)
     clf.score(batch)
     passes, started = 0, time.perf_counter()
-    while passes < 3 or time.perf_counter() - started < 1.0:
+    # At least a second: many passes of fast TF-IDF; one pass of MiniLM, which is ~100x slower.
+    while passes < 1 or time.perf_counter() - started < 1.0:
         clf.score(batch)
         passes += 1
     elapsed = time.perf_counter() - started
@@ -98,7 +115,8 @@ def measure_latency(clf: TextClassifier, texts: list[str], n_single: int = 1000)
 @dataclass(frozen=True)
 class MlpEvalSettings(StepSettings):
     """The classifier trained on `train` (real), on real + each `synthetic` set and on each set
-    alone, scored on `eval`; `synthetic` holds (run name, accepted.jsonl) pairs."""
+    alone, scored on `eval` (named `eval_name` in the report) and on each `extra_eval` set;
+    `synthetic` holds (run name, accepted.jsonl) pairs, `extra_eval` (name, labelled file)."""
 
     step = "eval_mlp"
     train: Path
@@ -109,9 +127,12 @@ class MlpEvalSettings(StepSettings):
     n_boot: int = 1000
     text_field: str = "text"
     label_field: str = "label"
+    eval_name: str = EVAL_NAME
+    extra_eval: tuple[tuple[str, Path], ...] = ()
 
     def reads(self) -> dict[str, Path | None]:
-        return {"train": self.train, "eval": self.eval, **dict(self.synthetic)}
+        extra = {f"eval:{name}": path for name, path in self.extra_eval}
+        return {"train": self.train, "eval": self.eval, **dict(self.synthetic), **extra}
 
     def writes(self, folder: Path) -> dict[str, Path]:
         names = ("report.json", "table.txt", "f1.png", "models")
@@ -119,38 +140,51 @@ class MlpEvalSettings(StepSettings):
 
 
 def run_mlp_eval(settings: MlpEvalSettings, out: Path, context: Context = Context()) -> dict:
-    """Run every comparison, write the outputs under `out`, return the report."""
+    """Run every comparison, write the outputs under `out`, return the report.
+
+    With MiniLM features one `EmbeddingStore` serves every fold, run and evaluation set, so
+    each distinct text is embedded once (the report counts them under `embeddings`).
+    """
     s, echo = settings, context.echo
     config, features, n_boot = s.config, s.features, s.n_boot
     out = Path(out)
     started = time.perf_counter()
+    domains = ((s.eval_name, s.eval), *s.extra_eval)
     real, evaluation, synth, data_info = load_data(
-        s.train, s.eval, list(s.synthetic), config, s.text_field, s.label_field, echo
+        s.train, domains, list(s.synthetic), config, s.text_field, s.label_field, echo
     )
     plan, skipped = plan_runs(real, synth, echo)
-    y_eval = np.asarray(evaluation.labels)
-    runs, scores, thresholds = [], {}, {}
+    store = EmbeddingStore() if features == "minilm" else None
+    options = {"store": store} if store else None
+    scores = {name: {} for name in evaluation}
+    thresholds, fitted = {}, {}  # per run: its threshold; its training facts (clf.info)
     for number, (name, extra, with_real) in enumerate(plan, 1):
         n_train = len(extra) + (len(real) if with_real else 0)
         echo(f"[{number}/{len(plan)}] {name}: fitting on {n_train} texts ({features})")
         # Every run is tuned on the same real folds: synthetic rows only add training examples.
         clf = TextClassifier.fit_with_folds(
             real.texts, real.labels, extra.texts, extra.labels,
-            train_on_pool=with_real,
-            features=features, config=config,
-            progress=lambda msg, n=name: echo(f"  {n}: {msg}"),
+            train_on_pool=with_real, features=features, config=config,
+            progress=lambda msg, n=name: echo(f"  {n}: {msg}"), feature_options=options,
         )  # fmt: skip
         clf.save(out / "models" / name)
-        scores[name], thresholds[name] = clf.score(evaluation.texts), clf.threshold
-        runs.append(run_row(name, clf, y_eval, scores[name], n_boot))
-        row = runs[-1]
-        echo(f"  {name}: F1 {row['f1']:.3f}, AUROC {row['auroc']:.3f} ({row['fit_s']:.1f} s)")
-    for row in runs[1:]:
-        row["vs_real"] = compare_to_baseline(y_eval, scores, thresholds, row["name"], n_boot)
+        fitted[name], thresholds[name] = clf.info, clf.threshold
+        for domain, data in evaluation.items():
+            scores[domain][name] = clf.score(data.texts)
+        for domain, data in evaluation.items():
+            got = binary_metrics(np.asarray(data.labels), scores[domain][name], clf.threshold)
+            echo(f"  {name} on {domain}: F1 {got['f1']:.3f}, AUROC {got['auroc']:.3f}")
+        echo(f"  {name}: fitted in {clf.info['fit_s']:.1f} s")
+    sections = {
+        domain: score_domain(np.asarray(data.labels), scores[domain], thresholds, fitted, n_boot,
+                             majority=int(np.mean(real.labels) >= 0.5))
+        for domain, data in evaluation.items()
+    }  # fmt: skip
 
     echo("measuring latency of the saved 'real' classifier ...")
-    speed = measure_latency(TextClassifier.load(out / "models" / BASELINE), evaluation.texts)
-    majority = int(np.mean(real.labels) >= 0.5)
+    speed = measure_latency(
+        TextClassifier.load(out / "models" / BASELINE), evaluation[s.eval_name].texts
+    )
     report = {
         "command": "synthpack eval mlp",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -159,19 +193,17 @@ def run_mlp_eval(settings: MlpEvalSettings, out: Path, context: Context = Contex
         "bootstrap_resamples": n_boot,
         "significance_level": SIGNIFICANCE,
         "data": data_info,
-        "majority_baseline": {
-            "predicts": majority,
-            **binary_metrics(y_eval, np.full(len(y_eval), float(majority))),
-        },
-        "runs": runs,
+        "eval_name": s.eval_name,
+        **{k: sections[s.eval_name][k] for k in ("majority_baseline", "runs", "verdict")},
+        "extra_eval": {name: sections[name] for name, _ in s.extra_eval},
         "skipped_runs": skipped,
         **speed,
         "latency_model": BASELINE,
         "latency_bound_ms": LATENCY_BOUND_MS,
         "meets_latency_bound": speed["latency_ms"]["p99"] <= LATENCY_BOUND_MS,
+        "embeddings": store.counts() if store else None,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    report["verdict"] = verdict_sentence(report)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "report.json", report)
     table = format_report(report)
@@ -182,31 +214,67 @@ def run_mlp_eval(settings: MlpEvalSettings, out: Path, context: Context = Contex
     return report
 
 
+def score_domain(
+    y_eval, scores: dict, thresholds: dict, fitted: dict, n_boot: int, majority: int
+) -> dict:
+    """One evaluation set's part of the report: every run's metrics, each `real+NAME` and
+    `NAME` run's paired comparison with `real`, the majority baseline and the verdict."""
+    runs = [run_row(name, fitted[name], thresholds[name], y_eval, scores[name], n_boot)
+            for name in fitted]  # fmt: skip
+    for row in runs[1:]:
+        row["vs_real"] = compare_to_baseline(y_eval, scores, thresholds, row["name"], n_boot)
+    section = {
+        "n": int(len(y_eval)),
+        "n_harmful": int(np.sum(y_eval)),
+        "majority_baseline": {
+            "predicts": majority,
+            **binary_metrics(y_eval, np.full(len(y_eval), float(majority))),
+        },
+        "runs": runs,
+    }
+    section["verdict"] = verdict_sentence(section)
+    return section
+
+
+def domains_of(report: dict) -> dict[str, dict]:
+    """Every evaluation set's section of an `eval mlp` report, the --eval set first (a report
+    from before extra sets existed has that one only, named `eval`)."""
+    main = {key: report[key] for key in ("runs", "majority_baseline", "verdict") if key in report}
+    main["n"] = report["data"]["eval"]["n"]
+    return {report.get("eval_name", EVAL_NAME): main, **(report.get("extra_eval") or {})}
+
+
 def load_data(
     train: Path,
-    eval_path: Path,
+    domains: tuple[tuple[str, Path], ...],
     synthetic: list[tuple[str, Path]],
     config: MLPConfig,
     text_field: str,
     label_field: str,
     echo: Callable[[str], None],
-) -> tuple[Labelled, Labelled, list[tuple[str, Labelled]], dict]:
-    """Read every set and drop training rows that are in the evaluation set; returns
-    (real, evaluation, synthetic, description)."""
+) -> tuple[Labelled, dict[str, Labelled], list[tuple[str, Labelled]], dict]:
+    """Read every set and drop training rows that are in any evaluation set; returns
+    (real, evaluation sets by name (the --eval set first), synthetic, description)."""
 
     def read(path: Path) -> Labelled:
         return read_labelled(path, text_field=text_field, label_field=label_field)
 
-    real, evaluation = read(train), read(eval_path)
-    if not len(evaluation):
-        raise SynthpackError(f"{eval_path}: the evaluation file holds no texts")
-    if len(set(evaluation.labels)) < 2:
-        raise SynthpackError(
-            f"{eval_path}: the evaluation set needs both labels; all {len(evaluation)} texts "
-            f"have label {evaluation.labels[0]}"
-        )
-    eval_keys = {text_key(t) for t in evaluation.texts}
-    data_info = {"eval": _describe(evaluation)}
+    evaluation = {name: read(path) for name, path in domains}
+    for (_, path), data in zip(domains, evaluation.values(), strict=True):
+        if not len(data):
+            raise SynthpackError(f"{path}: the evaluation file holds no texts")
+        if len(set(data.labels)) < 2:
+            raise SynthpackError(
+                f"{path}: the evaluation set needs both labels; all {len(data)} texts "
+                f"have label {data.labels[0]}"
+            )
+    eval_keys = {text_key(t) for data in evaluation.values() for t in data.texts}
+    main, *extra = evaluation.values()
+    data_info = {"eval": _describe(main)}
+    if extra:
+        data_info["extra_eval"] = {name: _describe(evaluation[name]) for name, _ in domains[1:]}
+    eval_path = domains[0][1] if not extra else ", ".join(str(p) for _, p in domains)
+    real = read(train)
     n_read = len(real)
     real, dropped = drop_overlap(real, eval_keys)
     check_training(real, train, eval_path, n_read, dropped)
@@ -219,16 +287,18 @@ def load_data(
             raise SynthpackError(f"{path}: synthetic set {name!r} has {why}; nothing to compare")
         data_info[name] = {**_describe(data), "dropped_eval_overlap": dropped}
         synth.append((name, data))
-    for name, info in data_info.items():
-        extra = f", {info['dropped_eval_overlap']} dropped (in eval)" if info.get(
+    shown = {**{f"eval {n}": _describe(d) for n, d in evaluation.items()}, **{
+        k: v for k, v in data_info.items() if k not in ("eval", "extra_eval")}}  # fmt: skip
+    for name, info in shown.items():
+        extra_note = f", {info['dropped_eval_overlap']} dropped (in eval)" if info.get(
             "dropped_eval_overlap") else ""  # fmt: skip
-        echo(f"{name}: {info['n']} texts, {info['n_harmful']} harmful{extra}")
+        echo(f"{name}: {info['n']} texts, {info['n_harmful']} harmful{extra_note}")
     data_info["threshold_folds"] = {"folds": config.folds, "taken_from": BASELINE}
     echo(f"early stopping and thresholds: {config.folds}-fold cross-validation on {BASELINE}")
     return real, evaluation, synth, data_info
 
 
-def check_training(real: Labelled, train: Path, eval_path: Path, n_read: int, dropped: int):
+def check_training(real: Labelled, train: Path, eval_path, n_read: int, dropped: int):
     """Name the real cause when the training data cannot train a classifier."""
     if n_read == 0:
         raise SynthpackError(f"{train}: the training file holds no texts")
@@ -266,17 +336,18 @@ def plan_runs(
     return plan, skipped
 
 
-def run_row(name: str, clf: TextClassifier, y_eval, scores, n_boot: int) -> dict:
-    """One run's line of the report: its data, its metrics on the evaluation set, its model."""
+def run_row(name: str, info: dict, threshold: float, y_eval, scores, n_boot: int) -> dict:
+    """One run's line of the report: its data (`info` of its classifier), its metrics on one
+    evaluation set at its decision `threshold`, its model."""
     return {
         "name": name,
-        "train_size": clf.info["n_train"],
-        "train_harmful": clf.info["n_harmful"],
-        **binary_metrics(y_eval, scores, clf.threshold),
-        "intervals": bootstrap_intervals(y_eval, scores, clf.threshold, n_boot=n_boot),
-        "threshold": clf.threshold,
-        "fit_s": clf.info["fit_s"],
-        "best_epoch": clf.info["best_epoch"],
+        "train_size": info["n_train"],
+        "train_harmful": info["n_harmful"],
+        **binary_metrics(y_eval, scores, threshold),
+        "intervals": bootstrap_intervals(y_eval, scores, threshold, n_boot=n_boot),
+        "threshold": threshold,
+        "fit_s": info["fit_s"],
+        "best_epoch": info["best_epoch"],
         "model": f"models/{name}",
     }
 
@@ -360,44 +431,57 @@ def _describe(data: Labelled) -> dict:
 
 
 def format_report(report: dict) -> str:
-    """The comparison as a table, one row per run (the paper's Tables 3-5 and 7), then the
-    majority baseline and the latency against the 10 ms bound."""
+    """The comparison as tables, one per evaluation set with one row per run (the paper's
+    Tables 3-5 and 7), each after its verdict; then the latency against the 10 ms bound."""
     header = (
         "run", "n train", "P", "R", "F1 [95% CI]", "Acc", "macro-F1", "AUROC [95% CI]",
         "dF1 vs real", "dAUROC vs real",
     )  # fmt: skip
-    rows = []
-    for row in report["runs"]:
-        lo, hi = row["intervals"]["f1"]
-        a_lo, a_hi = row["intervals"]["auroc"]
-        versus = row.get("vs_real")
-        if versus:
-            delta = _delta_cell(versus["f1_delta"], versus["p_better"], versus["p_worse"])
-            rank = _delta_cell(
-                versus["auroc_delta"], versus["auroc_p_better"], versus["auroc_p_worse"]
-            )
-        else:
-            delta = rank = "baseline"
-        rows.append((
-            row["name"], str(row["train_size"]), f"{row['precision']:.3f}",
-            f"{row['recall']:.3f}", f"{row['f1']:.3f} [{lo:.3f}, {hi:.3f}]",
-            f"{row['accuracy']:.3f}", f"{row['macro_f1']:.3f}",
-            f"{row['auroc']:.3f} [{a_lo:.3f}, {a_hi:.3f}]", delta, rank,
-        ))  # fmt: skip
-    table = format_table(header, rows)
-    rule = table.splitlines()[1]
+    lines = []
+    sections = domains_of(report)
+    for domain, section in sections.items():
+        rows = []
+        for row in section["runs"]:
+            lo, hi = row["intervals"]["f1"]
+            a_lo, a_hi = row["intervals"]["auroc"]
+            versus = row.get("vs_real")
+            if versus:
+                delta = _delta_cell(versus["f1_delta"], versus["p_better"], versus["p_worse"])
+                rank = _delta_cell(
+                    versus["auroc_delta"], versus["auroc_p_better"], versus["auroc_p_worse"]
+                )
+            else:
+                delta = rank = "baseline"
+            rows.append((
+                row["name"], str(row["train_size"]), f"{row['precision']:.3f}",
+                f"{row['recall']:.3f}", f"{row['f1']:.3f} [{lo:.3f}, {hi:.3f}]",
+                f"{row['accuracy']:.3f}", f"{row['macro_f1']:.3f}",
+                f"{row['auroc']:.3f} [{a_lo:.3f}, {a_hi:.3f}]", delta, rank,
+            ))  # fmt: skip
+        table = format_table(header, rows)
+        majority = section["majority_baseline"]
+        if len(sections) > 1:
+            lines.append(f"== {domain} ({section['n']} texts, {report['features']} features) ==")
+        lines += [
+            section["verdict"],
+            table,
+            table.splitlines()[1],
+            f"majority class ({majority['predicts']}): accuracy {majority['accuracy']:.3f}, "
+            f"F1 {majority['f1']:.3f}",
+        ]
     lat = report["latency_ms"]
     verdict = "meets" if report["meets_latency_bound"] else "MISSES"
-    majority = report["majority_baseline"]
+    embedded = report.get("embeddings")
+    if embedded:
+        lines.append(
+            f"MiniLM: {embedded['texts_embedded']} distinct texts embedded once, "
+            f"{embedded['lookups_reused']} look-ups reused"
+        )
     return "\n".join([
-        report["verdict"],
-        table,
-        rule,
-        f"majority class ({majority['predicts']}): accuracy {majority['accuracy']:.3f}, "
-        f"F1 {majority['f1']:.3f}",
-        f"latency per text ({report['latency_model']}, saved model, featurise + predict): "
-        f"p50 {lat['p50']:.3f} ms, p99 {lat['p99']:.3f} ms ({verdict} the "
-        f"{report['latency_bound_ms']:g} ms bound); "
+        *lines,
+        f"latency per text ({report['latency_model']}, saved model, featurise + predict, "
+        f"{report['features']}): p50 {lat['p50']:.3f} ms, p99 {lat['p99']:.3f} ms ({verdict} "
+        f"the {report['latency_bound_ms']:g} ms bound); "
         f"batched {report['throughput_per_s']:,.0f} texts/s",
         "* significantly better than real, - significantly worse "
         f"(paired bootstraps of F1 and AUROC, one-sided p < {report['significance_level']})",

