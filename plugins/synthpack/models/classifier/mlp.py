@@ -466,7 +466,11 @@ def _torch_mlp_class():
             self.drop = torch.nn.Dropout(dropout)
 
         def forward(self, X):
-            h = torch.relu(SparseFirstLayer.apply(self.W1, X) + self.b1)
+            if isinstance(X, np.ndarray):  # dense (MiniLM): in torch, not numpy, whose BLAS
+                first = torch.from_numpy(X) @ self.W1  # threads fight torch's for the cores
+            else:
+                first = SparseFirstLayer.apply(self.W1, X)
+            h = torch.relu(first + self.b1)
             h = torch.relu(self.l2(self.drop(h)))
             return self.l3(self.drop(h)).squeeze(-1)
 
