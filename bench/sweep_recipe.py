@@ -86,6 +86,9 @@ STEMS: dict[str, tuple[str | None, dict]] = {
         "label_check_threshold": 0.2, "label_check_negative_threshold": 0.8}),
     # Issue 25: answers stopped once entry n+1 starts, on the same trained model
     "gemma3_list_end": ("gemma3_more_steps", {"stop_at_list_end": True}),
+    # Issue 27: prompts and SFT records conditioned on a target group (and a tone and form)
+    "gemma3_group": (None, {**GEMMA, "condition": "group"}),
+    "gemma3_group_tone_form": (None, {**GEMMA, "condition": "group,tone,form"}),
 }  # fmt: skip
 
 
