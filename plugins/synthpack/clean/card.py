@@ -150,12 +150,9 @@ def _conditions(by_polarity: dict) -> list[str]:
     polarities = list(counted)
     groups = sorted({g for s in counted.values() for g in s["by_group"]})
     total = sum(counted[p]["accepted"] for p in polarities)
-    rows = []
-    for group in [*groups, "total"]:
-        kept = [counted[p]["by_group"].get(group, 0) for p in polarities]
-        if group == "total":
-            kept = [counted[p]["accepted"] for p in polarities]
-        rows.append([group, *kept, round(100 * sum(kept) / total, 1) if total else 0.0])
+    rows = [[g, *(counted[p]["by_group"].get(g, 0) for p in polarities)] for g in groups]
+    rows.append(["total", *(counted[p]["accepted"] for p in polarities)])
+    rows = [[*row, round(100 * sum(row[1:]) / total, 1) if total else 0.0] for row in rows]
     lines = ["Kept entries per target group (each prompt asked for one group):", ""]
     lines += [*_table(["group", *polarities, "% of kept"], rows), ""]
     attributes = [

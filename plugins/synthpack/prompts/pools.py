@@ -28,10 +28,6 @@ class SeedPools:
     # polarity -> target group -> its texts (seed files named by the category's groups)
     groups: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
-    def group_pool(self, polarity: str, group: str | None) -> list[str]:
-        """The texts a prompt conditioned on `group` draws from (all of them for None)."""
-        return self.texts[polarity] if group is None else self.groups[polarity][group]
-
 
 def load_pools(
     category: Category,
