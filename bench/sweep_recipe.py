@@ -264,7 +264,8 @@ def main() -> None:
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
     asked = [n for n in args.only.split(",") if n] or list(STEMS)
-    names = [seeded(n, s) for n in asked if n in STEMS for s in seeds]
+    # seed by seed, so that the settings compared are paired as early as possible
+    names = [seeded(n, s) for s in seeds for n in asked if n in STEMS]
     names += [n for n in asked if n not in STEMS]
     unknown = [n for n in names if n not in SETTINGS]
     if unknown:

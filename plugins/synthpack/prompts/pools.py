@@ -102,3 +102,21 @@ def length_filter(texts: list[str], length: str) -> list[str]:
     if length == "short":
         return [t for t in texts if len(t.split()) <= median]
     return [t for t in texts if len(t.split()) > median]
+
+
+def example_candidates(
+    pools: dict, keys, example_length: str, shots: int, where, hint: str
+) -> dict:
+    """Per pool key (None or a group) in `keys`: its texts of `example_length`, the texts a
+    prompt's examples are drawn from; a pool with fewer than `shots` of them is refused, named
+    by `where(key)`, with `hint` saying what to change."""
+    candidates = {}
+    for key in keys:
+        candidates[key] = length_filter(pools[key], example_length)
+        if len(candidates[key]) < shots:
+            raise SynthpackError(
+                f"{where(key)}: {shots} examples per prompt asked for, but only "
+                f"{len(candidates[key])} {example_length} seed texts (of {len(pools[key])}) "
+                f"are available; {hint}"
+            )
+    return candidates

@@ -32,7 +32,7 @@ from synthpack.formats.dataset_info import (
 )
 from synthpack.prompts.categories import Category, load_category
 from synthpack.prompts.conditions import check_axes, plan_conditions
-from synthpack.prompts.pools import length_filter, load_pools, require_groups, require_pool
+from synthpack.prompts.pools import example_candidates, load_pools, require_groups, require_pool
 from synthpack.prompts.templates import check_polarity, check_version, render_synthesis, stem
 
 DEFAULT_SHOTS = 5
@@ -81,19 +81,12 @@ def render_prompts(
     plan = plan_conditions(
         n_prompts, polarity, condition, category, rng, templates_dir, sorted(group_pools or {})
     )
-    candidates = {
-        key: length_filter(texts, example_length)
-        for key, texts in pools.items()
-        if key is None or any(c and c.group == key for c in plan)
-    }
-    for key, texts in candidates.items():
-        if len(texts) < shots:
-            of = f"group {key!r}: " if key else ""
-            raise SynthpackError(
-                f"{prompt_stem}: {of}{shots} examples per prompt asked for, but only "
-                f"{len(texts)} {example_length} seed texts (of {len(pools[key])}) are available; "
-                "lower --shots or use --example-length any"
-            )
+    used = [key for key in pools if key is None or any(c and c.group == key for c in plan)]
+    candidates = example_candidates(
+        pools, used, example_length, shots,
+        lambda key: prompt_stem + (f": group {key!r}" if key else ""),
+        "lower --shots or use --example-length any",
+    )  # fmt: skip
     records = []
     for index, cond in enumerate(plan):
         examples = rng.sample(candidates[cond.group if cond else None], shots)

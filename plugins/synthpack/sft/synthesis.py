@@ -26,7 +26,7 @@ from synthpack.common.text import text_key
 from synthpack.formats.dataset_info import read_dataset_info, write_alpaca_dataset
 from synthpack.prompts.categories import Category, list_categories, load_category, load_mixtures
 from synthpack.prompts.conditions import check_axes, plan_conditions
-from synthpack.prompts.pools import SeedPools, length_filter, load_pools, require_pool
+from synthpack.prompts.pools import SeedPools, example_candidates, load_pools, require_pool
 from synthpack.prompts.render import DEFAULT_N_ENTRIES, DEFAULT_SHOTS, prompt_id
 from synthpack.prompts.templates import check_version, numbered, render_synthesis
 
@@ -109,19 +109,18 @@ def build_records(
             f"{category.name} {polarity} ({split}): condition 'group' needs a group with "
             f"{shots + n_entries} texts ({shots} examples + {n_entries} entries); none has"
         )
-    candidates = {}
-    for key in dict.fromkeys(c.group if c else None for c in plan):
-        where = f"{category.name} {polarity} ({split})" + (f", group {key!r}" if key else "")
-        candidates[key] = length_filter(pools[key], example_length)
-        if len(candidates[key]) < shots:
-            raise SynthpackError(
-                f"{where}: {shots} examples per prompt asked for, but only "
-                f"{len(candidates[key])} {example_length} seed texts are in this pool; lower "
-                "--shots or add seeds"
-            )
+    used = list(dict.fromkeys(c.group if c else None for c in plan))
+
+    def where(key: str | None) -> str:
+        return f"{category.name} {polarity} ({split})" + (f", group {key!r}" if key else "")
+
+    candidates = example_candidates(
+        pools, used, example_length, shots, where, "lower --shots or add seeds"
+    )
+    for key in used:
         if len(pools[key]) < shots + n_entries:
             raise SynthpackError(
-                f"{where}: a record needs {shots} examples + {n_entries} answer entries = "
+                f"{where(key)}: a record needs {shots} examples + {n_entries} answer entries = "
                 f"{shots + n_entries} distinct texts, but this pool has {len(pools[key])}; lower "
                 "--n-entries or --shots, lower --val-ratio, or add seeds"
             )
