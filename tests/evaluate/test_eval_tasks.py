@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from synthpack.cli import main
 from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
+from synthpack.evaluate.run import domains_of
 from synthpack.evaluate.tasks import list_tasks, load_task
 
 DEMO = pack_dir("dataset_info") / "demo"
@@ -79,3 +80,42 @@ def test_eval_stereoset_runs_the_shipped_task(tiny_model, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["intrasentence"]["examples"] == 6
     assert report["meta"]["data"] == str(load_task("stereoset_demo", "stereoset")["data"])
+
+
+def _task_with_extra_eval(tmp_path, extra: str) -> object:
+    task = tmp_path / "two_domains.yaml"
+    annotated = DEMO / "toxigen" / "annotated"
+    task.write_text(
+        f"command: mlp\ntrain: {annotated / 'train.csv'}\neval: {annotated / 'eval.csv'}\n"
+        f"eval_name: toxigen\n{extra}"
+    )
+    return task
+
+
+def test_a_task_names_its_extra_domains_relative_to_itself(tmp_path):
+    built = run("eval", "transfer-set", "--per-class", 40, "--out", tmp_path / "data")
+    assert built.exit_code == 0, built.output
+    rows = [json.loads(line) for line in (tmp_path / "data" / "transfer_eval.jsonl").open()]
+    assert [sum(r["label"] == label for r in rows) for label in (0, 1)] == [40, 40]
+    task = _task_with_extra_eval(tmp_path, "extra_eval:\n  paradetox: data/transfer_eval.jsonl\n")
+    fields = load_task(task, "mlp")
+    assert fields["eval_name"] == "toxigen"
+    assert fields["extra_eval"] == [f"paradetox={(tmp_path / 'data' / 'transfer_eval.jsonl')}"]
+    bad = _task_with_extra_eval(tmp_path, "extra_eval:\n  other: missing.jsonl\n")
+    with pytest.raises(SynthpackError, match=r"extra_eval\.other: .*missing.jsonl not found"):
+        load_task(bad, "mlp")
+    listed = _task_with_extra_eval(tmp_path, "extra_eval: [data/transfer_eval.jsonl]\n")
+    with pytest.raises(SynthpackError, match="extra_eval: expected a mapping of NAME: path"):
+        load_task(listed, "mlp")
+
+
+@pytest.mark.integration
+def test_eval_mlp_scores_the_task_s_extra_domain(tmp_path):
+    assert run("eval", "transfer-set", "--per-class", 40, "--out", tmp_path / "data").exit_code == 0
+    task = _task_with_extra_eval(tmp_path, "extra_eval:\n  paradetox: data/transfer_eval.jsonl\n")
+    out = tmp_path / "eval"
+    result = run("eval", "mlp", "--task", task, "--folds", 2, "--bootstrap", 50, "--out", out)
+    assert result.exit_code == 0, result.output
+    domains = domains_of(json.loads((out / "report.json").read_text()))
+    assert list(domains) == ["toxigen", "paradetox"]
+    assert domains["toxigen"]["n"] == 1000 and domains["paradetox"]["n"] == 80

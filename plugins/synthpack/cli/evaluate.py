@@ -18,6 +18,7 @@ from synthpack.common.tables import format_table
 from synthpack.evaluate.stereoset import SPLITS
 from synthpack.models.classifier.features import FEATURE_KINDS
 from synthpack.models.scoring import SCORING_BATCH_SIZE
+from synthpack.prepare.paradetox import TRANSFER_PER_CLASS
 
 
 @click.group("eval")
@@ -210,6 +211,39 @@ def eval_mlp(ctx: click.Context, **_options) -> None:
         config=MLPConfig(seed=o["seed"], max_epochs=o["max_epochs"], folds=o["folds"]),
     )  # fmt: skip
     run_step(run_mlp_eval, settings, o["out"], Context(echo=click.echo))
+
+
+@click.command("transfer-set")
+@click.option(
+    "--pairs",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="ParaDetox pairs (TSV: toxic, neutral1..3); default: the shipped CC0 subset, or "
+    "paradetox/paradetox.tsv under $SYNTHPACK_DATA.",
+)
+@click.option(
+    "--per-class",
+    type=click.IntRange(min=1),
+    default=TRANSFER_PER_CLASS,
+    show_default=True,
+    help="Toxic sentences (label 1), and as many paraphrases (label 0).",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write.")
+def transfer_set_command(pairs, per_class, out) -> None:
+    """Build the second evaluation domain: toxic ParaDetox sentences against their paraphrases.
+
+    Writes OUT/transfer_eval.jsonl by a fixed rule (no seed), the set the synthesis demo scores
+    beside ToxiGen; pass it to `eval mlp --extra-eval paradetox=OUT/transfer_eval.jsonl`.
+    """
+    from synthpack.common.step import Context, run_step
+    from synthpack.prepare.paradetox import (
+        TransferEvalSettings,
+        find_debias_data,
+        run_transfer_eval,
+    )
+
+    settings = TransferEvalSettings(pairs or find_debias_data(None).pairs, per_class)
+    run_step(run_transfer_eval, settings, out, Context(echo=click.echo))
+    click.echo(f"wrote {Path(out) / 'transfer_eval.jsonl'}")
 
 
 @click.command("train-checker")
@@ -537,6 +571,7 @@ def tasks_command() -> None:
 for _command in (
     tasks_command,
     eval_mlp,
+    transfer_set_command,
     train_checker_command,
     stereoset_command,
     crows_pairs_command,

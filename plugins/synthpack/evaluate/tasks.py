@@ -18,11 +18,12 @@ from synthpack.common.problems import Problems, unknown_name
 
 # Per command: the keys a task may set, and which of them are paths.
 TASK_KEYS = {
-    "mlp": ("train", "eval", "features", "folds", "bootstrap", "seed", "max_epochs",
-            "text_field", "label_field"),
+    "mlp": ("train", "eval", "eval_name", "extra_eval", "features", "folds", "bootstrap",
+            "seed", "max_epochs", "text_field", "label_field"),
     "stereoset": ("data", "split", "limit"),
 }  # fmt: skip
 PATH_KEYS = ("train", "eval", "data")
+NAMED_PATH_KEYS = ("extra_eval",)  # a mapping NAME: path, as the option's NAME=FILE values
 
 
 TASKS = "eval"  # the pack folder
@@ -63,6 +64,8 @@ def load_task(
         fields[key] = (path.parent / str(fields[key])).resolve()
         if not fields[key].exists():
             problems.add(f"{fields[key]} not found", field=key)
+    for key in (k for k in NAMED_PATH_KEYS if k in fields):
+        fields[key] = _named_paths(path, key, fields[key], problems)
     for key in (k for k in allowed if k in fields and k not in PATH_KEYS and convert):
         try:
             fields[key] = convert(key, fields[key])
@@ -70,3 +73,19 @@ def load_task(
             problems.add(str(exc), field=key)
     problems.raise_if_any()
     return fields
+
+
+def _named_paths(task: Path, key: str, value, problems: Problems) -> list[str]:
+    """A task's `NAME: path` mapping as the option's `NAME=FILE` values, paths resolved
+    against the task file."""
+    if not isinstance(value, dict):
+        problems.add("expected a mapping of NAME: path (e.g. paradetox: transfer_eval.jsonl)",
+                     field=key)  # fmt: skip
+        return []
+    specs = []
+    for name, file in value.items():
+        resolved = (task.parent / str(file)).resolve()
+        if not resolved.exists():
+            problems.add(f"{resolved} not found", field=f"{key}.{name}")
+        specs.append(f"{name}={resolved}")
+    return specs
