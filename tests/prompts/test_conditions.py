@@ -11,6 +11,7 @@ import pytest
 
 from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
+from synthpack.common.step import Context
 from synthpack.common.text import text_key
 from synthpack.prompts.categories import load_category
 from synthpack.prompts.conditions import group_of, load_attributes, plan_conditions
@@ -88,6 +89,22 @@ def test_conditioned_prompts_name_their_group_and_attributes_and_use_its_example
         assert sorted(counts.values()) == [2] * 14  # 28 prompts over 14 groups
         manifest = json.loads((tmp_path / stem / "manifest.json").read_text())
         assert manifest["condition"] == ["group", "tone", "form"]
+
+
+def test_render_notes_when_the_prompts_cannot_spread_evenly_over_the_groups(tmp_path):
+    notes = []
+    for n_prompts in (16, 28):
+        settings = RenderSettings(
+            "hate", ("v1",), ("pos",), positive=POSITIVE, negative=NEGATIVE, shots=3,
+            n_prompts=n_prompts, condition=("group",),
+        )  # fmt: skip
+        run_render(settings, tmp_path / str(n_prompts), Context(echo=notes.append))
+    assert notes == [
+        "hate_pos_v1: 16 prompts over 14 groups: 2 of them get 2 prompts, the others 1; "
+        "a multiple of 14 prompts spreads them evenly"
+    ]
+    counts = Counter(r["target_group"] for r in read_jsonl(tmp_path / "16" / "all.jsonl"))
+    assert sorted(counts.values()) == [1] * 12 + [2] * 2
 
 
 def test_an_unconditioned_prompt_renders_as_before(tmp_path):

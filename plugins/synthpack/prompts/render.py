@@ -111,6 +111,19 @@ def render_prompts(
     return records
 
 
+def uneven_groups(n_prompts: int, groups: int) -> str | None:
+    """A note when `n_prompts` cannot name each of `groups` target groups equally often: the
+    groups asked once more may then pass the share a team allows one group (issue 27 asks
+    at most 15% of positives); None when the spread is even or there are no groups."""
+    if not groups or n_prompts % groups == 0:
+        return None
+    more, extra = n_prompts // groups + 1, n_prompts % groups
+    return (
+        f"{n_prompts} prompts over {groups} groups: {extra} of them get {more} prompts, the "
+        f"others {more - 1}; a multiple of {groups} prompts spreads them evenly"
+    )
+
+
 def write_prompt_sets(
     sets: list[tuple[str, list[dict], dict, list[dict]]],
     out_dir: Path,
@@ -240,6 +253,7 @@ def run_render(settings: RenderSettings, out_dir: Path, context: Context = Conte
     for polarity in polarities:
         pool = require_pool(pools, polarity, category)
         class_rejects = [r for r in pools.rejects if r["label"] == polarity]
+        group_pools = require_groups(pools, polarity, condition, category)
         for version in versions:
             records = render_prompts(
                 category,
@@ -253,7 +267,7 @@ def run_render(settings: RenderSettings, out_dir: Path, context: Context = Conte
                 example_length=example_length,
                 templates_dir=templates_dir,
                 condition=condition,
-                group_pools=require_groups(pools, polarity, condition, category),
+                group_pools=group_pools,
             )
             manifest = {
                 "category": category.name,
@@ -269,6 +283,9 @@ def run_render(settings: RenderSettings, out_dir: Path, context: Context = Conte
                 "seed_rows_rejected": len(class_rejects),
                 "condition": list(condition),
             }
+            uneven = uneven_groups(n_prompts, len(group_pools or {}))
+            if uneven:
+                context.echo(f"{stem(category.name, polarity, version)}: {uneven}")
             sets.append((stem(category.name, polarity, version), records, manifest, class_rejects))
             sizes.append({"prompts": len(records), "pool": len(pool)})
     written = write_prompt_sets(sets, out_dir, s.dataset_dir)
