@@ -127,7 +127,7 @@ def render(
     Writes OUT/STEM/prompts.jsonl (read by `synthpack generate`) and OUT/STEM/alpaca.json,
     registered as STEM (e.g. hate_pos_v1) for `llamafactory-cli train ... do_predict=true`.
     """
-    from synthpack.common.step import run_step
+    from synthpack.common.step import Context, run_step
     from synthpack.prompts.render import RenderSettings, run_render
     from synthpack.prompts.templates import list_versions
 
@@ -138,7 +138,7 @@ def render(
         n_prompts=n_prompts, seed=seed, example_length=example_length, dataset_dir=dataset_dir,
         templates_dir=templates_dir, condition=tuple(_csv(condition)),
     )  # fmt: skip
-    rows = run_step(run_render, settings, out)["sets"]
+    rows = run_step(run_render, settings, out, Context(echo=click.echo))["sets"]
     click.echo(format_records(rows, ["stem", "prompts", "pool", "registered", "folder"]))
     click.echo(
         f"dataset_dir for LLaMA-Factory: {rows[0]['dataset_dir']} (prompt files are owner-only)"
