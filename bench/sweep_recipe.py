@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from synthpack.common.files import atomic_write_json
-from synthpack.common.step import read_record
+from synthpack.common.step import find_records, read_record
 from synthpack.demo.pipeline import synthesis_steps
 from synthpack.demo.recipes import Recipe, load_recipe
 from synthpack.models.precision import as_precision
@@ -166,12 +166,23 @@ def summarise(name: str, run_dir: Path, seconds: float) -> dict:
     return {
         "name": name,
         "changes": SETTINGS[name][1],
-        "seconds": round(seconds, 1),
+        "seconds": round(seconds, 1),  # this call's wall time (a resumed run: seconds)
+        # what the run's steps took when they ran (a run seeded from its parent: its training too)
+        "step_seconds": round(sum(r.get("seconds") or 0 for _, r in find_records(run_dir)), 1),
         "loss_first": train.get("loss_first"),
         "loss_last": train.get("loss_last"),
         "accepted": clean["accepted"],
         "by_polarity": {
-            p: {k: v.get(k) for k in ("success_rate_mean", "duplication_rate_pct", "accepted")}
+            p: {
+                k: v.get(k)
+                for k in (
+                    "success_rate_mean",
+                    "duplication_rate_pct",
+                    "accepted",
+                    "largest_group_pct",
+                    "by_group",
+                )
+            }
             for p, v in clean.get("by_polarity", {}).items()
         },
         "agreement_rate": check.get("agreement_rate"),
