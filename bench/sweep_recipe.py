@@ -89,6 +89,9 @@ STEMS: dict[str, tuple[str | None, dict]] = {
     # Issue 27: prompts and SFT records conditioned on a target group (and a tone and form)
     "gemma3_group": (None, {**GEMMA, "condition": "group"}),
     "gemma3_group_tone_form": (None, {**GEMMA, "condition": "group,tone,form"}),
+    # ... with 28 prompts per polarity on the same trained model: more text, and every group
+    # asked for equally often (2 x 14)
+    "gemma3_group_tone_form_28": ("gemma3_group_tone_form", {"prompts_per_polarity": 28}),
 }  # fmt: skip
 
 
