@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -82,7 +83,7 @@ def test_eval_stereoset_runs_the_shipped_task(tiny_model, tmp_path):
     assert report["meta"]["data"] == str(load_task("stereoset_demo", "stereoset")["data"])
 
 
-def _task_with_extra_eval(tmp_path, extra: str) -> object:
+def _task_with_extra_eval(tmp_path, extra: str) -> Path:
     task = tmp_path / "two_domains.yaml"
     annotated = DEMO / "toxigen" / "annotated"
     task.write_text(
