@@ -37,13 +37,11 @@ from synthpack.models.precision import as_precision
 from synthpack.prepare.real_data import find_data
 
 BASE = load_recipe("quick")  # the sweep started from the SmolLM2 recipe, the demo default then
-# What the default recipe changes in quick, apart from its model: the first sweep's more_steps.
-MORE_STEPS = {
-    k: v
-    for k, v in dataclasses.asdict(load_recipe("default")).items()
-    if v != getattr(BASE, k) and k != "generator"
-}
-GEMMA = {"generator": load_recipe("default").generator, **MORE_STEPS}
+# The first sweep's more_steps: what the default recipe changed in quick, apart from its model,
+# until the sixth sweep (written out, so that the settings below keep their meaning)
+MORE_STEPS = {"prompts_per_polarity": 16, "n_entries": 8, "sft_per_class": 72,
+              "train_steps": 36, "learning_rate": 1.0e-3}  # fmt: skip
+GEMMA = {"generator": "gemma3-270m", **MORE_STEPS}
 
 
 SEEDS = range(5)  # every setting is run, and summed up, over these seeds
@@ -94,6 +92,10 @@ STEMS: dict[str, tuple[str | None, dict]] = {
     "gemma3_group_tone_form_28": ("gemma3_group_tone_form", {"prompts_per_polarity": 28}),
     # ... and the default with 28 prompts: the volume without the conditioning
     "gemma3_more_steps_28": ("gemma3_more_steps", {"prompts_per_polarity": 28}),
+    # ... the same entries asked for and tokens allowed as _28, in fewer and longer answers
+    # (16 prompts of 14 entries, 448 tokens each): entries per prompt against prompts
+    "gemma3_group_tone_form_n14": ("gemma3_group_tone_form", {
+        "n_entries": 14, "max_new_tokens": 448}),
 }  # fmt: skip
 
 
@@ -108,6 +110,8 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     seeded(stem, n): at_seed(stem, n) for stem in STEMS for n in SEEDS
 }
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
+# Recipe fields the rendered prompts depend on: a child that changes one renders again
+RENDER_FIELDS = ("prompts_per_polarity", "n_entries", "shots", "version", "seeds", "condition")
 STEPS = "prepare-eval_mlp"
 
 
@@ -123,9 +127,9 @@ def seed_from_parent(run_dir: Path, parent_dir: Path, size: Recipe) -> None:
     settings = json.loads((run_dir / "settings.json").read_text())
     settings["recipe"] = dataclasses.asdict(size)
     (run_dir / "settings.json").write_text(json.dumps(settings))
-    redo = AFTER_TRAIN if size.prompts_per_polarity == json.loads(
-        (parent_dir / "settings.json").read_text())["recipe"]["prompts_per_polarity"
-    ] else ("render", *AFTER_TRAIN)  # fmt: skip
+    parent_recipe = json.loads((parent_dir / "settings.json").read_text())["recipe"]
+    changed = {k for k in RENDER_FIELDS if parent_recipe[k] != getattr(size, k)}
+    redo = ("render", *AFTER_TRAIN) if changed else AFTER_TRAIN
     plan = synthesis_steps(size, find_data(None), run_dir, as_precision(None))
     for run in (run for step in plan if step.name in redo for run in step.runs):
         run.forget()  # the demo redoes these steps

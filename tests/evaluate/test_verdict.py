@@ -53,6 +53,11 @@ def test_the_sentence_names_each_augmented_run_on_f1_and_auroc():
     loss = {"runs": [{"name": "real"}, _run("real+x", -0.05, 0.99, 0.01, -0.04, 0.97, 0.03)]}
     assert "significant loss (-0.050, p = 0.010) in F1" in verdict_sentence(loss)
     assert "significant loss (-0.040, p = 0.030) in AUROC" in verdict_sentence(loss)
+    shift = {"runs": [{"name": "real"}, _run("real+x", 0.12, 0.001, 0.999, 0.004, 0.30, 0.70)]}
+    assert verdict_sentence(shift).endswith(
+        "a significant gain (+0.120, p = 0.001) in F1 and no significant change (+0.004, "
+        "p = 0.300) in AUROC (a threshold shift, not a change in ranking)."
+    )
     assert verdict_sentence({"runs": [{"name": "real"}]}) == (
         "No synthetic set was compared with the real data."
     )

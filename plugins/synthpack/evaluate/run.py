@@ -400,9 +400,14 @@ def verdict_sentence(report: dict, alpha: float = SIGNIFICANCE) -> str:
             continue
         f1 = verdict_of(versus["p_better"], versus["p_worse"], alpha)
         rank = verdict_of(versus["auroc_p_better"], versus["auroc_p_worse"], alpha)
+        # A significant F1 change without one in AUROC ranks the texts no better or worse:
+        # the scores moved against the decision threshold (common on a set from another
+        # source, whose balance the threshold was not tuned for).
+        shift = " (a threshold shift, not a change in ranking)" if (
+            f1 != VERDICTS[1] and rank == VERDICTS[1]) else ""  # fmt: skip
         parts.append(
             f"{row['name']} shows {_with_p(f1, versus['f1_delta'], versus, '')} in F1 and "
-            f"{_with_p(rank, versus['auroc_delta'], versus, 'auroc_')} in AUROC"
+            f"{_with_p(rank, versus['auroc_delta'], versus, 'auroc_')} in AUROC{shift}"
         )
     if not parts:
         return "No synthetic set was compared with the real data."
