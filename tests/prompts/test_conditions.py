@@ -105,6 +105,16 @@ def test_render_notes_when_the_prompts_cannot_spread_evenly_over_the_groups(tmp_
     ]
     counts = Counter(r["target_group"] for r in read_jsonl(tmp_path / "16" / "all.jsonl"))
     assert sorted(counts.values()) == [1] * 12 + [2] * 2
+    notes.clear()  # one note for every set it applies to, not one per set
+    settings = RenderSettings(
+        "hate", ("v1", "v2"), ("pos", "neg"), positive=POSITIVE, negative=NEGATIVE, shots=3,
+        n_prompts=16, condition=("group",),
+    )  # fmt: skip
+    run_render(settings, tmp_path / "two", Context(echo=notes.append))
+    assert notes == [
+        "hate_pos_v1, hate_pos_v2, hate_neg_v1, hate_neg_v2: 16 prompts over 14 groups: 2 of "
+        "them get 2 prompts, the others 1; a multiple of 14 prompts spreads them evenly"
+    ]
 
 
 def test_an_unconditioned_prompt_renders_as_before(tmp_path):

@@ -9,11 +9,20 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# The code points the classes below are drawn from, with their Unicode category, found in one
+# pass (planes 0-1 and the tag block hold every control, format character and combining mark):
+# one pass instead of one per class keeps `import` of the CLI fast.
+_SPECIAL = [
+    (chr(c), cat)
+    for c in (*range(0x20000), *range(0xE0000, 0xE0080))
+    if (cat := unicodedata.category(chr(c))) in ("Cc", "Cf") or cat[0] == "M"
+]
+
 
 def char_class(wanted) -> str:
-    """A regex character class of the code points whose Unicode category passes `wanted`
-    (planes 0-1 and the tag block: every control, format, punctuation or symbol is there)."""
-    points = [c for c in (*range(0x20000), *range(0xE0000, 0xE0080)) if wanted(chr(c))]
+    """A regex character class of the control, format and mark code points for which
+    `wanted(char, category)` holds."""
+    points = [ord(char) for char, category in _SPECIAL if wanted(char, category)]
     ranges, first = [], points[0]
     for prev, cur in zip(points, points[1:] + [None], strict=True):
         if cur != prev + 1:
@@ -26,15 +35,13 @@ def char_class(wanted) -> str:
 # the BOM, bidi overrides. Nobody reads them, and they make equal texts look different.
 # Newlines and tabs are layout, not controls; zero-width (non-)joiners carry meaning inside
 # Indic and Persian words and emoji, so stored texts keep them (the comparison key does not).
-_CONTROL = re.compile(char_class(lambda c: unicodedata.category(c) == "Cc" and c not in "\n\t\r"))
+_CONTROL = re.compile(char_class(lambda c, cat: cat == "Cc" and c not in "\n\t\r"))
 
 
-_FORMAT = re.compile(char_class(lambda c: unicodedata.category(c) == "Cf"))
+_FORMAT = re.compile(char_class(lambda c, cat: cat == "Cf"))
 
 
-_FORMAT_IN_TEXT = re.compile(
-    char_class(lambda c: unicodedata.category(c) == "Cf" and c not in "\u200c\u200d")
-)
+_FORMAT_IN_TEXT = re.compile(char_class(lambda c, cat: cat == "Cf" and c not in "\u200c\u200d"))
 
 
 def visible_text(text: str) -> str:
@@ -43,7 +50,7 @@ def visible_text(text: str) -> str:
     return _FORMAT_IN_TEXT.sub("", _CONTROL.sub(" ", str(text)))
 
 
-MARKS = char_class(lambda c: unicodedata.category(c)[0] == "M")[1:-1]  # inside a class
+MARKS = char_class(lambda c, cat: cat[0] == "M")[1:-1]  # inside a class
 
 
 # Everything but letters, digits, combining marks (Hindi vowel signs) and spaces becomes a

@@ -249,7 +249,7 @@ def run_render(settings: RenderSettings, out_dir: Path, context: Context = Conte
     polarities = list(dict.fromkeys(check_polarity(p) for p in polarities))
     condition = check_axes(s.condition, category, templates_dir)
     pools = load_pools(category, labelled, positive, negative)
-    sets, sizes = [], []
+    sets, sizes, uneven_sets = [], [], {}
     for polarity in polarities:
         pool = require_pool(pools, polarity, category)
         class_rejects = [r for r in pools.rejects if r["label"] == polarity]
@@ -285,9 +285,11 @@ def run_render(settings: RenderSettings, out_dir: Path, context: Context = Conte
             }
             uneven = uneven_groups(n_prompts, len(group_pools or {}))
             if uneven:
-                context.echo(f"{stem(category.name, polarity, version)}: {uneven}")
+                uneven_sets.setdefault(uneven, []).append(stem(category.name, polarity, version))
             sets.append((stem(category.name, polarity, version), records, manifest, class_rejects))
             sizes.append({"prompts": len(records), "pool": len(pool)})
+    for note, stems in uneven_sets.items():  # once for every set it applies to
+        context.echo(f"{', '.join(stems)}: {note}")
     written = write_prompt_sets(sets, out_dir, s.dataset_dir)
     atomic_write_jsonl(Path(out_dir) / ALL_PROMPTS, [r for _, records, *_ in sets for r in records])
     rows = [{**info, **size} for info, size in zip(written, sizes, strict=True)]
