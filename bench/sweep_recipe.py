@@ -90,6 +90,8 @@ STEMS: dict[str, tuple[str | None, dict]] = {
     # ... with 28 prompts per polarity on the same trained model: more text, and every group
     # asked for equally often (2 x 14)
     "gemma3_group_tone_form_28": ("gemma3_group_tone_form", {"prompts_per_polarity": 28}),
+    # ... with 42 (each group three times): does more volume still pay?
+    "gemma3_group_tone_form_42": ("gemma3_group_tone_form", {"prompts_per_polarity": 42}),
     # ... and the default with 28 prompts: the volume without the conditioning
     "gemma3_more_steps_28": ("gemma3_more_steps", {"prompts_per_polarity": 28}),
     # ... the same entries asked for and tokens allowed as _28, in fewer and longer answers
