@@ -167,8 +167,10 @@ def test_the_cleaned_set_and_its_card_count_entries_per_group_and_attribute(tmp_
 
     from synthpack.clean.run import CleanSettings, run_clean
     from synthpack.common.files import atomic_write_jsonl
+    from synthpack.common.step import run_step
     from synthpack.generate.resumable import raw_row
     from synthpack.generate.run import RAW
+    from synthpack.report.build import build_report
 
     settings = RenderSettings(
         "hate", ("v1",), positive=POSITIVE, negative=NEGATIVE, shots=3, n_entries=3,
@@ -185,7 +187,7 @@ def test_the_cleaned_set_and_its_card_count_entries_per_group_and_attribute(tmp_
     ]  # fmt: skip
     out = tmp_path / "gen"
     atomic_write_jsonl(out / RAW, rows)
-    report = run_clean(CleanSettings(out, tmp_path / "prompts" / "all.jsonl"), out)
+    report = run_step(run_clean, CleanSettings(out, tmp_path / "prompts" / "all.jsonl"), out)
     for stats in report["by_polarity"].values():
         assert sum(stats["by_group"].values()) == stats["accepted"] == 42
         assert set(stats["by_group"]) == set(load_category("hate").groups)
@@ -197,6 +199,12 @@ def test_the_cleaned_set_and_its_card_count_entries_per_group_and_attribute(tmp_
     _, text = check_card(out)
     assert "Kept entries per target group" in text
     assert "| total | 42 | 42 | 100.0 |" in text or "| total | 42 | 42 | 100 |" in text
+    # ... and so does the run's HTML report: a row per group, a column per polarity
+    html = build_report(tmp_path).read_text()
+    assert 'id="groups"' in html
+    for group in load_category("hate").groups:
+        assert f'<tr><td>{group}</td><td class="num">3</td><td class="num">3</td></tr>' in html
+    assert html.count(f'<td class="num">{100 * 3 / 42:.1f}%</td>') == 2  # largest share
 
 
 def test_the_recipe_key_reaches_render_and_sft_and_a_bad_axis_fails_at_load(tmp_path):

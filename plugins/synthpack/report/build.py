@@ -290,6 +290,10 @@ def _generation_summary(report: dict) -> dict:
     out["rejected_by_reason"] = report["rejected_by_reason"]
     out["by_polarity"] = report["by_polarity"]
     out["tokens_per_s"] = (report.get("generation") or {}).get("tokens_per_s")
+    # Conditioned prompts: kept entries per target group, a column per polarity
+    grouped = {k: p for k, p in report["by_polarity"].items() if p.get("by_group")}
+    out["groups"] = sorted({group for p in grouped.values() for group in p["by_group"]})
+    out["grouped_polarities"] = list(grouped)
     return out
 
 
