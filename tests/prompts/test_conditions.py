@@ -170,7 +170,7 @@ def test_the_cleaned_set_and_its_card_count_entries_per_group_and_attribute(tmp_
     from synthpack.common.step import run_step
     from synthpack.generate.resumable import raw_row
     from synthpack.generate.run import RAW
-    from synthpack.report.build import build_report
+    from synthpack.report.build import build_report, results_table
 
     settings = RenderSettings(
         "hate", ("v1",), positive=POSITIVE, negative=NEGATIVE, shots=3, n_entries=3,
@@ -205,6 +205,21 @@ def test_the_cleaned_set_and_its_card_count_entries_per_group_and_attribute(tmp_
     for group in load_category("hate").groups:
         assert f'<tr><td>{group}</td><td class="num">3</td><td class="num">3</td></tr>' in html
     assert html.count(f'<td class="num">{100 * 3 / 42:.1f}%</td>') == 2  # largest share
+    table = results_table(json.loads((tmp_path / "summary.json").read_text()))
+    assert table.splitlines()[0].split() == [
+        "polarity",
+        "success",
+        "pass",
+        "%",
+        "dup",
+        "%",
+        "kept",
+        "groups",
+        "largest",
+        "group",
+        "%",
+    ]
+    assert [line.split()[-2:] for line in table.splitlines()[2:4]] == [["14", "7.1"]] * 2
 
 
 def test_the_recipe_key_reaches_render_and_sft_and_a_bad_axis_fails_at_load(tmp_path):

@@ -644,6 +644,11 @@ def results_table(summary: dict) -> str:
             for p, s in generation["by_polarity"].items()
         ]  # fmt: skip
         head = ["polarity", "success", "pass %", "dup %", "kept"]
+        if generation.get("groups"):  # conditioned prompts: how evenly the groups came back
+            head += ["groups", "largest group %"]
+            for row, s in zip(rows, generation["by_polarity"].values(), strict=True):
+                row += [len(s["by_group"]), f"{s['largest_group_pct']:.1f}"] if s.get(
+                    "by_group") else ["-", "-"]  # fmt: skip
         blocks.append(format_table(head, rows))
     classifier = summary.get("classifier")
     if classifier:
