@@ -21,7 +21,7 @@ from synthpack.common.paths import pack_dir
 from synthpack.demo.debias import DEBIAS_DATASET, QLORA
 from synthpack.demo.plan import TRAIN_CONFIG
 from synthpack.models.embedded import model_dir_for
-from synthpack.models.precision import resolve_precision
+from synthpack.models.precision import cpu_description, resolve_precision
 from synthpack.train.launch import llamafactory_cli, precision_overrides
 from synthpack.train.lf_config import format_override
 
@@ -62,9 +62,12 @@ def main() -> None:
     precision = resolve_precision(args.precision)
     rows = {name: measure(args.run, args.steps, extra, precision)
             for name, extra in CONFIGS.items()}  # fmt: skip
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    cpu = next(x.split(":", 1)[1].strip() for x in lscpu.splitlines() if x.startswith("Model name"))
-    result = {"cpu": cpu, "precision": precision.name, "steps": args.steps, "rows": rows}
+    result = {
+        "cpu": cpu_description(),
+        "precision": precision.name,
+        "steps": args.steps,
+        "rows": rows,
+    }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for name, row in rows.items():
         print(f"{name}: {row['seconds_per_step']} s/step, peak {row['peak_rss_gb']} GB")

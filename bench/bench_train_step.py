@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 
 import torch
 from bench_cpu_precision import _seconds  # LLaMA-Factory's elapsed_time, in seconds
+
+from synthpack.models.precision import cpu_description
 
 # (name, what it changes, lean loss, extra LLaMA-Factory keys, environment); each row adds one
 # change to the row before it, except the last two, which each try one more thing on lean_loss.
@@ -45,13 +46,6 @@ VARIANTS = [
     ("lean_compiled", "lean_loss and torch.compile of the model (LLaMA-Factory's torch_compile)",
      True, {"torch_compile": True}, {}),
 ]  # fmt: skip
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def matmul_gflops(dtype: torch.dtype, repeats: int = 20) -> float:
@@ -170,7 +164,7 @@ def main() -> None:
     flops = step_flops(model_dir_for("gemma3-270m"), records, batch=4, cutoff=512)
     floor = {"plain_s": round(flops["plain_tflop"] * 1e3 / rates["bf16_gflops"], 2),
              "lean_s": round(flops["lean_tflop"] * 1e3 / rates["bf16_gflops"], 2)}  # fmt: skip
-    print(f"{cpu_name()}: bf16 {rates['bf16_gflops']} GFLOPS, fp32 {rates['fp32_gflops']}; "
+    print(f"{cpu_description()}: bf16 {rates['bf16_gflops']} GFLOPS, fp32 {rates['fp32_gflops']}; "
           f"step {flops['plain_tflop']} TFLOP plain, {flops['lean_tflop']} lean; floor "
           f"{floor['plain_s']} s / {floor['lean_s']} s", file=sys.stderr, flush=True)  # fmt: skip
     runs = []
@@ -191,7 +185,7 @@ def main() -> None:
         row["max_loss_difference_vs_" + base["name"]] = round(max(diffs), 4) if diffs else None
     result = {
         "date": date.today().isoformat(),
-        "cpu": cpu_name(),
+        "cpu": cpu_description(),
         "threads": torch.get_num_threads(),
         "recipe": "default (Gemma 3 270M, batch 4, cutoff 512)",
         "precision": as_precision(args.precision).name,

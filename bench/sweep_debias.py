@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 from synthpack.common.step import read_record, record_path
 from synthpack.demo.pipeline import run_demo
 from synthpack.demo.recipes import load_recipe
+from synthpack.models.precision import cpu_description
 
 BASE = load_recipe("debias")
 FIRST = "steps60_lr5e-4"
@@ -44,12 +43,6 @@ SETTINGS: dict[str, dict] = {
 }
 REDONE = (("train", "train"), ("rewrites/tuned", "eval_debias"), ("compare", "debias_compare"))
 STEPS = "prepare-compare"
-
-
-def cpu_name() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines()
-                 if line.startswith("Model name")), platform.processor())  # fmt: skip
 
 
 def start_from_first(run_dir: Path, first_dir: Path) -> None:
@@ -92,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(SETTINGS)
     results = json.loads(args.out.read_text()) if args.out.exists() else {"rows": []}
-    results.update({"cpu": cpu_name(), "cores": len(__import__("os").sched_getaffinity(0)),
+    results.update({"cpu": cpu_description(), "cores": len(__import__("os").sched_getaffinity(0)),
                     "base_recipe": dataclasses.asdict(BASE)})  # fmt: skip
     done = {r["name"] for r in results["rows"]}
     for name in names:

@@ -17,6 +17,7 @@ from synthpack.models.precision import (
     PRECISION_ENV,
     Precision,
     cpu_bf16_flags,
+    cpu_description,
     resolve_precision,
     torch_cpu_bf16,
 )
@@ -31,6 +32,18 @@ PROMPTS = FIXTURES / "smollm2_hate_prompts.jsonl"
 @pytest.fixture(autouse=True)
 def _no_env_choice(monkeypatch):
     monkeypatch.delenv(PRECISION_ENV, raising=False)
+
+
+def test_the_cpu_is_described_by_name_family_model_and_native_bf16():
+    epyc = (
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+        "model name\t: AMD EPYC 9R14 96-Core Processor\n" + AMD_CPU.split("\n", 1)[1]
+    )
+    assert cpu_description(epyc) == (
+        "AMD EPYC 9R14 96-Core Processor (family 25, model 17), native bf16: avx512_bf16"
+    )
+    assert cpu_description(OLD_CPU).endswith(", native bf16: none")  # no name: the platform's
+    assert "native bf16: " in cpu_description()  # this machine's /proc/cpuinfo, or none
 
 
 def test_auto_picks_bf16_only_where_the_cpu_and_torch_both_support_it():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,18 +46,39 @@ class Precision:
         return f"precision {self.name}: {self.reason}"
 
 
+def _cpuinfo(cpuinfo: str | None) -> str:
+    if cpuinfo is not None:
+        return cpuinfo
+    try:
+        return Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:  # not Linux
+        return ""
+
+
+def _field(cpuinfo: str, name: str) -> str | None:
+    """The first `name : value` of /proc/cpuinfo text."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
 def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
     """The native-bf16 flags this CPU reports (from /proc/cpuinfo text; none off Linux)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
-        except OSError:
-            return []
-    flags: set[str] = set()
-    for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.partition(":")[2].split())
+    flags = set((_field(_cpuinfo(cpuinfo), "flags") or "").split())
     return [flag for flag in BF16_CPU_FLAGS if flag in flags]
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """The CPU a timing came from, as `lscpu` names it, with its family and model (a KVM
+    guest's name alone can hide which kind it is) and its native bf16, which decides the
+    speed of training: 'Intel(R) Xeon(R) Processor (family 6, model 207), native bf16: none'."""
+    text = _cpuinfo(cpuinfo)
+    name = _field(text, "model name") or platform.processor() or platform.machine()
+    family, model = _field(text, "cpu family"), _field(text, "model")
+    kind = f" (family {family}, model {model})" if family and model else ""
+    return f"{name}{kind}, native bf16: {', '.join(cpu_bf16_flags(text)) or 'none'}"
 
 
 def torch_cpu_bf16() -> bool:

@@ -33,6 +33,7 @@ from synthpack.common.step import (
 )
 from synthpack.common.tables import format_table
 from synthpack.models.classifier.features import FEATURE_KINDS
+from synthpack.models.precision import cpu_description
 
 SUMMARY = "summary.json"
 REPORT_HTML = "report.html"
@@ -128,7 +129,7 @@ def collect(run_dir: Path, found: list[tuple[Path, dict]] | None = None) -> dict
     return {
         "run_dir": str(root.resolve()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, Python "
+        "machine": f"{cpu_description()}; {_cpu_count()} CPU cores, Python "
         f"{platform.python_version()}",
         "settings": _run_settings(root),
         "steps": [_step_row(folder, r) for folder, r in found],
