@@ -265,6 +265,32 @@ def seed_lines(summary: dict) -> list[str]:
     return lines
 
 
+def paired_lines(
+    rows: list[dict], stem: str, against: str, run: str = "real+synthetic"
+) -> list[str]:
+    """`stem` minus `against`, seed by seed, at the seeds both have: per feature kind and domain
+    the mean difference of `run`'s F1 and AUROC deltas and at how many seeds `stem` was ahead
+    (two settings' gains over the same real data are compared where the seed is the same)."""
+    by_name = {row["name"]: classifier_of(row) for row in rows}
+    seeds = [n for n in SEEDS if seeded(stem, n) in by_name and seeded(against, n) in by_name]
+    if not seeds:
+        return [f"{stem} against {against}: no seed run by both"]
+    lines = []
+    for kind, domains in by_name[seeded(stem, seeds[0])].items():
+        for domain in domains:
+            cells = []
+            for metric in ("f1", "auroc"):
+                diffs = [
+                    by_name[seeded(stem, n)][kind][domain][run][f"{metric}_delta"]
+                    - by_name[seeded(against, n)][kind][domain][run][f"{metric}_delta"]
+                    for n in seeds
+                ]
+                ahead = sum(d > 0 for d in diffs)
+                cells.append(f"{metric} {np.mean(diffs):+.3f} (ahead {ahead}/{len(seeds)})")
+            lines.append(f"{stem} - {against} {kind} {domain} {run}: " + ", ".join(cells))
+    return lines
+
+
 def parse_seeds(value: str) -> list[int]:
     """`0-4` or `0,2,3` -> seeds."""
     seeds: list[int] = []
@@ -283,6 +309,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated settings (stems or runs)")
     parser.add_argument("--seeds", default="0-4", help="seeds of each stem: 0-4 or 0,2")
     parser.add_argument("--out", default="bench/sweep_results.json")
+    parser.add_argument("--against", help="also print each setting minus this one, by seed")
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
     asked = [n for n in args.only.split(",") if n] or list(STEMS)
@@ -306,9 +333,12 @@ def main() -> None:
         rows = [r for r in rows if r["name"] != name] + [row]
         atomic_write_json(out, {"rows": rows, "settings": over_seeds(rows)})
         print(json.dumps(row), file=sys.stderr, flush=True)
+    stems = {stem_of(n)[0] for n in names}
     for summary in over_seeds(rows):
-        if stem_of(summary["setting"])[0] in {stem_of(n)[0] for n in names}:
+        if summary["setting"] in stems:
             print("\n".join(seed_lines(summary)), flush=True)
+    for stem in sorted(stems - {args.against}) if args.against else ():
+        print("\n".join(paired_lines(rows, stem, args.against)), flush=True)
 
 
 if __name__ == "__main__":

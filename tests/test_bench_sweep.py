@@ -71,3 +71,25 @@ def test_every_setting_runs_at_five_seeds_with_the_old_names(sweep):
     parent, changes = sweep.SETTINGS["gemma3_list_end_seed3"]
     assert parent == "gemma3_more_steps_seed3" and changes["stop_at_list_end"] is True
     assert sweep.size_of("gemma3_list_end_seed3").seed == 3
+
+
+def test_paired_lines_compare_two_settings_at_the_seeds_both_ran(sweep):
+    def row(stem, seed, f1, auroc):
+        return {
+            "name": sweep.seeded(stem, seed),
+            "classifier": {
+                "tfidf": {
+                    "toxigen": {
+                        "real": {"f1": 0.6, "auroc": 0.8},
+                        "real+synthetic": _versus(f1, 0.5, auroc, 0.5),
+                    }
+                }
+            },
+        }
+
+    rows = [row("a", 0, 0.03, 0.02), row("a", 1, 0.01, 0.01), row("a", 2, 0.05, 0.05),
+            row("b", 0, 0.01, 0.03), row("b", 1, 0.02, 0.00)]  # fmt: skip
+    assert sweep.paired_lines(rows, "a", "b") == [
+        "a - b tfidf toxigen real+synthetic: f1 +0.005 (ahead 1/2), auroc +0.000 (ahead 1/2)"
+    ]
+    assert sweep.paired_lines(rows, "a", "c") == ["a against c: no seed run by both"]
