@@ -112,8 +112,6 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
     seeded(stem, n): at_seed(stem, n) for stem in STEMS for n in SEEDS
 }
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
-# Recipe fields the rendered prompts depend on: a child that changes one renders again
-RENDER_FIELDS = ("prompts_per_polarity", "n_entries", "shots", "version", "seeds", "condition")
 STEPS = "prepare-eval_mlp"
 
 
@@ -123,16 +121,22 @@ def size_of(name: str) -> Recipe:
     return dataclasses.replace(base, **changes)
 
 
+def render_settings(plan: list) -> object:
+    return next(step.runs[0].settings for step in plan if step.name == "render")
+
+
 def seed_from_parent(run_dir: Path, parent_dir: Path, size: Recipe) -> None:
     """Start `run_dir` from the parent's trained run: copy it, redo what follows training."""
     shutil.copytree(parent_dir, run_dir)
     settings = json.loads((run_dir / "settings.json").read_text())
     settings["recipe"] = dataclasses.asdict(size)
     (run_dir / "settings.json").write_text(json.dumps(settings))
-    parent_recipe = json.loads((parent_dir / "settings.json").read_text())["recipe"]
-    changed = {k for k in RENDER_FIELDS if parent_recipe[k] != getattr(size, k)}
-    redo = ("render", *AFTER_TRAIN) if changed else AFTER_TRAIN
+    parent = Recipe(**json.loads((parent_dir / "settings.json").read_text())["recipe"])
     plan = synthesis_steps(size, find_data(None), run_dir, as_precision(None))
+    # the prompts are rendered again when the render step's own settings differ
+    before = synthesis_steps(parent, find_data(None), run_dir, as_precision(None))
+    same_prompts = render_settings(before) == render_settings(plan)
+    redo = AFTER_TRAIN if same_prompts else ("render", *AFTER_TRAIN)
     for run in (run for step in plan if step.name in redo for run in step.runs):
         run.forget()  # the demo redoes these steps
     if "render" in redo:

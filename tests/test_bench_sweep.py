@@ -93,3 +93,20 @@ def test_paired_lines_compare_two_settings_at_the_seeds_both_ran(sweep):
         "a - b tfidf toxigen real+synthetic: f1 +0.005 (ahead 1/2), auroc +0.000 (ahead 1/2)"
     ]
     assert sweep.paired_lines(rows, "a", "c") == ["a against c: no seed run by both"]
+
+
+def test_a_child_renders_again_exactly_when_its_prompts_would_differ(sweep, tmp_path):
+    from synthpack.demo.pipeline import synthesis_steps
+    from synthpack.models.precision import Precision
+    from synthpack.prepare.real_data import find_data
+
+    def render(name):
+        plan = synthesis_steps(
+            sweep.size_of(name), find_data(None), tmp_path, Precision("fp32", "t")
+        )
+        return sweep.render_settings(plan)
+
+    parent = render("gemma3_group_tone_form")
+    assert render("gemma3_group_tone_form_n14") != parent  # entries per prompt: new prompts
+    assert render("gemma3_group_tone_form_28") != parent  # more prompts
+    assert render("gemma3_list_end") == render("gemma3_more_steps")  # generation only
