@@ -98,6 +98,14 @@ STEMS: dict[str, tuple[str | None, dict]] = {
     # (16 prompts of 14 entries, 448 tokens each): entries per prompt against prompts
     "gemma3_group_tone_form_n14": ("gemma3_group_tone_form", {
         "n_entries": 14, "max_new_tokens": 448}),
+    # Seventh sweep, toward the ToxiGen F1 target: the default (28 conditioned prompts) sampled
+    # hotter on the same trained model (more varied entries) ...
+    "gemma3_group_tone_form_28_hot": ("gemma3_group_tone_form", {
+        "prompts_per_polarity": 28, "temperature": 1.0}),
+    # ... and trained on twice the distinct SFT records in the same 36 steps (each seen once)
+    "gemma3_group_tone_form_28_sft144": (None, {
+        **GEMMA, "condition": "group,tone,form", "prompts_per_polarity": 28,
+        "sft_per_class": 144}),
 }  # fmt: skip
 
 

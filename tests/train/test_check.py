@@ -74,7 +74,7 @@ def test_every_problem_is_reported_at_once_with_its_line(tmp_path, dataset_dir):
         f"{path.name}:{line['template: llama33']}: template: unknown LLaMA-Factory template "
         "'llama33'. Did you mean: llama3, mllama, llama4?",
         f"{path.name}:{line['learning_rate: 1.0e-4']}: learning_rate: written again (first on "
-        f"line {line_of(QLORA, 'learning_rate:')}); the later value wins",
+        f"line {line_of(QLORA, 'learning_rate:')}); llamafactory-cli stops at a key written twice",
     ]
 
 
@@ -121,6 +121,44 @@ def test_overrides_and_prefix_configs(tmp_path, dataset_dir):
     ]
     merge = CONFIGS / "llama3.2-1b_qlora_merge_debias.yaml"
     assert check_config(merge).kind == "export" and check_config(merge).ok
+
+
+def test_values_are_checked_as_llamafactory_cli_reads_them(tmp_path, dataset_dir):
+    """OmegaConf reads `1e-4` as a float (PyYAML: a string); a word, a list or a fraction
+    where a number, a flag or a count goes is named with its line, each type its own way."""
+    path, line = edited(
+        tmp_path,
+        QLORA,
+        {
+            "learning_rate:": "learning_rate: 1e-4",  # a float to llamafactory-cli: fine
+            "num_train_epochs:": "num_train_epochs: many",
+            "bf16:": "bf16: [true]",
+            "per_device_train_batch_size:": "per_device_train_batch_size: 2.5",
+        },
+    )
+    result = check_config(path, [f"dataset_dir={dataset_dir}", "lora_rank=8.0"])
+    assert result.config["learning_rate"] == 1e-4
+    assert [p.format(path.name) for p in result.problems] == [
+        f"{path.name}:{line['per_device_train_batch_size: 2.5']}: per_device_train_batch_size: "
+        "expects an integer, got float 2.5",
+        f"{path.name}:{line['num_train_epochs: many']}: num_train_epochs: expects a number, "
+        "got str 'many'",
+        f"{path.name}:{line['bf16: [true]']}: bf16: expects true or false, got list [True]",
+        f"{path.name}: lora_rank: expects an integer, got float 8.0",  # the command line
+    ]
+
+
+def test_type_mismatch_of_optional_literal_and_unchecked_fields():
+    from typing import Literal
+
+    from synthpack.train.lf_config import type_mismatch
+
+    assert type_mismatch(None, int | None) is None
+    assert type_mismatch(3, float) is None  # an integer is a number
+    assert type_mismatch(True, int) == "expects an integer, got bool True"
+    assert type_mismatch("x", Literal["a", "b"]) == "expects one of 'a', 'b', got str 'x'"
+    assert type_mismatch("a,b", list[str]) is None  # containers: their parsers check them
+    assert type_mismatch(5, str | None) == "expects a string or null, got int 5"
 
 
 def test_llamafactory_itself_stops_an_unknown_key_before_loading_anything():

@@ -2,7 +2,8 @@
 
 Reports every problem at once, each with the YAML line it comes from:
 - keys no LLaMA-Factory argument class (or, for prefix-tuning, synthpack's trainer) knows,
-  with close matches; keys written twice;
+  with close matches; keys written twice; values of the wrong type (`num_train_epochs: many`),
+  read as llamafactory-cli reads them (OmegaConf: `1e-4` is a float);
 - datasets missing from `<dataset_dir>/dataset_info.json` (close matches and the available
   names) or whose data file is missing; a missing dataset_dir, with the command from the YAML's
   header that builds it;
@@ -26,9 +27,12 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.files import read_user_text, yaml_key_lines
 from synthpack.common.problems import Problem, listed
 from synthpack.train.lf_config import (
+    field_types,
     llamafactory_export_keys,
     llamafactory_train_keys,
+    llamafactory_values,
     parse_override,
+    type_mismatch,
 )
 from synthpack.train.prefix import parse_prefix_config, unsupported_prefix_keys
 
@@ -104,6 +108,32 @@ def _check_keys(kind: str, config: dict, line_of) -> list[Problem]:
         for k in config
         if k not in allowed
     ]
+
+
+def argument_classes(kind: str) -> tuple:
+    """The dataclasses that parse a YAML of this kind (what `llamafactory-cli` or the prefix
+    trainer builds from it)."""
+    if kind == "prefix":
+        from llamafactory.hparams import DataArguments, ModelArguments
+        from llamafactory.hparams.training_args import TrainingArguments
+
+        from synthpack.train.prefix import PrefixArguments
+
+        return (ModelArguments, DataArguments, TrainingArguments, PrefixArguments)
+    from llamafactory.hparams.parser import _INFER_ARGS, _TRAIN_ARGS
+
+    return _INFER_ARGS if kind == "export" else _TRAIN_ARGS
+
+
+def _check_types(kind: str, config: dict, line_of) -> list[Problem]:
+    """Values that cannot fit their field (a word where a number goes, a list for a flag)."""
+    types = field_types(argument_classes(kind))
+    problems = []
+    for key, value in config.items():
+        why = type_mismatch(value, types[key]) if key in types else None
+        if why:
+            problems.append(Problem(why, line_of(key), key))
+    return problems
 
 
 def _check_datasets(config: dict, text: str, line_of, cwd: Path) -> list[Problem]:
@@ -259,11 +289,16 @@ def check_config(
     if not isinstance(config, dict):
         return CheckResult(path, "train", {}, [Problem("expected key: value pairs", 1, None)])
     problems = [
-        Problem(f"written again (first on line {found[0]}); the later value wins", later, key)
+        Problem(
+            f"written again (first on line {found[0]}); llamafactory-cli stops at a key "
+            "written twice",
+            later,
+            key,
+        )
         for key, found in lines.items()
         for later in found[1:]
     ]
-    overridden = set()
+    overridden, good_overrides = set(), []
     for item in overrides:
         try:
             key, value = parse_override(item)
@@ -272,6 +307,12 @@ def check_config(
             continue
         config[key] = value
         overridden.add(key)
+        good_overrides.append(item)
+    if not problems:  # the values as llamafactory-cli reads them (`1e-4` is a float there)
+        try:
+            config = llamafactory_values(text, good_overrides)
+        except Exception as exc:  # OmegaConf refuses what PyYAML took
+            problems.append(Problem(f"llamafactory-cli cannot read it: {exc}", None, None))
 
     def line_of(key: str) -> int | None:
         return None if key in overridden else (lines.get(key) or [None])[0]
@@ -279,10 +320,12 @@ def check_config(
     kind = config_kind(config)
     key_problems = _check_keys(kind, config, line_of)
     problems += key_problems
+    type_problems = _check_types(kind, config, line_of)
+    problems += type_problems
     problems += _check_datasets(config, text, line_of, cwd)
     file_problems, notes = _check_files(config, line_of, cwd)
     problems += file_problems
-    if not key_problems:  # an unknown key would only repeat itself in LLaMA-Factory's message
+    if not key_problems and not type_problems:  # they would only repeat in its message
         parse_problems, parse_notes = _run_llamafactory_parser(kind, config)
         problems += parse_problems
         notes += parse_notes
