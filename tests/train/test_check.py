@@ -76,6 +76,7 @@ def test_every_problem_is_reported_at_once_with_its_line(tmp_path, dataset_dir):
         f"{path.name}:{line['learning_rate: 1.0e-4']}: learning_rate: written again (first on "
         f"line {line_of(QLORA, 'learning_rate:')}); llamafactory-cli stops at a key written twice",
     ]
+    assert "value types not checked: llamafactory-cli cannot read the file" in result.notes[-1]
 
 
 def test_missing_data_names_the_header_command_and_missing_files(tmp_path, dataset_dir):

@@ -308,11 +308,15 @@ def check_config(
         config[key] = value
         overridden.add(key)
         good_overrides.append(item)
-    if not problems:  # the values as llamafactory-cli reads them (`1e-4` is a float there)
+    # The values as llamafactory-cli reads them (`1e-4` is a float there, a string to PyYAML);
+    # their types are checked only then. A key written twice stops its reader.
+    read_as_cli = not any(len(found) > 1 for found in lines.values())
+    if read_as_cli:
         try:
             config = llamafactory_values(text, good_overrides)
         except Exception as exc:  # OmegaConf refuses what PyYAML took
             problems.append(Problem(f"llamafactory-cli cannot read it: {exc}", None, None))
+            read_as_cli = False
 
     def line_of(key: str) -> int | None:
         return None if key in overridden else (lines.get(key) or [None])[0]
@@ -320,11 +324,13 @@ def check_config(
     kind = config_kind(config)
     key_problems = _check_keys(kind, config, line_of)
     problems += key_problems
-    type_problems = _check_types(kind, config, line_of)
+    type_problems = _check_types(kind, config, line_of) if read_as_cli else []
     problems += type_problems
     problems += _check_datasets(config, text, line_of, cwd)
     file_problems, notes = _check_files(config, line_of, cwd)
     problems += file_problems
+    if not read_as_cli:
+        notes.append("value types not checked: llamafactory-cli cannot read the file as it is")
     if not key_problems and not type_problems:  # they would only repeat in its message
         parse_problems, parse_notes = _run_llamafactory_parser(kind, config)
         problems += parse_problems
