@@ -162,11 +162,14 @@ def main() -> None:
     rates = {"bf16_gflops": round(matmul_gflops(torch.bfloat16), 1),
              "fp32_gflops": round(matmul_gflops(torch.float32), 1)}  # fmt: skip
     flops = step_flops(model_dir_for("gemma3-270m"), records, batch=4, cutoff=512)
-    floor = {"plain_s": round(flops["plain_tflop"] * 1e3 / rates["bf16_gflops"], 2),
-             "lean_s": round(flops["lean_tflop"] * 1e3 / rates["bf16_gflops"], 2)}  # fmt: skip
+    precision = as_precision(args.precision).name  # the floor is that of the precision trained
+    rate = rates["fp32_gflops" if precision == "fp32" else "bf16_gflops"]
+    floor = {"plain_s": round(flops["plain_tflop"] * 1e3 / rate, 2),
+             "lean_s": round(flops["lean_tflop"] * 1e3 / rate, 2)}  # fmt: skip
     print(f"{cpu_description()}: bf16 {rates['bf16_gflops']} GFLOPS, fp32 {rates['fp32_gflops']}; "
-          f"step {flops['plain_tflop']} TFLOP plain, {flops['lean_tflop']} lean; floor "
-          f"{floor['plain_s']} s / {floor['lean_s']} s", file=sys.stderr, flush=True)  # fmt: skip
+          f"step {flops['plain_tflop']} TFLOP plain, {flops['lean_tflop']} lean; {precision} "
+          f"floor {floor['plain_s']} s / {floor['lean_s']} s",
+          file=sys.stderr, flush=True)  # fmt: skip
     runs = []
     for name in args.variants.split(","):
         row = train_variant(run_dir, name, args.steps, work / name, args.precision)
@@ -188,7 +191,7 @@ def main() -> None:
         "cpu": cpu_description(),
         "threads": torch.get_num_threads(),
         "recipe": "default (Gemma 3 270M, batch 4, cutoff 512)",
-        "precision": as_precision(args.precision).name,
+        "precision": precision,
         "matmul": rates,
         "step": flops,
         "floor_seconds": floor,
