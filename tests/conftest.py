@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -45,6 +46,12 @@ from synthpack.common.paths import pack_dir  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"  # real model outputs, shared by folders
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The session's caches (about 1.8 GB: the prepared models) go with it; left behind, every
+    `make test` filled the disk by that much."""
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
