@@ -34,17 +34,22 @@ from bench_cpu_precision import _seconds  # LLaMA-Factory's elapsed_time, in sec
 
 from synthpack.models.precision import cpu_description
 
-# (name, what it changes, lean loss, extra LLaMA-Factory keys, environment); each row adds one
-# change to the row before it, except the last two, which each try one more thing on lean_loss.
+# (name, what it changes, lean loss, activation checkpointing, extra LLaMA-Factory keys,
+# environment); each row adds one change to the row before it, except the rows after
+# lean_loss, which each try one more thing on it.
 VARIANTS = [
     ("before", "the shipped configuration before issue 25: logits and loss on every position",
-     False, {}, {}),
+     False, "none", {}, {}),
     ("lean_loss", "output layer and loss on labelled positions only, in chunks (lean_loss.py)",
-     True, {}, {}),
+     True, "none", {}, {}),
     ("lean_one_arena", "and glibc's malloc limited to one arena (MALLOC_ARENA_MAX=1)",
-     True, {}, {"MALLOC_ARENA_MAX": "1"}),
+     True, "none", {}, {"MALLOC_ARENA_MAX": "1"}),
     ("lean_compiled", "lean_loss and torch.compile of the model (LLaMA-Factory's torch_compile)",
-     True, {"torch_compile": True}, {}),
+     True, "none", {"torch_compile": True}, {}),
+    ("lean_selective", "lean_loss and selective activation checkpointing (lean_checkpoint.py)",
+     True, "selective", {}, {}),
+    ("lean_checkpointed", "lean_loss and LLaMA-Factory's full activation checkpointing",
+     True, "full", {}, {}),
 ]  # fmt: skip
 
 
@@ -105,14 +110,17 @@ def train_variant(
     from synthpack.prepare.real_data import find_data
     from synthpack.train.launch import ADAPTER, TRAINER_LOG, run_train
 
-    _, _, lean, extra, env = next(v for v in VARIANTS if v[0] == variant)
+    _, _, lean, checkpointing, extra, env = next(v for v in VARIANTS if v[0] == variant)
     os.environ.update(env)  # the training process inherits it
     plan = synthesis_steps(
         load_recipe("default"), find_data(None), run_dir, as_precision(precision)
     )
     settings = next(s for s in plan if s.name == "train").runs[0].settings
     settings = dataclasses.replace(
-        settings, lean_loss=lean, overrides={**settings.overrides, "max_steps": steps, **extra}
+        settings,
+        lean_loss=lean,
+        checkpointing=checkpointing,
+        overrides={**settings.overrides, "max_steps": steps, **extra},
     )
     if not (folder / "train.step.json").exists():  # a variant finished earlier is reused
         try:
@@ -129,6 +137,10 @@ def train_variant(
         "name": variant,
         "steps": steps,
         "seconds_per_step": statistics.median(per_step) if per_step else None,
+        # whole-second stamps: the mean over the run resolves what the median cannot
+        "mean_seconds_per_step": round((elapsed[-1] - elapsed[0]) / (len(elapsed) - 1), 2)
+        if len(elapsed) > 1
+        else None,
         "first_step_seconds": elapsed[0] if elapsed else None,
         "step_seconds": record["seconds"],  # the whole train step: launch, load, steps, save
         "peak_rss_gb": record["peak_rss_gb"],
@@ -176,7 +188,8 @@ def main() -> None:
         row["change"] = next(v[1] for v in VARIANTS if v[0] == name)
         row["x_floor"] = round(row["seconds_per_step"] / floor["lean_s"], 2)
         runs.append(row)
-        print(f"{name}: {row['seconds_per_step']} s/step ({row['x_floor']} x the lean floor), "
+        print(f"{name}: {row['seconds_per_step']} s/step (mean {row['mean_seconds_per_step']}; "
+              f"{row['x_floor']} x the lean floor), "
               f"peak {row['peak_rss_gb']} GB, first {row['first_step_seconds']} s",
               file=sys.stderr, flush=True)  # fmt: skip
     base = runs[0]

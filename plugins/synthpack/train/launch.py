@@ -24,6 +24,8 @@ from synthpack.train.lf_config import format_override, load_config
 
 TRAINER_LOG = "trainer_log.jsonl"  # LLaMA-Factory appends one line per logged step
 POLL_SECONDS = 1.0
+CHECKPOINTING = ("none", "selective", "full")  # activation checkpointing (lean_checkpoint.py)
+SELECTIVE_FLAG = "--selective-checkpointing"  # tells the lean launcher (lean_loss.main) to use it
 
 
 def llamafactory_cli() -> str:
@@ -115,6 +117,7 @@ def run_llamafactory_train(
     cwd: Path | None = None,
     progress_bar: ProgressBar = silent,
     lean_loss: bool = False,
+    checkpointing: str | None = None,
 ) -> None:
     """Launch `llamafactory-cli train CONFIG key=value ...`; raise with the log's tail on failure.
 
@@ -122,10 +125,24 @@ def run_llamafactory_train(
     inspectable after the fact. With a log, `progress_bar` shows step / total, loss and time
     left, read from the trainer_log.jsonl that LLaMA-Factory writes as it trains.
     `lean_loss`: the same CLI with the loss on labelled tokens only (`train.lean_loss`).
+    `checkpointing`: None leaves the config's choice; "none" or "full" sets LLaMA-Factory's
+    `disable_gradient_checkpointing`; "selective" recomputes only the elementwise work
+    (`train.lean_checkpoint`, which needs the lean loss's launcher).
     """
-    cli = [sys.executable, "-m", "synthpack.train.lean_loss"] if lean_loss else [llamafactory_cli()]
-    argv = [*cli, "train", str(config)]
-    argv += [format_override(k, v) for k, v in (overrides or {}).items()]
+    overrides = dict(overrides or {})
+    flags = []
+    if checkpointing is not None:
+        if checkpointing not in CHECKPOINTING:
+            raise SynthpackError(
+                f"checkpointing must be one of {', '.join(CHECKPOINTING)}, not {checkpointing!r}"
+            )
+        if checkpointing == "selective" and not lean_loss:
+            raise SynthpackError("selective checkpointing runs only with the lean loss")
+        overrides["disable_gradient_checkpointing"] = checkpointing == "none"
+        flags = [SELECTIVE_FLAG] if checkpointing == "selective" else []
+    lean_cli = [sys.executable, "-m", "synthpack.train.lean_loss", *flags]
+    argv = [*(lean_cli if lean_loss else [llamafactory_cli()]), "train", str(config)]
+    argv += [format_override(k, v) for k, v in overrides.items()]
     env = dict(os.environ)
     # The venv's bin must be on PATH: LLaMA-Factory relaunches itself (torchrun) by name.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -134,9 +151,7 @@ def run_llamafactory_train(
         tail = ""
     else:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        output_dir = (overrides or {}).get("output_dir") or load_config(config).get(
-            "output_dir", "."
-        )
+        output_dir = overrides.get("output_dir") or load_config(config).get("output_dir", ".")
         reader = TrainerLogReader(Path(cwd or ".") / output_dir / TRAINER_LOG)
         with log_path.open("w") as log, progress_bar(0, "train", unit="step") as update:
             proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -177,6 +192,7 @@ class TrainSettings(StepSettings):
     overrides: dict = field(default_factory=dict)
     precision: Precision | None = None  # None: `default_precision()`
     lean_loss: bool = True  # the output layer and loss on labelled tokens only (lean_loss.py)
+    checkpointing: str | None = None  # None: the config's; none, selective or full (launch)
 
     def reads(self) -> dict[str, Path | None]:
         return {"config": self.config, "model": self.model_dir,
@@ -214,6 +230,7 @@ def run_train(settings: TrainSettings, folder: Path, context: Context = Context(
         folder / TRAIN_LOG,
         progress_bar=context.progress_bar,
         lean_loss=s.lean_loss,
+        checkpointing=s.checkpointing,
     )
     log = adapter / TRAINER_LOG
     losses = [json.loads(line)["loss"] for line in log.read_text().splitlines() if '"loss"' in line]
@@ -221,6 +238,7 @@ def run_train(settings: TrainSettings, folder: Path, context: Context = Context(
         "config": Path(s.config).name,
         "precision": precision.name,
         "lean_loss": s.lean_loss,
+        "checkpointing": s.checkpointing,
         "steps": s.overrides.get("max_steps"),
         "loss_first": losses[0] if losses else None,
         "loss_last": losses[-1] if losses else None,

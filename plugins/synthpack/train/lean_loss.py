@@ -13,7 +13,8 @@ path materialises the logits of all labelled positions at once; Liger's are Trit
 
 `python -m synthpack.train.lean_loss train CONFIG key=value ...` is `llamafactory-cli` with
 the loss installed: LLaMA-Factory's own CLI, in this process, after `install()` (and
-`skip_lora_casts_under_autocast()`, which spares PEFT's redundant copies of each LoRA input).
+`skip_lora_casts_under_autocast()`, which spares PEFT's redundant copies of each LoRA input;
+with `--selective-checkpointing` first, `lean_checkpoint.install()` too).
 """
 
 from __future__ import annotations
@@ -240,13 +241,22 @@ def skip_lora_casts_under_autocast() -> None:
 
 
 def main() -> None:
-    """`llamafactory-cli` with the lean loss installed (argv as llamafactory-cli takes it)."""
+    """`llamafactory-cli` with the lean loss installed (argv as llamafactory-cli takes it,
+    after an optional `--selective-checkpointing`)."""
+    from synthpack.train.launch import SELECTIVE_FLAG
+
+    args = sys.argv[1:]
+    if args[:1] == [SELECTIVE_FLAG]:
+        from synthpack.train import lean_checkpoint
+
+        lean_checkpoint.install()
+        args = args[1:]
     install()
     skip_lora_casts_under_autocast()
     install_lean_norms()
     from llamafactory.cli import main as llamafactory_main
 
-    sys.argv = ["llamafactory-cli", *sys.argv[1:]]
+    sys.argv = ["llamafactory-cli", *args]
     llamafactory_main()
 
 
