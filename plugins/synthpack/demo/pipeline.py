@@ -130,7 +130,8 @@ def synthesis_steps(
             pack_dir("llamafactory_configs") / TRAIN_CONFIG, model,
             f"{sft_stem(CATEGORY, [r.version])}_train", root,
             {"cutoff_len": r.cutoff_len, "max_steps": r.train_steps,
-             "learning_rate": r.learning_rate, "seed": r.seed}, precision), folder["train"]),
+             "learning_rate": r.learning_rate, "seed": r.seed}, precision,
+            checkpointing=r.checkpointing), folder["train"]),
         ("generate", run_generate, GenerateSettings(
             prompts, model, adapter, sampling=Sampling(
                 r.max_new_tokens, r.temperature, r.top_p, r.seed,

@@ -20,6 +20,7 @@ from synthpack.common.paths import pack_dir
 from synthpack.common.problems import Problems, shown, unknown_name
 from synthpack.models.embedded import MODELS
 from synthpack.prompts.conditions import GROUP, load_attributes
+from synthpack.train.launch import CHECKPOINTING
 from synthpack.train.lf_config import parse_override
 
 DEFAULT_RECIPE = "default"
@@ -68,6 +69,9 @@ class Recipe(Overridable):
     generator: str = "smollm2"  # the embedded model that is tuned and generates
     pipeline: str = "synthesis"
     stop_at_list_end: bool = False  # stop each answer once entry n_entries + 1 starts
+    # Activation checkpointing in training: none, selective (less memory for a little time)
+    # or full (the least memory, the most time); train/lean_checkpoint.py
+    checkpointing: str = "none"
     # What each prompt is conditioned on: "" (nothing), or axes such as "group,tone,form"
     # (prompts/conditions.py); SFT records teach the group
     condition: str = ""
@@ -83,6 +87,8 @@ class Recipe(Overridable):
             raise unknown_name("generator", self.generator, list(MODELS))
         if self.pipeline not in PIPELINES:
             raise unknown_name("pipeline", self.pipeline, PIPELINES)
+        if self.checkpointing not in CHECKPOINTING:
+            raise unknown_name("checkpointing", self.checkpointing, CHECKPOINTING)
         axes = [GROUP, *load_attributes()]
         for axis in self.condition_axes:
             if axis not in axes:
