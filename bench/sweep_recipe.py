@@ -102,6 +102,11 @@ STEMS: dict[str, tuple[str | None, dict]] = {
     # hotter on the same trained model (more varied entries) ...
     "gemma3_group_tone_form_28_hot": ("gemma3_group_tone_form", {
         "prompts_per_polarity": 28, "temperature": 1.0}),
+    # ... trained on twice the distinct SFT records in the same 36 steps (each seen once; ran
+    # at seed 0 only: it measures the draw of records, bench/RESULTS.md, seventh sweep) ...
+    "gemma3_group_tone_form_28_sft144": (None, {
+        **GEMMA, "condition": "group,tone,form", "prompts_per_polarity": 28,
+        "sft_per_class": 144}),
     # ... and asking a length too (short / two sentences): more varied entries, same model
     "gemma3_group_tone_form_28_length": ("gemma3_group_tone_form", {
         "prompts_per_polarity": 28, "condition": "group,tone,form,length"}),
