@@ -110,6 +110,10 @@ STEMS: dict[str, tuple[str | None, dict]] = {
     # ... and asking a length too (short / two sentences): more varied entries, same model
     "gemma3_group_tone_form_28_length": ("gemma3_group_tone_form", {
         "prompts_per_polarity": 28, "condition": "group,tone,form,length"}),
+    # Eighth sweep: the default asking only implicit hostility (ToxiGen's is mostly implicit:
+    # stereotypes and insinuation, rarely slurs), same trained model
+    "gemma3_group_tone_form_28_implicit": ("gemma3_group_tone_form", {
+        "prompts_per_polarity": 28, "condition": "group,tone=implicit,form,length"}),
 }  # fmt: skip
 
 
@@ -125,12 +129,18 @@ SETTINGS: dict[str, tuple[str | None, dict]] = {
 }
 AFTER_TRAIN = ("generate", "clean", "label_check", "register", "eval_mlp")
 STEPS = "prepare-eval_mlp"
+TRAINED = "prepare-train"  # what a child run takes from its parent
 
 
 def size_of(name: str) -> Recipe:
     parent, changes = SETTINGS[name]
     base = size_of(parent) if parent else BASE
     return dataclasses.replace(base, **changes)
+
+
+def trained(run_dir: Path, size: Recipe) -> bool:
+    plan = synthesis_steps(size, find_data(None), run_dir, as_precision(None))
+    return all(run.done() for step in plan if step.name == "train" for run in step.runs)
 
 
 def render_settings(plan: list) -> object:
@@ -341,6 +351,10 @@ def main() -> None:
         run_dir = args.work / name
         parent = SETTINGS[name][0]
         if parent and not run_dir.exists():
+            if not trained(args.work / parent, size_of(parent)):
+                # a parent not asked for is run only as far as its trained model
+                run_demo(args.work / parent, size_of(parent), steps=TRAINED,
+                         data_dir=args.data, echo=lambda *a, **k: None)  # fmt: skip
             seed_from_parent(run_dir, args.work / parent, size_of(name))
         started = time.perf_counter()
         run_demo(run_dir, size_of(name), steps=STEPS, data_dir=args.data,

@@ -117,6 +117,39 @@ def test_render_notes_when_the_prompts_cannot_spread_evenly_over_the_groups(tmp_
     ]
 
 
+def test_an_axis_named_with_values_asks_only_for_those(tmp_path):
+    category = load_category("hate")
+    axes = ("group", "tone=implicit", "form", "length=short|long")
+    plan = plan_conditions(28, "pos", axes, category, random.Random(0))
+    assert {c.attributes["tone"] for c in plan} == {"implicit"}
+    forms = Counter(c.attributes["form"] for c in plan)
+    assert set(forms) == {"statement", "question", "story"} and max(forms.values()) <= 10
+    negatives = plan_conditions(6, "neg", axes, category, random.Random(0))
+    assert all(set(c.attributes) == {"form", "length"} for c in negatives)
+    # the restriction reaches the rendered prompts: only the implicit requirement line
+    settings = RenderSettings(
+        "hate", ("v1",), ("pos",), positive=POSITIVE, negative=NEGATIVE, n_prompts=14,
+        shots=3, condition=("group", "tone=implicit"),
+    )  # fmt: skip
+    run_render(settings, tmp_path)
+    lines = load_attributes()["tone"]["values"]
+    prompts = [r["prompt"] for r in read_jsonl(tmp_path / "all.jsonl")]
+    assert len(prompts) == 14 and all(lines["implicit"] in p for p in prompts)
+    assert not any(lines["explicit"] in p for p in prompts)
+
+
+def test_unknown_values_and_values_for_group_fail_at_load():
+    from synthpack.demo.recipes import load_recipe
+
+    assert load_recipe("quick", ["condition=group,tone=implicit"]).condition_axes == (
+        "group", "tone=implicit",
+    )  # fmt: skip
+    with pytest.raises(SynthpackError, match="Unknown tone value 'rude'.*explicit, implicit"):
+        load_recipe("quick", ["condition=group,tone=rude"])
+    with pytest.raises(SynthpackError, match="'group' takes no values"):
+        load_recipe("quick", ["condition=group=black"])
+
+
 def test_an_unconditioned_prompt_renders_as_before(tmp_path):
     plain = RenderSettings("hate", ("v1",), positive=POSITIVE, negative=NEGATIVE, shots=3)
     run_render(plain, tmp_path / "plain")

@@ -19,7 +19,7 @@ from synthpack.common.pack_yaml import find_yaml, header_line, names_in, read_ma
 from synthpack.common.paths import pack_dir
 from synthpack.common.problems import Problems, shown, unknown_name
 from synthpack.models.embedded import MODELS
-from synthpack.prompts.conditions import GROUP, load_attributes
+from synthpack.prompts.conditions import check_axis_names
 from synthpack.train.launch import CHECKPOINTING
 from synthpack.train.lf_config import parse_override
 
@@ -89,10 +89,7 @@ class Recipe(Overridable):
             raise unknown_name("pipeline", self.pipeline, PIPELINES)
         if self.checkpointing not in CHECKPOINTING:
             raise unknown_name("checkpointing", self.checkpointing, CHECKPOINTING)
-        axes = [GROUP, *load_attributes()]
-        for axis in self.condition_axes:
-            if axis not in axes:
-                raise unknown_name("condition", axis, axes)
+        check_axis_names(self.condition_axes)
 
     @property
     def synthetic_dataset(self) -> str:

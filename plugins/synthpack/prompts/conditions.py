@@ -4,9 +4,10 @@ ToxiGen and ToxiCraft owe their cross-dataset gains to asking for one target gro
 kind of text at a time, spread evenly over all of them: an unconditioned prompt gets the
 model's favourite group and form again and again. `condition` names the axes: `group` (the
 category's `groups`, with few-shot examples from that group's seed files) and the attribute
-axes of `templates/synthesis/attributes.yaml` (tone, form, length). Prompt i takes group
-i mod G and attribute combination i mod C, each list in a seeded order, so every group and
-every combination is asked for equally often (within one).
+axes of `templates/synthesis/attributes.yaml` (tone, form, length); `axis=a|b` asks only for
+those values of an axis (`tone=implicit`: ToxiGen's hostility is mostly implicit). Prompt i
+takes group i mod G and attribute combination i mod C, each list in a seeded order, so every
+group and every combination is asked for equally often (within one).
 """
 
 from __future__ import annotations
@@ -65,13 +66,35 @@ def load_attributes(templates_dir: Path | None = None) -> dict:
     return _attributes(str(path)) if path.is_file() else {}
 
 
-def check_axes(axes, category: Category, templates_dir: Path | None = None) -> tuple[str, ...]:
-    """The axes named (`group`, attribute axes), checked; `group` needs the category's groups."""
-    available = [GROUP, *load_attributes(templates_dir)]
+def split_axis(text: str) -> tuple[str, tuple[str, ...]]:
+    """`tone=implicit|explicit` -> ("tone", ("implicit", "explicit")); `form` -> ("form", ())."""
+    axis, _, values = text.partition("=")
+    return axis.strip(), tuple(v.strip() for v in values.split("|") if v.strip())
+
+
+def check_axis_names(axes, templates_dir: Path | None = None) -> tuple[str, ...]:
+    """The axes named (`group`, attribute axes, `axis=a|b`), each once, their names and
+    values checked; what needs no category (a recipe checks this when it loads)."""
+    spec = load_attributes(templates_dir)
     axes = tuple(dict.fromkeys(a.strip() for a in axes if a.strip()))
-    for axis in axes:
-        if axis not in available:
-            raise unknown_name("condition", axis, available)
+    for text in axes:
+        axis, values = split_axis(text)
+        if axis not in (GROUP, *spec):
+            raise unknown_name("condition", axis, [GROUP, *spec])
+        if values and axis == GROUP:
+            raise SynthpackError(
+                f"condition {text!r}: 'group' takes no values (prompts cycle through every "
+                "group that has seed texts)"
+            )
+        for value in values:
+            if value not in spec[axis]["values"]:
+                raise unknown_name(f"{axis} value", value, list(spec[axis]["values"]))
+    return axes
+
+
+def check_axes(axes, category: Category, templates_dir: Path | None = None) -> tuple[str, ...]:
+    """The axes named, checked; `group` needs the category's groups."""
+    axes = check_axis_names(axes, templates_dir)
     if GROUP in axes and not category.groups:
         raise SynthpackError(
             f"condition 'group': category {category.name!r} lists no groups "
@@ -92,15 +115,20 @@ def plan_conditions(
     """One condition per prompt (None each when no axis is named), evenly spread.
 
     `groups` limits the groups to those that have seed texts (default: all of the category's).
-    An attribute axis limited to other polarities is left out of this polarity's prompts.
+    An attribute axis limited to other polarities is left out of this polarity's prompts; an
+    axis named with values (`tone=implicit`) asks only for those.
     """
     if not axes:
         return [None] * n
     spec = load_attributes(templates_dir)
     names = sorted(groups if groups is not None else category.groups)
     rng.shuffle(names)
-    chosen = [a for a in axes if a != GROUP and polarity in spec[a].get("polarities", [polarity])]
-    combos = list(itertools.product(*(sorted(spec[a]["values"]) for a in chosen)))
+    chosen = {
+        axis: sorted(values or spec[axis]["values"])
+        for axis, values in map(split_axis, axes)
+        if axis != GROUP and polarity in spec[axis].get("polarities", [polarity])
+    }
+    combos = list(itertools.product(*chosen.values()))
     rng.shuffle(combos)
     return [
         Condition(
