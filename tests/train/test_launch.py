@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +124,36 @@ def test_the_trainer_log_reader_skips_an_old_log_and_waits_for_whole_lines(tmp_p
         )
     assert done == 2
     assert seen == [(1, {"total": 2, "loss": "3.0000", "left": "0:01"}), (1, {"total": 2})]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_child_started_by_the_launcher_dies_with_it(tmp_path):
+    """A killed demo must not leave its training writing the run folder (it once left three)."""
+    pid_file = tmp_path / "child.pid"
+    launcher = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from synthpack.train.launch import start_child\n"
+        "child = start_child([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(120)\n"
+    )])  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and launcher.poll() is None, "the launcher never started"
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    os.kill(launcher.pid, signal.SIGKILL)  # no handler runs: only the kernel can stop the child
+    launcher.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child):
+        assert time.monotonic() < deadline, f"child {child} outlived its killed launcher"
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped (init reaps an orphan soon after)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

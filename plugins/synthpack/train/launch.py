@@ -7,9 +7,11 @@ same YAML behaves identically on a laptop, in the tests and on a GPU cluster.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -26,6 +28,23 @@ TRAINER_LOG = "trainer_log.jsonl"  # LLaMA-Factory appends one line per logged s
 POLL_SECONDS = 1.0
 CHECKPOINTING = ("none", "selective", "full")  # activation checkpointing (lean_checkpoint.py)
 SELECTIVE_FLAG = "--selective-checkpointing"  # tells the lean launcher (lean_loss.main) to use it
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def die_with_parent() -> None:
+    """In the child, before exec (Linux): SIGTERM when the launcher dies, even by SIGKILL.
+
+    A `kill` of the demo would otherwise leave the training running, still writing the run
+    folder that the resumed demo trains into again."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def start_child(argv: list[str], **popen) -> subprocess.Popen:
+    """`subprocess.Popen` for a long child that must not outlive this process."""
+    linux = sys.platform.startswith("linux")
+    return subprocess.Popen(argv, preexec_fn=die_with_parent if linux else None, **popen)
 
 
 def llamafactory_cli() -> str:
@@ -147,14 +166,15 @@ def run_llamafactory_train(
     # The venv's bin must be on PATH: LLaMA-Factory relaunches itself (torchrun) by name.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     if log_path is None:
-        result = subprocess.run(argv, cwd=cwd, env=env)
+        result = start_child(argv, cwd=cwd, env=env)
+        result.wait()
         tail = ""
     else:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         output_dir = overrides.get("output_dir") or load_config(config).get("output_dir", ".")
         reader = TrainerLogReader(Path(cwd or ".") / output_dir / TRAINER_LOG)
         with log_path.open("w") as log, progress_bar(0, "train", unit="step") as update:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            proc = start_child(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
             done = 0
             while True:
                 try:
