@@ -138,9 +138,13 @@ def size_of(name: str) -> Recipe:
     return dataclasses.replace(base, **changes)
 
 
-def trained(run_dir: Path, size: Recipe) -> bool:
+def done(run_dir: Path, size: Recipe, steps: str) -> bool:
+    """Whether every run of the plan's `steps` ("first-last") has its record."""
     plan = synthesis_steps(size, find_data(None), run_dir, as_precision(None))
-    return all(run.done() for step in plan if step.name == "train" for run in step.runs)
+    names = [step.name for step in plan]
+    first, _, last = steps.partition("-")
+    chosen = names[names.index(first) : names.index(last or first) + 1]
+    return all(run.done() for step in plan if step.name in chosen for run in step.runs)
 
 
 def render_settings(plan: list) -> object:
@@ -351,15 +355,19 @@ def main() -> None:
         run_dir = args.work / name
         parent = SETTINGS[name][0]
         if parent and not run_dir.exists():
-            if not trained(args.work / parent, size_of(parent)):
+            if not done(args.work / parent, size_of(parent), TRAINED):
                 # a parent not asked for is run only as far as its trained model
                 run_demo(args.work / parent, size_of(parent), steps=TRAINED,
                          data_dir=args.data, echo=lambda *a, **k: None)  # fmt: skip
             seed_from_parent(run_dir, args.work / parent, size_of(name))
+        before = next((r for r in rows if r["name"] == name), None)
+        resumed = before and done(run_dir, size_of(name), STEPS)
         started = time.perf_counter()
         run_demo(run_dir, size_of(name), steps=STEPS, data_dir=args.data,
                  echo=lambda *a, **k: None)  # fmt: skip
-        row = summarise(name, run_dir, time.perf_counter() - started)
+        # a finished run is summed up again, but keeps the seconds it took when it ran
+        seconds = before["seconds"] if resumed else time.perf_counter() - started
+        row = summarise(name, run_dir, seconds)
         rows = [r for r in rows if r["name"] != name] + [row]
         atomic_write_json(out, {"rows": rows, "settings": over_seeds(rows)})
         print(json.dumps(row), file=sys.stderr, flush=True)
