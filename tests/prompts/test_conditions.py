@@ -148,6 +148,8 @@ def test_unknown_values_and_values_for_group_fail_at_load():
         load_recipe("quick", ["condition=group,tone=rude"])
     with pytest.raises(SynthpackError, match="'group' takes no values"):
         load_recipe("quick", ["condition=group=black"])
+    with pytest.raises(SynthpackError, match="'tone' is named twice"):
+        load_recipe("quick", ["condition=group,tone,tone=implicit"])
 
 
 def test_an_unconditioned_prompt_renders_as_before(tmp_path):

@@ -77,10 +77,13 @@ def check_axis_names(axes, templates_dir: Path | None = None) -> tuple[str, ...]
     values checked; what needs no category (a recipe checks this when it loads)."""
     spec = load_attributes(templates_dir)
     axes = tuple(dict.fromkeys(a.strip() for a in axes if a.strip()))
+    named = [split_axis(text)[0] for text in axes]
     for text in axes:
         axis, values = split_axis(text)
         if axis not in (GROUP, *spec):
             raise unknown_name("condition", axis, [GROUP, *spec])
+        if named.count(axis) > 1:
+            raise SynthpackError(f"condition: {axis!r} is named twice ({', '.join(axes)})")
         if values and axis == GROUP:
             raise SynthpackError(
                 f"condition {text!r}: 'group' takes no values (prompts cycle through every "
