@@ -19,24 +19,30 @@ import time
 import torch
 
 MODES = ("none", "selective", "full")
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def lora_gemma(dtype: torch.dtype):
-    """The embedded Gemma 3 270M with the demo's LoRA (rank 8, alpha 16, no dropout)."""
+    """The embedded Gemma 3 270M with the demo's LoRA, as the shipped YAML sets it (rank,
+    alpha and dropout; `lora_target: all` is PEFT's every linear layer but the output)."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
+    from synthpack.common.paths import pack_dir
+    from synthpack.demo.plan import TRAIN_CONFIG
     from synthpack.models.embedded import model_dir_for
     from synthpack.train.lean_loss import make_lean
     from synthpack.train.lean_norm import install_lean_norms
+    from synthpack.train.lf_config import load_config
+
+    yaml = load_config(pack_dir("llamafactory_configs") / TRAIN_CONFIG)
 
     install_lean_norms()
     model = AutoModelForCausalLM.from_pretrained(
         model_dir_for("gemma3-270m"), dtype=dtype, attn_implementation="sdpa"
     )
     make_lean(model)
-    lora = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=LORA_TARGETS)
+    lora = LoraConfig(r=yaml["lora_rank"], lora_alpha=yaml["lora_alpha"],
+                      lora_dropout=yaml["lora_dropout"], target_modules="all-linear")  # fmt: skip
     return get_peft_model(model, lora).train()
 
 
