@@ -118,8 +118,9 @@ def uneven_groups(n_prompts: int, groups: int) -> str | None:
     if not groups or n_prompts % groups == 0:
         return None
     more, extra = n_prompts // groups + 1, n_prompts % groups
+    get = "gets" if extra == 1 else "get"
     return (
-        f"{n_prompts} prompts over {groups} groups: {extra} of them get {more} prompts, the "
+        f"{n_prompts} prompts over {groups} groups: {extra} of them {get} {more} prompts, the "
         f"others {more - 1}; a multiple of {groups} prompts spreads them evenly"
     )
 
