@@ -114,13 +114,6 @@ STEMS: dict[str, tuple[str | None, dict]] = {
     # stereotypes and insinuation, rarely slurs), same trained model
     "gemma3_group_tone_form_28_implicit": ("gemma3_group_tone_form", {
         "prompts_per_polarity": 28, "condition": "group,tone=implicit,form,length"}),
-    # Ninth sweep: a 15th group, women (8% of ToxiGen's eval texts), whose seeds come from
-    # ToxiGen's prompt files (dataset_info/demo/SOURCE.md). Its settings equal
-    # gemma3_group_tone_form and _28_length: the new group is in the data and the category,
-    # so those two stems, rerun from this commit on, also name women (the earlier rows did not)
-    "gemma3_15_groups": (None, {**GEMMA, "condition": "group,tone,form"}),
-    "gemma3_15_groups_30_length": ("gemma3_15_groups", {
-        "prompts_per_polarity": 30, "condition": "group,tone,form,length"}),
 }  # fmt: skip
 
 

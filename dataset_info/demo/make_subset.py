@@ -30,9 +30,6 @@ N_STEREOSET = 300  # intrasentence examples, evenly spaced through dev.json
 N_PARADETOX = 2400  # toxic sentences with their paraphrases; the demo holds 400 out for its test
 N_CROWS = 300  # CrowS-Pairs pairs, evenly spaced through the file
 TOXIC_ABOVE = 5.5  # toxic iff toxicity_ai + toxicity_human > 5.5 (ToxiGen's SOURCE.md)
-# Groups ToxiGen has prompt files for but no demonstration files: their sentences are taken
-# from the prompts, so the seeds cover every group the annotated texts (and the eval) hold.
-PROMPT_ONLY_GROUPS = ("women",)
 
 
 def same_text_key(text: str) -> str:
@@ -85,23 +82,6 @@ def shares(sizes: list[int], n: int) -> list[int]:
     for i in by_remainder[: n - sum(counts)]:
         counts[i] += 1
     return counts
-
-
-def prompt_sentences(path: Path) -> list[str]:
-    """The distinct sentences of a ToxiGen prompt file, in order of first occurrence.
-
-    Each line is one few-shot prompt: `- sentence` items joined by a literal backslash-n,
-    ending in a bare `-` for the model to continue; sentences are kept as written.
-    """
-    found: dict[str, None] = {}
-    with path.open(encoding="utf-8", newline="") as f:
-        for number, line in enumerate(f, 1):
-            for item in line.rstrip("\r\n").split("\\n"):
-                if not item.startswith("-"):
-                    raise SystemExit(f"{path}:{number}: an item does not start with '-'")
-                if item[1:].strip():
-                    found.setdefault(item[1:].strip())
-    return list(found)
 
 
 def write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
@@ -174,15 +154,6 @@ def main(source: Path, out: Path) -> None:
     demos = out / "toxigen" / "demonstrations"
     shutil.rmtree(demos, ignore_errors=True)
     shutil.copytree(toxigen / "demonstrations", demos)  # all 30 files, unchanged
-    sentences = out / "toxigen" / "prompt_sentences"
-    sentences.mkdir(exist_ok=True)
-    for group in PROMPT_ONLY_GROUPS:
-        for polarity in ("hate", "neutral"):
-            lines = prompt_sentences(toxigen / "prompts" / f"{polarity}_{group}_1k.txt")
-            (sentences / f"{polarity}_{group}.txt").write_text(
-                "\n".join(lines) + "\n", encoding="utf-8", newline=""
-            )
-            print(f"toxigen {polarity}_{group}: {len(lines)} distinct prompt sentences")
 
     with (toxigen / "annotated" / "annotated_train.csv").open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from conftest import shared_data
 
 from synthpack.common.paths import pack_dir
@@ -52,7 +51,7 @@ def _read(pattern: str) -> tuple[int, int | None]:
 
 def test_shipped_files_load_and_match_their_source_note():
     counts = _source_counts()
-    assert len(counts) == 9, counts
+    assert len(counts) == 7, counts
     for pattern, expected in counts.items():
         assert _read(pattern) == expected, pattern
     train = set(read_labelled(DEMO / "toxigen/annotated/train.csv").texts)
@@ -96,7 +95,7 @@ def test_the_demo_uses_the_shipped_data_by_default(monkeypatch, tmp_path):
     monkeypatch.delenv("SYNTHPACK_DATA", raising=False)
     data = find_data(None)
     assert data.shipped and data.annotated_eval.name == "eval.csv"
-    assert len(data.seed_files()["positive"]) == 16 and data.stereoset.is_file()
+    assert len(data.seed_files()["positive"]) == 15 and data.stereoset.is_file()
     assert "shipped subset" in data.description["classifier_data"]
     monkeypatch.setenv("SYNTHPACK_DATA", str(tmp_path))
     assert not find_data(None).shipped  # a larger copy wins when it is named
@@ -118,33 +117,3 @@ def test_the_script_rebuilds_the_same_bytes(tmp_path):
     shipped = {p.relative_to(DEMO) for p in DEMO.rglob("*") if p.is_file()}
     notes = ("SOURCE.md", "OFFENSIVE-CONTENT.md", "make_subset.py", ".gitattributes")
     assert shipped - set(built) == {Path(n) for n in notes}
-
-
-def test_prompt_sentences_keeps_each_distinct_sentence_once_in_order(tmp_path):
-    """make_subset.py's reading of a ToxiGen prompt file (literal backslash-n between items)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("make_subset", DEMO / "make_subset.py")
-    make_subset = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_subset)
-    prompts = tmp_path / "hate_x_1k.txt"
-    prompts.write_text("- b one\\n- a two \\n-\n- a two\\n- c three\\n-\n", encoding="utf-8")
-    assert make_subset.prompt_sentences(prompts) == ["b one", "a two", "c three"]
-    prompts.write_text("- fine\\nnot an item\\n-\n", encoding="utf-8")
-    with pytest.raises(SystemExit, match=r"hate_x_1k.txt:1: an item does not start with '-'"):
-        make_subset.prompt_sentences(prompts)
-
-
-def test_full_copies_take_the_women_seeds_from_the_pack(tmp_path):
-    """A --data folder laid out like ../shared/data has ToxiGen's demonstrations, which hold no
-    women files: the pack's prompt sentences complete the 15 groups."""
-    toxigen = tmp_path / "toxigen"
-    (toxigen / "annotated").mkdir(parents=True)
-    (toxigen / "demonstrations").symlink_to(DEMO / "toxigen" / "demonstrations")
-    (toxigen / "annotated" / "annotated_train.csv").write_bytes(
-        (DEMO / "toxigen" / "annotated" / "train.csv").read_bytes()
-    )
-    seeds = find_data(tmp_path).seed_files()
-    assert [p.name for p in seeds["positive"]][-1] == "hate_women.txt"
-    assert [p.name for p in seeds["negative"]][-1] == "neutral_women.txt"
-    assert len(seeds["positive"]) == len(seeds["negative"]) == 16

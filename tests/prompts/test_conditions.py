@@ -13,14 +13,14 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
 from synthpack.common.step import Context
 from synthpack.common.text import text_key
-from synthpack.prepare.real_data import shipped_data
 from synthpack.prompts.categories import load_category
 from synthpack.prompts.conditions import group_of, load_attributes, plan_conditions
-from synthpack.prompts.render import RenderSettings, run_render
+from synthpack.prompts.render import RenderSettings, run_render, uneven_groups
 from synthpack.sft.synthesis import build_sft
 
-SEEDS = shipped_data().seed_files()  # ToxiGen's demonstrations, women from its prompt files
-POSITIVE, NEGATIVE = tuple(SEEDS["positive"]), tuple(SEEDS["negative"])
+DEMOS = pack_dir("dataset_info") / "demo" / "toxigen" / "demonstrations"
+POSITIVE = tuple(sorted(DEMOS.glob("*/hate_*")))
+NEGATIVE = tuple(sorted(DEMOS.glob("*/neutral_*")))
 
 
 def texts_by_group(files) -> dict[str, set[str]]:
@@ -39,14 +39,13 @@ def read_jsonl(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_every_shipped_seed_file_belongs_to_one_of_the_15_groups():
+def test_every_shipped_seed_file_belongs_to_one_of_the_14_groups():
     groups = load_category("hate").groups
-    assert len(groups) == 15
+    assert len(groups) == 14
     found = {group_of(p.name, groups) for p in POSITIVE + NEGATIVE}
     assert found == set(groups)
     assert group_of("hate_mental_disability_sentences.txt", groups) == "mental_disability"
     assert group_of("neutral_muslim.txt", groups) == "muslim"
-    assert group_of("hate_women.txt", groups) == "women"
     assert group_of("positive.txt", groups) is None
 
 
@@ -65,13 +64,13 @@ def test_groups_and_attribute_combinations_are_spread_evenly():
 def test_conditioned_prompts_name_their_group_and_attributes_and_use_its_examples(tmp_path):
     settings = RenderSettings(
         "hate", ("v1", "v2"), positive=POSITIVE, negative=NEGATIVE, shots=3, n_entries=8,
-        n_prompts=30, condition=("group", "tone", "form"),
+        n_prompts=28, condition=("group", "tone", "form"),
     )  # fmt: skip
     run_render(settings, tmp_path)
     category, attributes = load_category("hate"), load_attributes()
     positives, negatives = texts_by_group(POSITIVE), texts_by_group(NEGATIVE)
     records = read_jsonl(tmp_path / "all.jsonl")
-    assert len(records) == 4 * 30
+    assert len(records) == 4 * 28
     for record in records:
         group, asked = record["target_group"], record["attributes"]
         title = category.groups[group]
@@ -87,25 +86,29 @@ def test_conditioned_prompts_name_their_group_and_attributes_and_use_its_example
         assert all(text_key(e) in pool for e in record["examples"])
     for stem in ("hate_pos_v1", "hate_neg_v2"):
         counts = Counter(r["target_group"] for r in records if r["stem"] == stem)
-        assert sorted(counts.values()) == [2] * 15  # 30 prompts over 15 groups
+        assert sorted(counts.values()) == [2] * 14  # 28 prompts over 14 groups
         manifest = json.loads((tmp_path / stem / "manifest.json").read_text())
         assert manifest["condition"] == ["group", "tone", "form"]
 
 
 def test_render_notes_when_the_prompts_cannot_spread_evenly_over_the_groups(tmp_path):
     notes = []
-    for n_prompts in (17, 30):
+    for n_prompts in (16, 28):
         settings = RenderSettings(
             "hate", ("v1",), ("pos",), positive=POSITIVE, negative=NEGATIVE, shots=3,
             n_prompts=n_prompts, condition=("group",),
         )  # fmt: skip
         run_render(settings, tmp_path / str(n_prompts), Context(echo=notes.append))
     assert notes == [
-        "hate_pos_v1: 17 prompts over 15 groups: 2 of them get 2 prompts, the others 1; "
-        "a multiple of 15 prompts spreads them evenly"
+        "hate_pos_v1: 16 prompts over 14 groups: 2 of them get 2 prompts, the others 1; "
+        "a multiple of 14 prompts spreads them evenly"
     ]
-    counts = Counter(r["target_group"] for r in read_jsonl(tmp_path / "17" / "all.jsonl"))
-    assert sorted(counts.values()) == [1] * 13 + [2] * 2
+    counts = Counter(r["target_group"] for r in read_jsonl(tmp_path / "16" / "all.jsonl"))
+    assert sorted(counts.values()) == [1] * 12 + [2] * 2
+    assert uneven_groups(15, 14) == (
+        "15 prompts over 14 groups: 1 of them gets 2 prompts, the others 1; "
+        "a multiple of 14 prompts spreads them evenly"
+    )
     notes.clear()  # one note for every set it applies to, not one per set
     settings = RenderSettings(
         "hate", ("v1", "v2"), ("pos", "neg"), positive=POSITIVE, negative=NEGATIVE, shots=3,
@@ -113,8 +116,8 @@ def test_render_notes_when_the_prompts_cannot_spread_evenly_over_the_groups(tmp_
     )  # fmt: skip
     run_render(settings, tmp_path / "two", Context(echo=notes.append))
     assert notes == [
-        "hate_pos_v1, hate_pos_v2, hate_neg_v1, hate_neg_v2: 16 prompts over 15 groups: 1 of "
-        "them gets 2 prompts, the others 1; a multiple of 15 prompts spreads them evenly"
+        "hate_pos_v1, hate_pos_v2, hate_neg_v1, hate_neg_v2: 16 prompts over 14 groups: 2 of "
+        "them get 2 prompts, the others 1; a multiple of 14 prompts spreads them evenly"
     ]
 
 
@@ -129,13 +132,13 @@ def test_an_axis_named_with_values_asks_only_for_those(tmp_path):
     assert all(set(c.attributes) == {"form", "length"} for c in negatives)
     # the restriction reaches the rendered prompts: only the implicit requirement line
     settings = RenderSettings(
-        "hate", ("v1",), ("pos",), positive=POSITIVE, negative=NEGATIVE, n_prompts=15,
+        "hate", ("v1",), ("pos",), positive=POSITIVE, negative=NEGATIVE, n_prompts=14,
         shots=3, condition=("group", "tone=implicit"),
     )  # fmt: skip
     run_render(settings, tmp_path)
     lines = load_attributes()["tone"]["values"]
     prompts = [r["prompt"] for r in read_jsonl(tmp_path / "all.jsonl")]
-    assert len(prompts) == 15 and all(lines["implicit"] in p for p in prompts)
+    assert len(prompts) == 14 and all(lines["implicit"] in p for p in prompts)
     assert not any(lines["explicit"] in p for p in prompts)
 
 
@@ -210,7 +213,7 @@ def test_the_cleaned_set_and_its_card_count_entries_per_group_and_attribute(tmp_
 
     settings = RenderSettings(
         "hate", ("v1",), positive=POSITIVE, negative=NEGATIVE, shots=3, n_entries=3,
-        n_prompts=15, condition=("group", "form"),
+        n_prompts=14, condition=("group", "form"),
     )  # fmt: skip
     run_render(settings, tmp_path / "prompts")
     prompts = read_jsonl(tmp_path / "prompts" / "all.jsonl")
@@ -225,22 +228,22 @@ def test_the_cleaned_set_and_its_card_count_entries_per_group_and_attribute(tmp_
     atomic_write_jsonl(out / RAW, rows)
     report = run_step(run_clean, CleanSettings(out, tmp_path / "prompts" / "all.jsonl"), out)
     for stats in report["by_polarity"].values():
-        assert sum(stats["by_group"].values()) == stats["accepted"] == 45
+        assert sum(stats["by_group"].values()) == stats["accepted"] == 42
         assert set(stats["by_group"]) == set(load_category("hate").groups)
-        assert stats["largest_group_pct"] == round(100 * 3 / 45, 2)
-        assert sum(stats["by_attribute"]["form"].values()) == 45
+        assert stats["largest_group_pct"] == round(100 * 3 / 42, 2)
+        assert sum(stats["by_attribute"]["form"].values()) == 42
     accepted = read_jsonl(out / "accepted.jsonl")
     by_id = {p["id"]: p for p in prompts}
     assert all(r["target_group"] == by_id[r["prompt_id"]]["target_group"] for r in accepted)
     _, text = check_card(out)
     assert "Kept entries per target group" in text
-    assert "| total | 45 | 45 | 100.0 |" in text or "| total | 45 | 45 | 100 |" in text
+    assert "| total | 42 | 42 | 100.0 |" in text or "| total | 42 | 42 | 100 |" in text
     # ... and so does the run's HTML report: a row per group, a column per polarity
     html = build_report(tmp_path).read_text()
     assert 'id="groups"' in html
     for group in load_category("hate").groups:
         assert f'<tr><td>{group}</td><td class="num">3</td><td class="num">3</td></tr>' in html
-    assert html.count(f'<td class="num">{100 * 3 / 45:.1f}%</td>') == 2  # largest share
+    assert html.count(f'<td class="num">{100 * 3 / 42:.1f}%</td>') == 2  # largest share
     table = results_table(json.loads((tmp_path / "summary.json").read_text()))
     assert table.splitlines()[0].split() == [
         "polarity",
@@ -255,7 +258,7 @@ def test_the_cleaned_set_and_its_card_count_entries_per_group_and_attribute(tmp_
         "group",
         "%",
     ]
-    assert [line.split()[-2:] for line in table.splitlines()[2:4]] == [["15", "6.7"]] * 2
+    assert [line.split()[-2:] for line in table.splitlines()[2:4]] == [["14", "7.1"]] * 2
 
 
 def test_the_recipe_key_reaches_render_and_sft_and_a_bad_axis_fails_at_load(tmp_path):

@@ -23,7 +23,6 @@ from synthpack.models.embedded import DEFAULT_MODEL, resolve_model
 SHIPPED_DATA = "demo"  # under dataset_info/: the real subset a fresh clone runs on
 REAL_TRAIN = "real_train.jsonl"
 REAL_EVAL = "real_eval.jsonl"
-PROMPT_SENTENCES = "prompt_sentences"  # under toxigen/: groups without demonstrations
 SEED_CLASSES = {"positive": "pos", "negative": "neg"}  # seed_files() key -> polarity
 
 
@@ -70,17 +69,13 @@ class RealData:
         return self.stereoset.parents[1] if self.stereoset else None
 
     def seed_files(self) -> dict[str, list[Path]]:
-        """ToxiGen's demonstration files per class, and the sentences of its prompt files for
-        the group it has prompts but no demonstrations for (women; derived once, shipped in
-        dataset_info/demo, see its SOURCE.md); empty: the category's shipped seeds."""
+        """ToxiGen's demonstration files per class; empty: the category's shipped seeds."""
         if not self.toxigen:
             return {}
         demos = self.toxigen / "demonstrations"
-        from_prompts = pack_dir("dataset_info") / SHIPPED_DATA / "toxigen" / PROMPT_SENTENCES
         return {
-            key: sorted(demos.glob(f"*/{prefix}_*.txt"))
-            + sorted(from_prompts.glob(f"{prefix}_*.txt"))
-            for key, prefix in (("positive", "hate"), ("negative", "neutral"))
+            "positive": sorted(demos.glob("*/hate_*.txt")),
+            "negative": sorted(demos.glob("*/neutral_*.txt")),
         }
 
 
