@@ -11,14 +11,13 @@ against all the others. The ninth sweep used it to ask whether seeds for a missi
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score, roc_auc_score
 
 from synthpack.common.paths import pack_dir
-from synthpack.formats.texts import read_labelled
+from synthpack.formats.texts import iter_rows, read_labelled
 from synthpack.models.classifier.mlp import TextClassifier
 
 EVAL = pack_dir("dataset_info") / "demo" / "toxigen" / "annotated" / "eval.csv"
@@ -32,8 +31,7 @@ def main() -> None:
     parser.add_argument("--features", default="tfidf", choices=("tfidf", "minilm"))
     args = parser.parse_args()
     data = read_labelled(EVAL)
-    with EVAL.open(encoding="utf-8", newline="") as f:
-        groups = np.array([row["target_group"] for row in csv.DictReader(f)])
+    groups = np.array([row["target_group"] for _, row, _ in iter_rows(EVAL)])
     labels = np.array(data.labels)
     if len(groups) != len(labels):
         raise SystemExit(f"{EVAL}: {len(groups)} rows but {len(labels)} labelled texts")
@@ -46,7 +44,7 @@ def main() -> None:
         scored = {}
         for model in MODELS:
             clf = TextClassifier.load(run / "eval_mlp" / args.features / "models" / model)
-            scores = np.array([clf.score_one(text) for text in data.texts])
+            scores = clf.score(data.texts)
             scored[model] = (scores, scores >= clf.threshold)
         for part, mask in parts.items():
             y = labels[mask]

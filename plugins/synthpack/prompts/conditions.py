@@ -77,9 +77,9 @@ def check_axis_names(axes, templates_dir: Path | None = None) -> tuple[str, ...]
     values checked; what needs no category (a recipe checks this when it loads)."""
     spec = load_attributes(templates_dir)
     axes = tuple(dict.fromkeys(a.strip() for a in axes if a.strip()))
-    named = [split_axis(text)[0] for text in axes]
-    for text in axes:
-        axis, values = split_axis(text)
+    parsed = [(text, *split_axis(text)) for text in axes]
+    named = [axis for _, axis, _ in parsed]
+    for text, axis, values in parsed:
         if axis not in (GROUP, *spec):
             raise unknown_name("condition", axis, [GROUP, *spec])
         if named.count(axis) > 1:
