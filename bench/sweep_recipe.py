@@ -114,6 +114,12 @@ STEMS: dict[str, tuple[str | None, dict]] = {
     # stereotypes and insinuation, rarely slurs), same trained model
     "gemma3_group_tone_form_28_implicit": ("gemma3_group_tone_form", {
         "prompts_per_polarity": 28, "condition": "group,tone=implicit,form,length"}),
+    # Tenth sweep, on the training side: twice the distinct SFT records, each still seen once
+    # (72 steps of 4), then the default's generation on that model
+    "gemma3_group_tone_form_sft144_72": (None, {
+        **GEMMA, "condition": "group,tone,form", "sft_per_class": 144, "train_steps": 72}),
+    "gemma3_group_tone_form_sft144_72_28_length": ("gemma3_group_tone_form_sft144_72", {
+        "prompts_per_polarity": 28, "condition": "group,tone,form,length"}),
 }  # fmt: skip
 
 
