@@ -13,14 +13,14 @@ from synthpack.common.errors import SynthpackError
 from synthpack.common.paths import pack_dir
 from synthpack.common.step import Context
 from synthpack.common.text import text_key
+from synthpack.prepare.real_data import shipped_data
 from synthpack.prompts.categories import load_category
 from synthpack.prompts.conditions import group_of, load_attributes, plan_conditions
 from synthpack.prompts.render import RenderSettings, run_render, uneven_groups
 from synthpack.sft.synthesis import build_sft
 
-DEMOS = pack_dir("dataset_info") / "demo" / "toxigen" / "demonstrations"
-POSITIVE = tuple(sorted(DEMOS.glob("*/hate_*")))
-NEGATIVE = tuple(sorted(DEMOS.glob("*/neutral_*")))
+SEEDS = shipped_data().seed_files()  # the shipped ToxiGen demonstrations, as the demo reads them
+POSITIVE, NEGATIVE = tuple(SEEDS["positive"]), tuple(SEEDS["negative"])
 
 
 def texts_by_group(files) -> dict[str, set[str]]:
